@@ -1,0 +1,3 @@
+from haocha_cli.cli import main
+
+main()

@@ -1,0 +1,113 @@
+"""The audit trail: an append-only, hash-chained table of every state change.
+
+Each event's hash covers its own fields and the previous event's hash; meta('audit_head') holds the id
+and hash of the last event. An edited row breaks its own hash, a removed or reordered row breaks the chain
+or the id sequence, and a removed last row no longer matches the head.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from typing import Any
+
+import sqlite_utils
+
+from haocha_cli.clock import now_text
+from haocha_cli.db import get_meta, set_meta
+
+GENESIS = "0" * 64
+_FIELDS = ("id", "at", "operator", "action", "entity", "entity_id", "before", "after", "prev_hash")
+
+
+def _canonical(value: Any) -> str | None:
+    if value is None:
+        return None
+    return json.dumps(value, ensure_ascii=False, sort_keys=True, default=str)
+
+
+def _hash(row: dict[str, Any]) -> str:
+    payload = json.dumps([row[f] for f in _FIELDS], ensure_ascii=False)
+    return hashlib.sha256(payload.encode("utf-8")).hexdigest()
+
+
+def record(
+    db: sqlite_utils.Database,
+    operator: str,
+    action: str,
+    entity: str,
+    entity_id: str | int,
+    before: Any = None,
+    after: Any = None,
+) -> int:
+    """Append one event; call inside the transaction that makes the change."""
+    head = get_meta(db, "audit_head")
+    last_id, prev_hash = (int(head.split(":")[0]), head.split(":")[1]) if head else (0, GENESIS)
+    row = {
+        "id": last_id + 1,
+        "at": now_text(),
+        "operator": operator,
+        "action": action,
+        "entity": entity,
+        "entity_id": str(entity_id),
+        "before": _canonical(before),
+        "after": _canonical(after),
+        "prev_hash": prev_hash,
+    }
+    row["hash"] = _hash(row)
+    db.execute(
+        "INSERT INTO audit_events (id, at, operator, action, entity, entity_id, before, after, prev_hash, hash)"
+        " VALUES (:id, :at, :operator, :action, :entity, :entity_id, :before, :after, :prev_hash, :hash)",
+        row,
+    )
+    set_meta(db, "audit_head", f"{row['id']}:{row['hash']}")
+    return row["id"]
+
+
+def events(
+    db: sqlite_utils.Database, entity: str | None = None, entity_id: str | None = None, limit: int | None = None
+) -> list[dict[str, Any]]:
+    where, params = [], []
+    if entity:
+        where.append("entity = ?")
+        params.append(entity)
+    if entity_id is not None:
+        where.append("entity_id = ?")
+        params.append(str(entity_id))
+    sql = "SELECT id, at, operator, action, entity, entity_id, before, after FROM audit_events"
+    if where:
+        sql += " WHERE " + " AND ".join(where)
+    sql += " ORDER BY id"
+    if limit:
+        sql = f"SELECT * FROM ({sql} DESC LIMIT {int(limit)}) ORDER BY id"
+    return [dict(r) for r in db.query(sql, params)]
+
+
+def verify(db: sqlite_utils.Database) -> dict[str, Any]:
+    """{'ok': bool, 'events': n, 'problem': text, 'event_id': first bad id}."""
+    prev_hash, expected_id, count = GENESIS, 1, 0
+    cursor = db.execute(
+        "SELECT id, at, operator, action, entity, entity_id, before, after, prev_hash, hash"
+        " FROM audit_events ORDER BY rowid"
+    )
+    columns = [d[0] for d in cursor.description]
+    for values in cursor:
+        row = dict(zip(columns, values, strict=True))
+        count += 1
+        if row["id"] != expected_id:
+            return _bad(count, expected_id, f"event {expected_id} is missing or out of order (found {row['id']})")
+        if row["prev_hash"] != prev_hash:
+            return _bad(count, row["id"], f"event {row['id']} does not follow event {row['id'] - 1} (chain broken)")
+        if _hash(row) != row["hash"]:
+            return _bad(count, row["id"], f"event {row['id']} was altered after it was written")
+        prev_hash, expected_id = row["hash"], expected_id + 1
+    head = get_meta(db, "audit_head")
+    expected_head = f"{expected_id - 1}:{prev_hash}" if count else None
+    if head != expected_head:
+        last = head.split(":")[0] if head else "none"
+        return _bad(count, expected_id, f"the last event(s) were removed: the trail ended at event {last}")
+    return {"ok": True, "events": count, "problem": None, "event_id": None}
+
+
+def _bad(count: int, event_id: int, problem: str) -> dict[str, Any]:
+    return {"ok": False, "events": count, "problem": problem, "event_id": event_id}

@@ -1,0 +1,46 @@
+"""`haocha init`: a new database with the default organisation and indicator system V1.0."""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+from haocha_cli import audit, catalogue, indicators
+from haocha_cli.config import load_config
+from haocha_cli.context import Context, Operator
+from haocha_cli.db import get_meta, open_db, set_meta, transaction
+from haocha_cli.privacy import ensure_key_file
+
+# Ratings older than haocha itself are scored by the first version.
+FIRST_VERSION_FROM = date(2000, 1, 1)
+
+
+def init_database(db_path: str | Path, config_path: str | Path | None = None,
+                  org_path: str | Path | None = None) -> dict[str, Any]:
+    """Create (or leave alone) a database. Returns what was done; ``changed`` is False on a second run."""
+    config = load_config(config_path, db_path=db_path)
+    existed = Path(db_path).exists()
+    db = open_db(db_path, create=True)
+    key_file, key_created = ensure_key_file(db_path)
+    ctx = Context(db, Path(db_path), config, Operator("city"))
+    done: list[str] = []
+    if not existed:
+        done.append(f"created database {db_path}")
+    if key_created:
+        done.append(f"created key file {key_file} (owner-only; back it up with the database)")
+    if get_meta(db, "initialised_at") is None:
+        org = catalogue.load_org_file(org_path or catalogue.default_org_path())
+        summary = catalogue.import_org(ctx, org)
+        done.append(f"loaded the organisation: {summary['added']} entries")
+        matrix = indicators.load_matrix(indicators.default_matrix_path())
+        result = indicators.weigh(matrix)
+        indicators.apply_version(ctx, result, result["version"], FIRST_VERSION_FROM, matrix)
+        done.append(f"installed indicator system {result['version']} (12 indicators)")
+        with transaction(db):
+            from haocha_cli.clock import now_text
+
+            set_meta(db, "initialised_at", now_text())
+            audit.record(db, "city", "init", "database", str(db_path), None, {"schema": db.execute("PRAGMA user_version").fetchone()[0]})
+    db.close()
+    return {"changed": bool(done), "done": done, "db": str(db_path)}

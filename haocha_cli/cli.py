@@ -1,0 +1,115 @@
+"""The haocha command line: global options, error handling, and the command groups.
+
+Command modules import their core modules inside the functions, so `haocha --help` stays fast.
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import sys
+from pathlib import Path
+
+import typer
+from typer.core import TyperGroup
+
+from haocha_cli import __version__
+from haocha_cli.commands import audit as audit_commands
+from haocha_cli.commands import config as config_commands
+from haocha_cli.commands import indicators as indicator_commands
+from haocha_cli.commands import org as org_commands
+from haocha_cli.commands._common import State
+from haocha_cli.errors import HaochaError
+
+
+class HaochaGroup(TyperGroup):
+    """Turns HaochaError into `Error: … (hint)` on stderr and exit 1, never a traceback."""
+
+    def invoke(self, ctx):
+        try:
+            return super().invoke(ctx)
+        except HaochaError as exc:
+            typer.echo(f"Error: {exc}", err=True)
+            raise typer.Exit(exc.exit_code) from None
+        except sqlite3.OperationalError as exc:
+            if "locked" in str(exc) or "busy" in str(exc):
+                typer.echo("Error: the database stayed busy for 30 s (another haocha command is writing;"
+                           " run this again in a moment)", err=True)
+                raise typer.Exit(1) from None
+            raise
+
+
+app = typer.Typer(
+    cls=HaochaGroup,
+    name="haocha",
+    help="haocha: the 好差评 (good/bad review) system of a tobacco monopoly bureau.\n\n"
+    "Catalogue, QR codes, rating import, satisfaction indices, the rectification (整改) loop, "
+    "oversight, control charts and reports, on one SQLite database.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"haocha {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def main_options(
+    ctx: typer.Context,
+    db: Path = typer.Option(Path("haocha.db"), "--db", envvar="HAOCHA_DB", help="The database file."),
+    operator: str = typer.Option("city", "--operator", envvar="HAOCHA_OPERATOR",
+                                 help="Who acts: `city` (市局) or `county:<code>` (县级局), e.g. county:370213."),
+    config: Path | None = typer.Option(None, "--config", envvar="HAOCHA_CONFIG",
+                                       help="Configuration TOML (default: haocha.toml beside the database)."),
+    version: bool = typer.Option(False, "--version", callback=_version, is_eager=True,
+                                 help="Print the version and exit."),
+) -> None:
+    """haocha: the 好差评 (good/bad review) system of a tobacco monopoly bureau."""
+    ctx.obj = State(db, operator, config)
+
+
+@app.command()
+def init(
+    ctx: typer.Context,
+    db: Path | None = typer.Option(None, "--db", help="The database file (same as the global --db)."),
+) -> None:
+    """Create the database with the default organisation and indicator system V1.0.
+
+    Running it again changes nothing and says so.
+
+    Example:
+
+        haocha --db bureau.db init
+    """
+    from haocha_cli.bootstrap import init_database
+    from haocha_cli.commands._common import say, state
+
+    s = state(ctx)
+    if db is not None:
+        s.db_path = db
+    result = init_database(s.db_path, s.config_path)
+    if not result["changed"]:
+        say(f"{s.db_path} is already initialised; nothing changed.")
+        return
+    for line in result["done"]:
+        say(line)
+
+
+app.add_typer(config_commands.app, name="config")
+app.add_typer(org_commands.app, name="org")
+app.add_typer(indicator_commands.app, name="indicators")
+app.add_typer(audit_commands.app, name="audit")
+
+
+def main() -> None:
+    os.environ.setdefault("PYTHONIOENCODING", "utf-8")
+    app(prog_name="haocha")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""Thin Typer commands, one module per noun: parse options, call one core function, render."""

@@ -1,0 +1,100 @@
+"""What every command shares: the global options, output formats and messages on stderr."""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import sys
+from dataclasses import dataclass
+from enum import Enum
+from pathlib import Path
+from typing import Any
+
+import typer
+
+
+class Format(str, Enum):
+    table = "table"
+    json = "json"
+    csv = "csv"
+
+
+FORMAT_OPTION = typer.Option(Format.table, "--format", "-f", help="Output format: table, json or csv.")
+
+
+@dataclass
+class State:
+    db_path: Path
+    operator: str
+    config_path: Path | None
+
+    def context(self, *, create: bool = False):
+        from haocha_cli.context import open_context
+
+        return open_context(self.db_path, self.operator, self.config_path, create=create)
+
+
+def state(ctx: typer.Context) -> State:
+    root = ctx.find_root()
+    if root.obj is None:  # a sub-app invoked on its own in a test
+        root.obj = State(Path(os.environ.get("HAOCHA_DB", "haocha.db")), os.environ.get("HAOCHA_OPERATOR", "city"), None)
+    return root.obj
+
+
+def say(message: str) -> None:
+    """A message for the person at the terminal: stderr, so stdout stays data."""
+    from rich.console import Console
+
+    Console(stderr=True, highlight=False, soft_wrap=True).print(message, markup=False)
+
+
+def _cell(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, float):
+        return f"{value:.4f}".rstrip("0").rstrip(".") if value == value else "NaN"
+    if isinstance(value, (list, dict)):
+        return json.dumps(value, ensure_ascii=False)
+    return str(value)
+
+
+def render(rows: list[dict[str, Any]], fmt: Format, *, columns: list[str] | None = None,
+           title: str | None = None, data: Any = None) -> None:
+    """Rows to stdout as a table, JSON or CSV. ``data`` (if given) is what JSON prints instead of rows."""
+    columns = columns or (list(rows[0]) if rows else [])
+    if fmt == Format.json:
+        sys.stdout.write(json.dumps(rows if data is None else data, ensure_ascii=False, indent=2, default=str) + "\n")
+        return
+    if fmt == Format.csv:
+        writer = csv.writer(sys.stdout, lineterminator="\n")
+        writer.writerow(columns)
+        for row in rows:
+            writer.writerow([_csv_safe(_cell(row.get(c))) for c in columns])
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title=title, show_lines=False, title_justify="left")
+    for column in columns:
+        table.add_column(column, overflow="fold")
+    for row in rows:
+        table.add_row(*[_cell(row.get(c)) for c in columns])
+    Console(highlight=False).print(table)
+    if not rows:
+        say("(no rows)")
+
+
+def _csv_safe(text: str) -> str:
+    # A cell starting with = + - @ is run as a formula by spreadsheet programs; a leading ' keeps it text.
+    if text[:1] in ("=", "+", "-", "@", "\t", "\r") and not _is_number(text):
+        return "'" + text
+    return text
+
+
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True

@@ -1,0 +1,49 @@
+"""`haocha audit`: the hash-chained trail of every state change."""
+
+from __future__ import annotations
+
+import typer
+
+from haocha_cli.commands._common import FORMAT_OPTION, Format, render, say, state
+
+app = typer.Typer(help="Read and verify the audit trail.", no_args_is_help=True)
+
+
+@app.command("log")
+def log(
+    ctx: typer.Context,
+    entity: str | None = typer.Option(None, "--entity", help="Only events of this entity type (e.g. windows, cases)."),
+    entity_id: str | None = typer.Option(None, "--id", help="Only events of this entity id."),
+    limit: int | None = typer.Option(None, "--limit", help="Only the last N events."),
+    fmt: Format = FORMAT_OPTION,
+) -> None:
+    """List audit events: time, operator, action, entity, before and after.
+
+    Example:
+
+        haocha audit log --entity windows --limit 20
+    """
+    from haocha_cli.audit import events
+
+    c = state(ctx).context()
+    render(events(c.db, entity, entity_id, limit), fmt,
+           columns=["id", "at", "operator", "action", "entity", "entity_id", "before", "after"])
+
+
+@app.command("verify")
+def verify(ctx: typer.Context) -> None:
+    """Check the hash chain; exit 1 naming the first bad event if any row was altered or removed.
+
+    Example:
+
+        haocha audit verify
+    """
+    from haocha_cli.audit import verify as verify_trail
+
+    c = state(ctx).context()
+    result = verify_trail(c.db)
+    if result["ok"]:
+        say(f"audit trail intact: {result['events']} events")
+        return
+    typer.echo(f"Error: audit trail broken at event {result['event_id']}: {result['problem']}", err=True)
+    raise typer.Exit(1)

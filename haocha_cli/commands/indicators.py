@@ -1,0 +1,92 @@
+"""`haocha indicators`: the indicator system (指标体系) and its priority-matrix weights."""
+
+from __future__ import annotations
+
+import json
+import sys
+from datetime import date
+from pathlib import Path
+
+import typer
+
+from haocha_cli.commands._common import FORMAT_OPTION, Format, render, say, state
+
+app = typer.Typer(help="The indicator system and its weights.", no_args_is_help=True)
+
+
+@app.command("show")
+def show(
+    ctx: typer.Context,
+    version: str | None = typer.Option(None, "--version", help="A stored version (default: the active one)."),
+    fmt: Format = FORMAT_OPTION,
+) -> None:
+    """List the 12 indicators with their scope and weight per service mode (offline, online).
+
+    Example:
+
+        haocha indicators show --format json
+    """
+    from haocha_cli.indicators import show as show_system
+
+    data = show_system(state(ctx).context().db, version)
+    if fmt == Format.json:
+        sys.stdout.write(json.dumps(data, ensure_ascii=False, indent=2) + "\n")
+        return
+    render(data["indicators"], fmt, title=f"indicator system {data['version']} (from {data['active_from']})")
+
+
+@app.command("versions")
+def versions(ctx: typer.Context, fmt: Format = FORMAT_OPTION) -> None:
+    """List the stored indicator-system versions and the date each is used from.
+
+    Example:
+
+        haocha indicators versions
+    """
+    from haocha_cli.indicators import versions as list_versions
+
+    render(list_versions(state(ctx).context().db), fmt)
+
+
+@app.command("weigh")
+def weigh(
+    ctx: typer.Context,
+    matrix: Path = typer.Argument(..., help="Priority-matrix TOML: criteria, pairwise or criteria_weights, scores."),
+    apply: bool = typer.Option(False, "--apply", help="Store the weights as a new version (city operator only)."),
+    version: str | None = typer.Option(None, "--version", help="Name of the new version, e.g. V1.1."),
+    active_from: str | None = typer.Option(None, "--from", help="First day the version is used (default today)."),
+    fmt: Format = FORMAT_OPTION,
+) -> None:
+    """Compute indicator weights by the priority matrix, printing every step.
+
+    Criteria weights come from the pairwise comparison (row total ÷ sum of row totals) or are given;
+    an indicator's priority is Σ criterion weight × score; each mode's weights are the priorities of
+    the indicators in its scope, normalised to sum to 1.
+
+    Example:
+
+        haocha indicators weigh matrix.toml --apply --version V1.1
+    """
+    from haocha_cli.indicators import apply_version, load_matrix
+    from haocha_cli.indicators import weigh as compute
+
+    data = load_matrix(matrix)
+    result = compute(data)
+    if fmt == Format.json:
+        sys.stdout.write(json.dumps(result, ensure_ascii=False, indent=2) + "\n")
+    else:
+        render(result["criteria"], fmt, title="1. criteria weights")
+        render([{k: v for k, v in i.items() if k != "scores"} for i in result["indicators"]], fmt,
+               title="2. indicator priorities")
+        for mode, rows in result["weights"].items():
+            render(rows, fmt, title=f"3. {mode} weights (sum {sum(r['weight'] for r in rows):.6f})")
+    if apply:
+        name = version or result.get("version")
+        if not name:
+            raise typer.BadParameter("--apply needs a version name", param_hint="--version")
+        try:
+            start = date.fromisoformat(active_from) if active_from else None
+        except ValueError:
+            raise typer.BadParameter(f"{active_from!r} is not a date YYYY-MM-DD", param_hint="--from") from None
+        stored = apply_version(state(ctx).context(), result, name, start, data)
+        say(f"stored indicator system {stored['version']}, used for ratings from {stored['active_from']}")

@@ -1,0 +1,135 @@
+"""Configuration: documented defaults, overridden by one TOML file (``haocha.toml`` beside the database,
+or ``--config``). Every effective value knows where it came from, for ``haocha config show``."""
+
+from __future__ import annotations
+
+import copy
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from haocha_cli.errors import ConfigError
+
+LEVELS = ["非常不满意", "不满意", "基本满意", "满意", "非常满意"]  # level code 1 … 5
+
+# (key, default, description). Dotted keys are TOML tables.
+DEFAULTS: list[tuple[str, Any, str]] = [
+    ("bureau_name", "青岛市烟草专卖局", "the city bureau's name, printed on reports and QR sheets"),
+    ("city_code", "370200", "administrative division code of the city"),
+    ("city_name", "青岛市", "the city's name"),
+    ("good_levels", ["非常满意", "满意"], "levels counted as 好评 (some localities add 基本满意)"),
+    ("bad_levels", ["不满意", "非常不满意"], "levels counted as 差评; each opens a rectification (整改) case"),
+    ("deadlines.revisit_days", 1, "working days for the return visit (回访) of a real-name bad review"),
+    ("deadlines.rectify_days", 15, "working days to rectify (整改) a bad review"),
+    ("deadlines.due_soon_days", 3, "working days before a deadline at which a case counts as due soon"),
+    ("qr.url_template", "http://127.0.0.1:8000/r?w={window}&t={token}",
+     "the QR payload; {window} and {token} are filled in (point it at `haocha serve` behind your proxy)"),
+    ("qr.secret_env", "HAOCHA_QR_SECRET", "environment variable holding the QR secret; else the key file"),
+    ("qr.token_length", 10, "characters of the QR token (HMAC-SHA256, base32)"),
+    ("sampling.very_satisfied_rate", 0.05, "share of 非常满意 ratings the city spot-checks"),
+    ("sampling.closed_rate.low", 0.10, "share of closed cases spot-checked in a low-risk county"),
+    ("sampling.closed_rate.medium", 0.25, "… in a medium-risk county"),
+    ("sampling.closed_rate.high", 0.50, "… in a high-risk county"),
+    ("ranking.shrink_weight", 0, "W of the shrunk ranking score; 0 = the mean N per unit"),
+]
+_DEFAULT_KEYS = {k for k, _, _ in DEFAULTS}
+CONFIG_FILE_NAME = "haocha.toml"
+
+
+@dataclass
+class Config:
+    values: dict[str, Any]
+    sources: dict[str, str]
+    path: Path | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def __getitem__(self, key: str) -> Any:
+        return self.values[key]
+
+    def get(self, key: str, default: Any = None) -> Any:
+        return self.values.get(key, default)
+
+    @property
+    def good_levels(self) -> set[int]:
+        return {LEVELS.index(name) + 1 for name in self.values["good_levels"]}
+
+    @property
+    def bad_levels(self) -> set[int]:
+        return {LEVELS.index(name) + 1 for name in self.values["bad_levels"]}
+
+    def rows(self) -> list[dict[str, Any]]:
+        descriptions = {k: d for k, _, d in DEFAULTS}
+        return [
+            {"key": k, "value": self.values[k], "source": self.sources[k], "description": descriptions[k]}
+            for k, _, _ in DEFAULTS
+        ]
+
+
+def _flatten(table: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    flat: dict[str, Any] = {}
+    for key, value in table.items():
+        full = f"{prefix}{key}"
+        if isinstance(value, dict) and not any(k == full for k in _DEFAULT_KEYS):
+            flat.update(_flatten(value, full + "."))
+        else:
+            flat[full] = value
+    return flat
+
+
+def default_config_path(db_path: str | Path) -> Path:
+    return Path(db_path).resolve().parent / CONFIG_FILE_NAME
+
+
+def load_config(path: str | Path | None = None, *, db_path: str | Path | None = None) -> Config:
+    """Defaults, then the file: ``path`` if given (must exist), else haocha.toml beside the database."""
+    values = {k: copy.deepcopy(v) for k, v, _ in DEFAULTS}
+    sources = dict.fromkeys(values, "default")
+    explicit = path is not None
+    if path is None and db_path is not None:
+        path = default_config_path(db_path)
+    if path is None:
+        return Config(values, sources)
+    path = Path(path)
+    if not path.exists():
+        if explicit:
+            raise ConfigError(f"configuration file {path} does not exist", "check the --config path")
+        return Config(values, sources)
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path} is not valid TOML: {exc}", "fix the line and column named") from None
+    except UnicodeDecodeError:
+        raise ConfigError(f"{path} is not UTF-8 text", "save the file as UTF-8") from None
+    flat = _flatten(data)
+    unknown = sorted(set(flat) - _DEFAULT_KEYS)
+    if unknown:
+        raise ConfigError(
+            f"{path}: unknown setting(s) {', '.join(unknown)}",
+            "`haocha config show` lists the settings haocha knows",
+        )
+    for key, value in flat.items():
+        _check_type(path, key, value, values[key])
+        values[key] = value
+        sources[key] = str(path)
+    for key in ("good_levels", "bad_levels"):
+        bad = [name for name in values[key] if name not in LEVELS]
+        if bad:
+            raise ConfigError(f"{path}: {key} holds unknown level(s) {', '.join(map(str, bad))}",
+                              f"levels are {' / '.join(LEVELS)}")
+    if set(values["good_levels"]) & set(values["bad_levels"]):
+        raise ConfigError(f"{path}: a level cannot be both good and bad", "fix good_levels or bad_levels")
+    return Config(values, sources, path)
+
+
+def _check_type(path: Path, key: str, value: Any, default: Any) -> None:
+    expected: type | tuple[type, ...] = type(default)
+    if isinstance(default, float):
+        expected = (int, float)
+    if isinstance(value, bool) != isinstance(default, bool) or not isinstance(value, expected):
+        raise ConfigError(
+            f"{path}: {key} must be {type(default).__name__}, not {value!r}",
+            f"the default is {default!r}",
+        )
+    if isinstance(default, (int, float)) and not isinstance(default, bool) and value < 0:
+        raise ConfigError(f"{path}: {key} cannot be negative", f"the default is {default!r}")

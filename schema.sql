@@ -1,0 +1,212 @@
+-- haocha database schema.
+--
+-- Applied by numbered migrations at every open (haocha_cli/db.py): each block below starts with a line
+-- `-- migration N: title`, runs once in its own transaction, and sets PRAGMA user_version to N.
+-- Never edit a block that has shipped; add a new one.
+
+-- migration 1: foundation (catalogue, indicators, configuration, audit trail)
+CREATE TABLE meta (
+    key   TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+);
+
+CREATE TABLE counties (
+    code        TEXT PRIMARY KEY,                 -- 行政区划代码, e.g. 370213
+    name        TEXT NOT NULL,
+    city_code   TEXT NOT NULL,
+    risk_level  TEXT NOT NULL DEFAULT 'medium' CHECK (risk_level IN ('low', 'medium', 'high')),
+    created_at  TEXT NOT NULL
+);
+
+CREATE TABLE windows (
+    code            TEXT PRIMARY KEY,             -- 窗口编码
+    name            TEXT NOT NULL,
+    county_code     TEXT NOT NULL REFERENCES counties(code),
+    kind            TEXT NOT NULL CHECK (kind IN ('offline', 'online')),  -- 实体窗口 / 网上渠道
+    opening_hours   TEXT,                         -- e.g. "09:00-12:00,13:30-17:00"
+    active          INTEGER NOT NULL DEFAULT 1,
+    deactivated_at  TEXT,
+    created_at      TEXT NOT NULL
+);
+CREATE INDEX windows_county ON windows(county_code);
+
+CREATE TABLE items (
+    code           TEXT PRIMARY KEY,              -- 事项编码
+    name           TEXT NOT NULL UNIQUE,
+    legal_days     INTEGER NOT NULL CHECK (legal_days > 0),
+    promised_days  INTEGER NOT NULL CHECK (promised_days > 0),
+    active         INTEGER NOT NULL DEFAULT 1,
+    created_at     TEXT NOT NULL
+);
+
+-- Staff phones are personal data: kept encrypted, with a keyed hash to match raters and a mask to show.
+CREATE TABLE staff (
+    code          TEXT PRIMARY KEY,
+    name          TEXT NOT NULL,
+    county_code   TEXT NOT NULL REFERENCES counties(code),
+    phone_hash    TEXT,
+    phone_enc     TEXT,
+    phone_masked  TEXT,
+    active        INTEGER NOT NULL DEFAULT 1,
+    created_at    TEXT NOT NULL
+);
+CREATE INDEX staff_phone_hash ON staff(phone_hash);
+
+CREATE TABLE indicators (
+    code          TEXT PRIMARY KEY,               -- A1 … E2
+    primary_name  TEXT NOT NULL,                  -- 一级指标
+    primary_en    TEXT NOT NULL,
+    name          TEXT NOT NULL UNIQUE,           -- 二级指标
+    name_en       TEXT NOT NULL,
+    scope         TEXT NOT NULL CHECK (scope IN ('offline', 'online', 'common')),
+    description   TEXT NOT NULL DEFAULT ''
+);
+
+CREATE TABLE indicator_versions (
+    version      TEXT PRIMARY KEY,                -- V1.0, V1.1 …
+    active_from  TEXT NOT NULL,                   -- date from which ratings use it
+    created_at   TEXT NOT NULL,
+    method       TEXT NOT NULL,                   -- the priority-matrix input, as JSON
+    note         TEXT NOT NULL DEFAULT ''
+);
+
+CREATE TABLE indicator_weights (
+    version         TEXT NOT NULL REFERENCES indicator_versions(version),
+    mode            TEXT NOT NULL CHECK (mode IN ('offline', 'online')),
+    indicator_code  TEXT NOT NULL REFERENCES indicators(code),
+    priority        REAL NOT NULL,
+    weight          REAL NOT NULL,
+    PRIMARY KEY (version, mode, indicator_code)
+) WITHOUT ROWID;
+
+-- Append-only, hash-chained: each row's hash covers its fields and the previous row's hash, and
+-- meta('audit_head') holds the last id and hash, so that an edited, removed or reordered row is found.
+CREATE TABLE audit_events (
+    id         INTEGER PRIMARY KEY,
+    at         TEXT NOT NULL,
+    operator   TEXT NOT NULL,
+    action     TEXT NOT NULL,
+    entity     TEXT NOT NULL,
+    entity_id  TEXT NOT NULL,
+    before     TEXT,
+    after      TEXT,
+    prev_hash  TEXT NOT NULL,
+    hash       TEXT NOT NULL
+);
+CREATE INDEX audit_entity ON audit_events(entity, entity_id);
+CREATE TRIGGER audit_no_update BEFORE UPDATE ON audit_events
+BEGIN SELECT RAISE(ABORT, 'audit events are append-only'); END;
+CREATE TRIGGER audit_no_delete BEFORE DELETE ON audit_events
+BEGIN SELECT RAISE(ABORT, 'audit events are append-only'); END;
+
+-- migration 2: ratings, import batches and daily aggregates
+-- A rater's phone is personal data: one row per distinct number, encrypted, matched by a keyed hash.
+CREATE TABLE contacts (
+    id            INTEGER PRIMARY KEY,
+    phone_hash    TEXT NOT NULL UNIQUE,
+    phone_enc     TEXT NOT NULL,
+    phone_masked  TEXT NOT NULL
+);
+
+CREATE TABLE batches (
+    id               INTEGER PRIMARY KEY,
+    file_name        TEXT NOT NULL,
+    sha256           TEXT NOT NULL UNIQUE,
+    source           TEXT NOT NULL,               -- the profile's source name, or 'serve'
+    profile          TEXT NOT NULL,
+    format           TEXT NOT NULL,               -- csv, jsonl, json, xlsx, form
+    encoding         TEXT,
+    level_scale      TEXT,
+    operator         TEXT NOT NULL,
+    imported_at      TEXT NOT NULL,
+    rows_read        INTEGER NOT NULL,
+    accepted         INTEGER NOT NULL,
+    rejected         INTEGER NOT NULL,
+    duplicate        INTEGER NOT NULL,
+    ignored_columns  TEXT NOT NULL DEFAULT '[]',  -- JSON list
+    header           TEXT NOT NULL DEFAULT '[]'   -- JSON list: the file's header, for `batches rejects`
+);
+
+CREATE TABLE rejects (
+    batch_id  INTEGER NOT NULL REFERENCES batches(id),
+    line      INTEGER NOT NULL,                   -- physical line (CSV/JSONL) or sheet row (xlsx)
+    raw       TEXT NOT NULL,                      -- the row as it was, JSON list of cells or the raw line
+    reason    TEXT NOT NULL,
+    PRIMARY KEY (batch_id, line)
+) WITHOUT ROWID;
+
+-- level: 5 非常满意, 4 满意, 3 基本满意, 2 不满意, 1 非常不满意 (so t(level) = (level-1)/4*100).
+CREATE TABLE ratings (
+    id               INTEGER PRIMARY KEY,
+    source           TEXT NOT NULL,
+    rating_id        TEXT NOT NULL,               -- 评价编号, unique per source
+    batch_id         INTEGER NOT NULL REFERENCES batches(id),
+    rated_at         TEXT NOT NULL,               -- 'YYYY-MM-DD HH:MM:SS', Asia/Shanghai
+    day              TEXT NOT NULL,
+    window_code      TEXT NOT NULL REFERENCES windows(code),
+    county_code      TEXT NOT NULL REFERENCES counties(code),
+    mode             TEXT NOT NULL CHECK (mode IN ('offline', 'online')),
+    channel          TEXT NOT NULL,               -- national channel: 二维码, 短信, PC端 …
+    item_code        TEXT NOT NULL DEFAULT '',    -- '' when the source gives none
+    level            INTEGER NOT NULL CHECK (level BETWEEN 1 AND 5),
+    rating_index     REAL NOT NULL,
+    weights_version  TEXT NOT NULL,
+    scores           TEXT,                        -- JSON {indicator: 1..5} of the scores given
+    problems         TEXT,                        -- JSON list of indicator codes (差评问题)
+    case_no          TEXT,                        -- 办件编号
+    rating_round     INTEGER NOT NULL DEFAULT 1,  -- 评价次数: 1 first, 2 follow-up (追评)
+    comment          TEXT,
+    contact_id       INTEGER REFERENCES contacts(id),
+    anonymous        INTEGER NOT NULL DEFAULT 1,
+    staff_code       TEXT,
+    qr_token         TEXT,
+    token_ok         INTEGER,                     -- NULL no token, 1 verified, 0 did not verify
+    excluded         TEXT,                        -- NULL counted; 'appeal_upheld' or 'confirmed_false'
+    excluded_at      TEXT,
+    UNIQUE (source, rating_id)
+);
+CREATE INDEX ratings_day_window ON ratings(day, window_code);
+CREATE INDEX ratings_contact ON ratings(contact_id);
+CREATE INDEX ratings_case_no ON ratings(case_no);
+
+-- Daily aggregates, kept in the same transaction as the ratings: indices and reports read these only.
+-- Counted ratings only; excluded ones move from the counts to excluded_n.
+CREATE TABLE daily_agg (
+    day          TEXT NOT NULL,
+    window_code  TEXT NOT NULL,
+    item_code    TEXT NOT NULL,
+    channel      TEXT NOT NULL,
+    county_code  TEXT NOT NULL,
+    mode         TEXT NOT NULL,
+    n            INTEGER NOT NULL DEFAULT 0,
+    l1           INTEGER NOT NULL DEFAULT 0,      -- 非常不满意
+    l2           INTEGER NOT NULL DEFAULT 0,      -- 不满意
+    l3           INTEGER NOT NULL DEFAULT 0,      -- 基本满意
+    l4           INTEGER NOT NULL DEFAULT 0,      -- 满意
+    l5           INTEGER NOT NULL DEFAULT 0,      -- 非常满意
+    index_sum    REAL NOT NULL DEFAULT 0,
+    index_sq     REAL NOT NULL DEFAULT 0,
+    excluded_n   INTEGER NOT NULL DEFAULT 0,
+    PRIMARY KEY (day, window_code, item_code, channel)
+) WITHOUT ROWID;
+CREATE INDEX daily_agg_county_day ON daily_agg(county_code, day);
+
+-- Per-indicator sums of the scores actually given, with cross sums against the overall level so that
+-- derived importance (correlation) needs no raw scan either.
+CREATE TABLE daily_indicator_agg (
+    day             TEXT NOT NULL,
+    window_code     TEXT NOT NULL,
+    item_code       TEXT NOT NULL,
+    channel         TEXT NOT NULL,
+    indicator_code  TEXT NOT NULL,
+    county_code     TEXT NOT NULL,
+    mode            TEXT NOT NULL,
+    n               INTEGER NOT NULL DEFAULT 0,
+    score_sum       REAL NOT NULL DEFAULT 0,
+    score_sq        REAL NOT NULL DEFAULT 0,
+    level_sum       REAL NOT NULL DEFAULT 0,
+    level_sq        REAL NOT NULL DEFAULT 0,
+    cross_sum       REAL NOT NULL DEFAULT 0,
+    PRIMARY KEY (day, window_code, item_code, channel, indicator_code)
+) WITHOUT ROWID;
+CREATE INDEX daily_indicator_agg_county_day ON daily_indicator_agg(county_code, day);

@@ -89,7 +89,7 @@ def _read_window_csv(path: Path, raw: bytes) -> list[dict[str, Any]]:
     if missing:
         names = {"code": "窗口编码", "name": "窗口名称", "county": "行政区划代码", "kind": "窗口类型"}
         raise InvalidInput(
-            f"{path}: missing column(s) {', '.join(names[m] + '/' + m for m in missing)}",
+            f"{path.name}: missing column(s) {', '.join(names[m] + '/' + m for m in missing)}",
             f"columns found: {', '.join(header)}",
         )
     windows = []

@@ -18,6 +18,7 @@ from haocha_cli.commands import audit as audit_commands
 from haocha_cli.commands import config as config_commands
 from haocha_cli.commands import indicators as indicator_commands
 from haocha_cli.commands import org as org_commands
+from haocha_cli.commands import qr as qr_commands
 from haocha_cli.commands._common import State
 from haocha_cli.errors import HaochaError
 
@@ -47,6 +48,7 @@ app = typer.Typer(
     "oversight, control charts and reports, on one SQLite database.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
+    add_completion=False,
     rich_markup_mode=None,
     context_settings={"help_option_names": ["-h", "--help"]},
 )
@@ -104,6 +106,7 @@ app.add_typer(config_commands.app, name="config")
 app.add_typer(org_commands.app, name="org")
 app.add_typer(indicator_commands.app, name="indicators")
 app.add_typer(audit_commands.app, name="audit")
+app.add_typer(qr_commands.app, name="qr")
 
 
 def main() -> None:

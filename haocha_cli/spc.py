@@ -16,6 +16,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Collection, Hashable, Sequence
 from dataclasses import dataclass, field, replace
+from itertools import pairwise
 from typing import Any
 from xml.sax.saxutils import escape
 
@@ -117,7 +118,9 @@ RULES: dict[str, Rule] = {
         Rule("nelson4", "连续 14 点上下交替", "14 points in a row alternating up and down"),
         Rule("nelson5", "3 点中有 2 点落在同侧 2σ 之外", "2 of 3 points beyond 2σ on the same side"),
         Rule("nelson6", "5 点中有 4 点落在同侧 1σ 之外", "4 of 5 points beyond 1σ on the same side"),
-        Rule("nelson7", "连续 15 点落在中心线两侧 1σ 以内", "15 points in a row within 1σ of the centre line"),
+        Rule(
+            "nelson7", "连续 15 点落在中心线两侧 1σ 以内", "15 points in a row within 1σ of the centre line"
+        ),
         Rule("nelson8", "连续 8 点落在中心线两侧 1σ 之外", "8 points in a row beyond 1σ on either side"),
         Rule("we1", "1 点落在 3σ 控制限之外", "1 point beyond 3σ"),
         Rule("we2", "3 点中有 2 点落在同侧 2σ 之外", "2 of 3 points beyond 2σ on the same side"),
@@ -135,9 +138,9 @@ RULE_SETS: dict[str, tuple[str, ...]] = {
 # ------------------------------------------------------------------------------------------------ helpers
 
 
-def _number(value: Any, what: str, label: Any) -> float:
+def _number(value: Any, what: str) -> float:
     if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
-        raise InvalidInput(f"point {label}: {what} {value!r} is not a finite number", "give plain numbers")
+        raise InvalidInput(f"{what} {value!r} is not a finite number", "give plain numbers")
     return value
 
 
@@ -162,7 +165,9 @@ def _baseline_mask(labels: Sequence[Any], baseline: Baseline) -> list[bool]:
     raise InvalidInput(f"baseline {baseline!r} is not a count, slice or predicate", "e.g. baseline=20")
 
 
-def _exclusion_mask(labels: Sequence[Any], in_baseline: Sequence[bool], exclude: Collection[Any]) -> list[bool]:
+def _exclusion_mask(
+    labels: Sequence[Any], in_baseline: Sequence[bool], exclude: Collection[Any]
+) -> list[bool]:
     wanted = set(exclude)
     unknown = sorted(wanted - set(labels), key=str)
     if unknown:
@@ -174,6 +179,11 @@ def _exclusion_mask(labels: Sequence[Any], in_baseline: Sequence[bool], exclude:
                 "only baseline (phase I) points can be left out of the limits",
             )
     return [label in wanted for label in labels]
+
+
+def _blank(label: Any, n: int | None, phase: str, excluded: bool = False) -> ChartPoint:
+    """A point with nothing to plot (n = 0 or a missing value): no value, no limits, never a signal."""
+    return ChartPoint(label, n, None, None, None, None, None, None, phase, excluded)
 
 
 def _z(value: float, cl: float, sigma: float) -> float:
@@ -216,13 +226,14 @@ def p_chart(
     """
     labels = [p[0] for p in points]
     for label, bad, n in points:
-        _number(bad, "bad count", label)
-        _number(n, "sample size", label)
+        _number(bad, f"point {label}: bad count")
+        _number(n, f"point {label}: sample size")
         if n < 0 or bad < 0:
             raise InvalidInput(f"point {label}: negative count", "counts and sample sizes are ≥ 0")
         if bad > n:
             raise InvalidInput(
-                f"point {label}: {bad} bad out of a sample of {n}", "the bad count cannot exceed the sample size"
+                f"point {label}: {bad} bad out of a sample of {n}",
+                "the bad count cannot exceed the sample size",
             )
     in_base = _baseline_mask(labels, baseline)
     excluded = _exclusion_mask(labels, in_base, exclude)
@@ -255,13 +266,26 @@ def p_chart(
     for (label, bad, n), s, base, exc in zip(points, sigma_p, in_base, excluded, strict=True):
         phase = BASELINE if base else MONITOR
         if s is None:
-            out.append(ChartPoint(label, n, None, None, None, None, None, None, phase, exc))
+            out.append(_blank(label, n, phase, exc))
             continue
         sigma = s * sigma_z if laney else s
         value = bad / n
         lcl = max(0.0, pbar - 3 * sigma)
         ucl = min(1.0, pbar + 3 * sigma)
-        out.append(ChartPoint(label, n, value, pbar, lcl, ucl, sigma, _z(value, pbar, sigma), phase, exc))
+        out.append(
+            ChartPoint(
+                label=label,
+                n=n,
+                value=value,
+                cl=pbar,
+                lcl=lcl,
+                ucl=ucl,
+                sigma=sigma,
+                z=_z(value, pbar, sigma),
+                phase=phase,
+                excluded=exc,
+            )
+        )
     return Chart("laney_p" if laney else "p", tuple(out), pbar, sigma_z=sigma_z)
 
 
@@ -281,7 +305,7 @@ def xmr_chart(
     do not enter MR̄.
     """
     labels = [p[0] for p in points]
-    values = [None if v is None else _number(v, "value", label) for label, v in points]
+    values = [None if v is None else _number(v, f"point {label}: value") for label, v in points]
     in_base = _baseline_mask(labels, baseline)
     excluded = _exclusion_mask(labels, in_base, exclude)
     usable = [b and not e for b, e in zip(in_base, excluded, strict=True)]
@@ -301,24 +325,40 @@ def xmr_chart(
     for i, (label, value) in enumerate(zip(labels, values, strict=True)):
         phase = BASELINE if in_base[i] else MONITOR
         if value is None:
-            x_points.append(ChartPoint(label, None, None, None, None, None, None, None, phase, excluded[i]))
-            mr_points.append(ChartPoint(label, None, None, None, None, None, None, None, phase, excluded[i]))
+            x_points.append(_blank(label, None, phase, excluded[i]))
+            mr_points.append(_blank(label, None, phase, excluded[i]))
             continue
         x_points.append(
             ChartPoint(
-                label, None, value, center, center - 3 * sigma, center + 3 * sigma, sigma,
-                _z(value, center, sigma), phase, excluded[i],
+                label=label,
+                n=None,
+                value=value,
+                cl=center,
+                lcl=center - 3 * sigma,
+                ucl=center + 3 * sigma,
+                sigma=sigma,
+                z=_z(value, center, sigma),
+                phase=phase,
+                excluded=excluded[i],
             )
         )
         if prev is None:
-            mr_points.append(ChartPoint(label, None, None, None, None, None, None, None, phase, excluded[i]))
+            mr_points.append(_blank(label, None, phase, excluded[i]))
         else:
             mr = abs(value - values[prev])
             mr_excluded = in_base[i] and not (usable[i] and usable[prev])
             mr_points.append(
                 ChartPoint(
-                    label, None, mr, mr_bar, 0.0, D4_MR * mr_bar, sigma_mr,
-                    _z(mr, mr_bar, sigma_mr), phase, mr_excluded,
+                    label=label,
+                    n=None,
+                    value=mr,
+                    cl=mr_bar,
+                    lcl=0.0,
+                    ucl=D4_MR * mr_bar,
+                    sigma=sigma_mr,
+                    z=_z(mr, mr_bar, sigma_mr),
+                    phase=phase,
+                    excluded=mr_excluded,
                 )
             )
         prev = i
@@ -330,18 +370,20 @@ def xmr_chart(
 
 def standard_chart(points: Sequence[tuple[Any, float | None]], cl: float, sigma: float) -> Chart:
     """Individuals judged against given standard values (目标值): limits cl ± 3·sigma, every point monitored."""
-    _number(cl, "centre line", "cl")
-    _number(sigma, "sigma", "sigma")
+    _number(cl, "centre line")
+    _number(sigma, "sigma")
     if sigma <= 0:
         raise InvalidInput(f"sigma must be positive, got {sigma}", "give the process standard deviation")
     out = []
     for label, value in points:
         if value is None:
-            out.append(ChartPoint(label, None, None, None, None, None, None, None, MONITOR))
+            out.append(_blank(label, None, MONITOR))
             continue
-        _number(value, "value", label)
+        _number(value, f"point {label}: value")
         out.append(
-            ChartPoint(label, None, value, cl, cl - 3 * sigma, cl + 3 * sigma, sigma, _z(value, cl, sigma), MONITOR)
+            ChartPoint(
+                label, None, value, cl, cl - 3 * sigma, cl + 3 * sigma, sigma, _z(value, cl, sigma), MONITOR
+            )
         )
     return Chart("standard", tuple(out), cl, sigma=sigma)
 
@@ -384,7 +426,7 @@ def _run(keys: list[int | bool], length: int) -> list[bool]:
 
 def _steps(zs: list[float]) -> list[int]:
     """Direction of each step: +1 up, −1 down, 0 equal (or undefined); the first point has none."""
-    return [0] + [(b > a) - (b < a) for a, b in zip(zs, zs[1:])]
+    return [0] + [(b > a) - (b < a) for a, b in pairwise(zs)]
 
 
 def _trend(zs: list[float], points: int) -> list[bool]:
@@ -436,7 +478,7 @@ _CHECKS: dict[str, Callable[[list[float]], list[bool]]] = {
 
 
 def resolve_rules(rules: str | Sequence[str]) -> tuple[str, ...]:
-    """"nelson", "we", or a list of rule ids (duplicates dropped, order kept)."""
+    """ "nelson", "we", or a list of rule ids (duplicates dropped, order kept)."""
     if isinstance(rules, str):
         if rules in RULE_SETS:
             return RULE_SETS[rules]
@@ -500,7 +542,7 @@ def _nice_step(span: float, count: int) -> float:
 
 def render_svg(chart: Chart, title: str, width: int = 800, height: int = 360) -> str:
     """The chart as a standalone SVG string (no script, no external resource); same input, same bytes."""
-    left, right, top, bottom = 64, 20, 40, 48
+    left, right, top, bottom = 64, 96, 40, 48
     plot_w, plot_h = width - left - right, height - top - bottom
     pts = chart.points
     count = max(len(pts), 1)
@@ -529,12 +571,12 @@ def render_svg(chart: Chart, title: str, width: int = 800, height: int = 360) ->
 
     # y grid and ticks
     step = _nice_step(hi - lo, 5)
-    tick = math.ceil(lo / step) * step
-    while tick <= hi + 1e-12:
+    first = math.ceil(lo / step)
+    for k in range(first, math.floor(hi / step) + 1):
+        tick = k * step
         y = y_of(tick)
         out.append(f'<line x1="{left}" y1="{_c(y)}" x2="{left + plot_w}" y2="{_c(y)}" stroke="{_GRID}"/>')
         out.append(f'<text x="{left - 6}" y="{_c(y + 4)}" text-anchor="end">{escape(_num(tick))}</text>')
-        tick += step
     out.append(
         f'<rect x="{left}" y="{top}" width="{plot_w}" height="{plot_h}" fill="none" stroke="#999999"/>'
     )
@@ -559,10 +601,13 @@ def render_svg(chart: Chart, title: str, width: int = 800, height: int = 360) ->
             name = "监控 monitor" if pts[i].phase == MONITOR else "基线 baseline"
             out.append(f'<text x="{_c(x + 4)}" y="{top + 12}" fill="#666666">{escape(name)}</text>')
 
-    # centre line and limits as step paths (flat where the limit is constant)
-    for attr, name, colour, dash in (("ucl", "UCL", _LIMIT, ' stroke-dasharray="6,4"'),
-                                     ("cl", "CL", _CL, ""),
-                                     ("lcl", "LCL", _LIMIT, ' stroke-dasharray="6,4"')):
+    # centre line and limits as step paths (flat where the limit is constant), labelled in the right margin
+    labels: list[tuple[float, str, str]] = []
+    for attr, name, colour, dash in (
+        ("ucl", "UCL", _LIMIT, ' stroke-dasharray="6,4"'),
+        ("cl", "CL", _CL, ""),
+        ("lcl", "LCL", _LIMIT, ' stroke-dasharray="6,4"'),
+    ):
         limits = [getattr(p, attr) for p in pts]
         path: list[str] = []
         last_y: str | None = None
@@ -579,14 +624,15 @@ def render_svg(chart: Chart, title: str, width: int = 800, height: int = 360) ->
             last_y = y
         if not path:
             continue
-        out.append(f'<path d="{" ".join(path)}" fill="none" stroke="{colour}"{dash}/>')
+        out.append(f'<path class="{attr}" d="{" ".join(path)}" fill="none" stroke="{colour}"{dash}/>')
         shown = [v for v in limits if v is not None]
         text = name if max(shown) - min(shown) > 1e-12 else f"{name} {_num(shown[-1])}"
-        last = max(i for i, v in enumerate(limits) if v is not None)
-        out.append(
-            f'<text x="{left + plot_w - 4}" y="{_c(y_of(limits[last]) - 4)}" text-anchor="end" '
-            f'fill="{colour}">{escape(text)}</text>'
-        )
+        labels.append((y_of(shown[-1]) + 4, text, colour))
+    floor = -math.inf
+    for y, text, colour in sorted(labels):  # keep labels of close lines apart
+        y = max(y, floor + 12)
+        floor = y
+        out.append(f'<text x="{left + plot_w + 6}" y="{_c(y)}" fill="{colour}">{escape(text)}</text>')
 
     # the series: polylines broken at gaps, then dots
     segment: list[str] = []
@@ -601,7 +647,10 @@ def render_svg(chart: Chart, title: str, width: int = 800, height: int = 360) ->
     if segment:
         segments.append(segment)
     for seg in segments:
-        out.append(f'<polyline points="{" ".join(seg)}" fill="none" stroke="{_SERIES}" stroke-width="1.5"/>')
+        out.append(
+            f'<polyline class="series" points="{" ".join(seg)}" fill="none" stroke="{_SERIES}" '
+            'stroke-width="1.5"/>'
+        )
     for i, p in enumerate(pts):
         if p.value is None:
             continue
@@ -609,14 +658,15 @@ def render_svg(chart: Chart, title: str, width: int = 800, height: int = 360) ->
         tip = f"{p.label}: {_num(p.value)}"
         if p.signals:
             tip += " — " + ", ".join(p.signals)
+            fill = "#ffffff" if p.excluded else _SIGNAL
             out.append(
-                f'<circle cx="{x}" cy="{y}" r="4" fill="{_SIGNAL}" class="signal">'
+                f'<circle class="signal" cx="{x}" cy="{y}" r="4" fill="{fill}" stroke="{_SIGNAL}">'
                 f"<title>{escape(tip)}</title></circle>"
             )
         else:
             fill = "#ffffff" if p.excluded else _SERIES
             out.append(
-                f'<circle cx="{x}" cy="{y}" r="3" fill="{fill}" stroke="{_SERIES}">'
+                f'<circle class="point" cx="{x}" cy="{y}" r="3" fill="{fill}" stroke="{_SERIES}">'
                 f"<title>{escape(tip)}</title></circle>"
             )
     out.append("</svg>")

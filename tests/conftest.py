@@ -1,0 +1,46 @@
+"""Shared fixtures: a fresh initialised database per test, and a CLI runner."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from haocha_cli.bootstrap import init_database
+from haocha_cli.cli import app
+
+_TEMPLATE: dict[str, Path] = {}
+
+
+@pytest.fixture(autouse=True)
+def _isolate(monkeypatch, tmp_path):
+    """Tests never touch a real database, configuration or secret."""
+    for var in ("HAOCHA_DB", "HAOCHA_OPERATOR", "HAOCHA_CONFIG", "HAOCHA_QR_SECRET", "HAOCHA_NOW"):
+        monkeypatch.delenv(var, raising=False)
+    monkeypatch.chdir(tmp_path)
+
+
+@pytest.fixture
+def db_path(tmp_path, tmp_path_factory) -> Path:
+    """An initialised database (copied from one made once per session: init is the slow part)."""
+    if "db" not in _TEMPLATE:
+        folder = tmp_path_factory.mktemp("template")
+        init_database(folder / "haocha.db")
+        _TEMPLATE["db"] = folder / "haocha.db"
+    path = tmp_path / "haocha.db"
+    shutil.copy(_TEMPLATE["db"], path)
+    shutil.copy(str(_TEMPLATE["db"]) + ".key", str(path) + ".key")
+    return path
+
+
+@pytest.fixture
+def cli(db_path):
+    """cli("org", "show", operator="county:370213") -> Result, against the test database."""
+    runner = CliRunner()
+
+    def invoke(*args: str, operator: str = "city", input: str | None = None):
+        return runner.invoke(app, ["--db", str(db_path), "--operator", operator, *args], input=input)
+
+    return invoke

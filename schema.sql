@@ -210,3 +210,75 @@ CREATE TABLE daily_indicator_agg (
     PRIMARY KEY (day, window_code, item_code, channel, indicator_code)
 ) WITHOUT ROWID;
 CREATE INDEX daily_indicator_agg_county_day ON daily_indicator_agg(county_code, day);
+
+-- migration 3: closed loop (rectification cases, working-day calendar overrides, appeals)
+-- Local entries of the working-day calendar: they take precedence over the official calendar
+-- (chinese-calendar), e.g. a notice the package does not know yet, or a county's own day off.
+CREATE TABLE calendar_overrides (
+    day         TEXT PRIMARY KEY,                 -- YYYY-MM-DD
+    is_workday  INTEGER NOT NULL CHECK (is_workday IN (0, 1)),
+    note        TEXT NOT NULL DEFAULT '',
+    created_at  TEXT NOT NULL,
+    operator    TEXT NOT NULL
+);
+
+-- One rectification case (整改事项) per bad review. The snapshot columns (county … contact_id) are the
+-- rating's at opening; the history (who, when, before, after) is the audit trail (entity 'cases').
+-- Deadlines are dates (the last working day allowed); the rule in force at opening is kept beside them
+-- so that a calendar entry added later can move them.
+CREATE TABLE cases (
+    id                  INTEGER PRIMARY KEY,
+    rating_id           INTEGER NOT NULL UNIQUE REFERENCES ratings(id),
+    county_code         TEXT NOT NULL REFERENCES counties(code),
+    window_code         TEXT NOT NULL,
+    item_code           TEXT NOT NULL DEFAULT '',
+    level               INTEGER NOT NULL,
+    problems            TEXT,                     -- JSON list of indicator codes (差评问题)
+    staff_code          TEXT,
+    contact_id          INTEGER REFERENCES contacts(id),
+    real_name           INTEGER NOT NULL,         -- 1 for a real-name (实名) review: a return visit is due
+    rated_at            TEXT NOT NULL,            -- the clock starts here
+    state               TEXT NOT NULL CHECK (state IN ('new', 'rectifying', 'awaiting_approval', 'no_action',
+                            'unrectifiable', 'closed', 'reopened', 'rerated', 'appealed', 'excluded')),
+    classification      TEXT CHECK (classification IN ('rectifiable', 'unrectifiable', 'no_action')),
+    classify_reason     TEXT,
+    classified_at       TEXT,
+    revisit_days        INTEGER NOT NULL,
+    revisit_due         TEXT,                     -- NULL for an anonymous review
+    revisit_first_at    TEXT,                     -- first return visit (回访) attempt
+    revisit_reached     INTEGER NOT NULL DEFAULT 0,
+    revisit_outcome     TEXT,                     -- latest: reached / unreachable
+    revisit_note        TEXT,
+    rectify_days        INTEGER NOT NULL,
+    rectify_from        TEXT NOT NULL,            -- date the rectification clock started (re-started on reopening)
+    rectify_due         TEXT NOT NULL,
+    calendar_note       TEXT,                     -- set when a deadline fell beyond the official calendar
+    measures            TEXT,                     -- 整改措施
+    responsible         TEXT,                     -- 责任人
+    closed_at           TEXT,
+    resolved_at         TEXT,                     -- when the case left the open states (closed, no action, …)
+    on_time             INTEGER,                  -- resolved by rectify_due (1) or late (0)
+    rerate_level        TEXT,                     -- latest 整改复评: 满意 / 基本满意 / 不满意
+    rerated_at          TEXT,
+    reopen_count        INTEGER NOT NULL DEFAULT 0,
+    opened_at           TEXT NOT NULL,
+    updated_at          TEXT NOT NULL
+);
+CREATE INDEX cases_county_state ON cases(county_code, state);
+CREATE INDEX cases_rectify_due ON cases(rectify_due);
+
+-- Appeals (申诉) of a county against a mistaken or malicious review; the city decides.
+CREATE TABLE appeals (
+    id               INTEGER PRIMARY KEY,
+    case_id          INTEGER NOT NULL REFERENCES cases(id),
+    reason           TEXT NOT NULL,
+    evidence         TEXT NOT NULL,
+    state_before     TEXT NOT NULL,               -- where a dismissed appeal returns the case
+    filed_by         TEXT NOT NULL,
+    filed_at         TEXT NOT NULL,
+    decision         TEXT CHECK (decision IN ('upheld', 'dismissed')),
+    decision_reason  TEXT,
+    decided_by       TEXT,
+    decided_at       TEXT
+);
+CREATE INDEX appeals_case ON appeals(case_id);

@@ -14,7 +14,7 @@ points a run rule flags) are written down in docs/spc.md; the code follows that 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Collection, Hashable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field, replace
 from itertools import pairwise
 from typing import Any
@@ -33,7 +33,6 @@ MONITOR = "monitor"
 # to sit exactly on a limit is not flagged because of floating-point rounding.
 _EPS = 1e-9
 
-Label = Hashable
 Baseline = int | slice | Callable[[Any], bool] | None
 
 

@@ -96,11 +96,11 @@ def test_orangejuice_after_adjustment_new_phase_one():
 def test_montgomery_table_7_4_variable_n_limits_per_point():
     data = [(int(r["sample"]), int(r["count"]), int(r["size"])) for r in rows("montgomery_tbl7_4.csv")]
     chart = apply_rules(p_chart(data), "nelson")
-    # p̄ = 234/2450; Montgomery quotes it rounded as 0.096.
+    # p̄ = 234/2450 = 0.0955, which Montgomery works with rounded to 0.096 (as we recall; hand-computed here).
     assert chart.center == 234 / 2450
     assert round(chart.center, 3) == 0.096
     # Hand-computed with the exact p̄ (0.0955102), σ = √(p̄(1−p̄)/n), to 4 decimals. Montgomery's table uses
-    # the rounded 0.096, so his printed limits can differ from these in the last digit.
+    # the rounded 0.096, so printed limits can differ from these in the last digit.
     expected = {
         80: (0.0329, 0.0, 0.1941),
         90: (0.0310, 0.0026, 0.1885),
@@ -129,7 +129,8 @@ def test_sas_circone_batches_10_and_19_and_revised_limits():
     # SAS/QC User's Guide, "Creating a Chart with Revised Control Limits": batches 10 and 19 are out.
     assert flagged(trial, "nelson1") == [10, 19]
     revised = p_chart(data, exclude={10, 19})
-    # Hand-computed: p̄ = 196/14000 = 0.014, UCL = 0.0298, LCL 0 (SAS prints them as 0.014 and 0.030).
+    # Hand-computed: p̄ = 196/14000 = 0.014, UCL = 0.0298, LCL 0; to 3 decimals (the format SAS's OC-curve
+    # example uses for these revised limits) 0.014 and 0.030.
     assert (r4(revised.center), r4(revised.points[0].ucl), revised.points[0].lcl) == (0.014, 0.0298, 0.0)
     assert round(revised.points[0].ucl, 3) == 0.030
 
@@ -209,8 +210,9 @@ def loan_cost():
 
 
 def test_loan_cost_phase_one_limits(loan_cost):
-    # Montgomery Ex. 6.5 (weeks 1–20 phase 1): published x̄ = 300.5, MR̄ = 7.79, UCL = 321.22,
-    # LCL = 279.78, MR chart UCL = 25.45.
+    # Montgomery Ex. 6.5 (weeks 1–20 phase 1). Hand-computed: x̄ = 6010/20 = 300.5, MR̄ = 148/19 = 7.79,
+    # UCL = 300.5 + 3·7.79/1.128 = 321.22, LCL = 279.78, MR chart UCL = 3.267·7.79 = 25.45. These are the
+    # figures we recall Montgomery printing; the book's text was not found in the searchable sources.
     x, mr = xmr_chart(loan_cost, baseline=20)
     assert x.center == 300.5
     assert round(mr.center, 2) == 7.79

@@ -16,9 +16,11 @@ from typer.core import TyperGroup
 from haocha_cli import __version__
 from haocha_cli.commands import audit as audit_commands
 from haocha_cli.commands import config as config_commands
+from haocha_cli.commands import index as index_commands
 from haocha_cli.commands import indicators as indicator_commands
 from haocha_cli.commands import org as org_commands
 from haocha_cli.commands import qr as qr_commands
+from haocha_cli.commands import spc as spc_commands
 from haocha_cli.commands._common import State
 from haocha_cli.errors import HaochaError
 
@@ -107,6 +109,8 @@ app.add_typer(org_commands.app, name="org")
 app.add_typer(indicator_commands.app, name="indicators")
 app.add_typer(audit_commands.app, name="audit")
 app.add_typer(qr_commands.app, name="qr")
+index_commands.register(app)
+app.command("spc")(spc_commands.spc_command)
 
 
 def main() -> None:

@@ -90,3 +90,33 @@ def weigh(
             raise typer.BadParameter(f"{active_from!r} is not a date YYYY-MM-DD", param_hint="--from") from None
         stored = apply_version(state(ctx).context(), result, name, start, data)
         say(f"stored indicator system {stored['version']}, used for ratings from {stored['active_from']}")
+
+
+@app.command("drivers")
+def drivers(
+    ctx: typer.Context,
+    period: str | None = typer.Option(None, "--period", help="A month 2024-05, quarter 2024-Q2 or year."),
+    start: str | None = typer.Option(None, "--from", help="First day, with --to."),
+    end: str | None = typer.Option(None, "--to", help="Last day, with --from."),
+    county: str | None = typer.Option(None, "--county", help="Only this county."),
+    fmt: Format = FORMAT_OPTION,
+) -> None:
+    """Derived importance: each indicator's correlation with the overall level, with N, and a suggested
+    1-5 score for the priority matrix's 相关性 criterion.
+
+    Example:
+
+        haocha indicators drivers --period 2024-Q2
+    """
+    from haocha_cli.clock import today
+    from haocha_cli.indices import drivers as compute
+    from haocha_cli.periods import parse_period, resolve
+
+    c = state(ctx).context()
+    data = compute(c.db, resolve(period, start, end, default=parse_period(today().strftime("%Y-%m"))), county)
+    if fmt == Format.json:
+        sys.stdout.write(json.dumps(data, ensure_ascii=False, indent=2) + "\n")
+        return
+    if data["note"]:
+        say(data["note"])
+    render(data["rows"], fmt, columns=["indicator", "name", "n", "r", "suggested_score"])

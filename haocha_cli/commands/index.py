@@ -1,0 +1,176 @@
+"""`haocha index`, `rank`, `benchmark`, `compare`: the figures, from the daily aggregates."""
+
+from __future__ import annotations
+
+import json
+import sys
+
+import typer
+
+from haocha_cli.commands._common import FORMAT_OPTION, Format, render, say, state
+
+PERIOD = typer.Option(None, "--period", help="A month 2024-05, quarter 2024-Q2, year 2024 or day 2024-05-06.")
+FROM = typer.Option(None, "--from", help="First day (YYYY-MM-DD), with --to.")
+TO = typer.Option(None, "--to", help="Last day (YYYY-MM-DD), with --from.")
+
+
+def _period(period, start, end):
+    from haocha_cli.clock import today
+    from haocha_cli.periods import parse_period, resolve
+
+    return resolve(period, start, end, default=parse_period(today().strftime("%Y-%m")))
+
+
+def _json(data) -> None:
+    sys.stdout.write(json.dumps(data, ensure_ascii=False, indent=2, default=str) + "\n")
+
+
+def _heading(data, what: str) -> None:
+    say(f"{what} · {data['period']['label']} ({data['period']['from']} … {data['period']['to']}) · "
+        f"indicator system {data['weights_version']}")
+    if data.get("note"):
+        say(data["note"])
+
+
+def register(app: typer.Typer) -> None:
+    app.command("index")(index_command)
+    app.command("rank")(rank_command)
+    app.command("benchmark")(benchmark_command)
+    app.command("compare")(compare_command)
+
+
+def index_command(
+    ctx: typer.Context,
+    by: list[str] = typer.Option(["city"], "--by", help="city, county, window, item, channel, mode, indicator, "
+                                 "day, week or month; repeat to combine (--by county --by month)."),
+    county: str | None = typer.Option(None, "--county", help="Only this county."),
+    window: str | None = typer.Option(None, "--window", help="Only this window."),
+    period: str | None = PERIOD,
+    start: str | None = FROM,
+    end: str | None = TO,
+    fmt: Format = FORMAT_OPTION,
+) -> None:
+    """Satisfaction index (满意指数), 好评率, 差评率, 基本满意 share, N and excluded N per group.
+
+    The period defaults to the current month. Per-indicator means (with their own N) are in the JSON
+    and CSV output; `--by indicator` lists them as rows.
+
+    Example:
+
+        haocha index --by county --by month --period 2024-Q2
+    """
+    from haocha_cli.indices import index
+
+    c = state(ctx).context()
+    data = index(c.db, c.config, _period(period, start, end), by, county, window)
+    if fmt == Format.json:
+        _json(data)
+        return
+    rows = data["rows"]
+    if fmt == Format.csv:
+        codes = sorted({code for r in rows for code in r.get("indicators", {})})
+        rows = [{**{k: v for k, v in r.items() if k != "indicators"},
+                 **{f"{code}_{part}": r.get("indicators", {}).get(code, {}).get(part) for code in codes
+                    for part in ("mean", "n")}} for r in rows]
+    else:
+        rows = [{k: v for k, v in r.items() if k != "indicators"} for r in rows]
+        _heading(data, "satisfaction index")
+    render(rows, fmt)
+
+
+def rank_command(
+    ctx: typer.Context,
+    by: str = typer.Option("county", "--by", help="county or window."),
+    county: str | None = typer.Option(None, "--county", help="Only this county's windows."),
+    period: str | None = PERIOD,
+    start: str | None = FROM,
+    end: str | None = TO,
+    fmt: Format = FORMAT_OPTION,
+) -> None:
+    """Rank counties or windows by the small-sample-shrunk score, with the raw index, N and the change
+    against the previous period of the same length. Units with no ratings are listed last.
+
+    Example:
+
+        haocha rank --by county --period 2024-05
+    """
+    from haocha_cli.indices import rank
+
+    c = state(ctx).context()
+    data = rank(c.db, c.config, _period(period, start, end), by, county)
+    if fmt == Format.json:
+        _json(data)
+        return
+    if fmt == Format.table:
+        _heading(data, f"ranking by {by}")
+        say(f"shrinkage: μ = {data['mu']}, W = {data['w']}; previous period {data['previous_period']['label']}")
+    render(data["rows"], fmt, columns=["rank", by, "name", "n", "index", "shrunk", "good_rate", "previous_index",
+                                       "change", "excluded_n"])
+
+
+def benchmark_command(
+    ctx: typer.Context,
+    period: str | None = PERIOD,
+    start: str | None = FROM,
+    end: str | None = TO,
+    min_n: int = typer.Option(30, "--min-n", help="Scores a county needs on an indicator to be its benchmark."),
+    fmt: Format = FORMAT_OPTION,
+) -> None:
+    """Benchmarking (对标): each county's gap to the best county (标杆) and to the city mean, per indicator,
+    and each county's three weakest indicators.
+
+    Example:
+
+        haocha benchmark --period 2024-Q2
+    """
+    from haocha_cli.indices import benchmark
+
+    c = state(ctx).context()
+    data = benchmark(c.db, _period(period, start, end), min_n)
+    if fmt == Format.json:
+        _json(data)
+        return
+    if fmt == Format.table:
+        _heading(data, "benchmarking (对标)")
+    render(data["rows"], fmt)
+    if fmt == Format.table:
+        render([{"county": k, "weakest": ", ".join(v)} for k, v in data["weakest"].items()], fmt,
+               title="three weakest indicators")
+
+
+def compare_command(
+    ctx: typer.Context,
+    county: str = typer.Option(..., "--county", help="The pilot county, e.g. 370213."),
+    before: str = typer.Option(..., "--before", help="Baseline dates D..D, or a period such as 2024-03."),
+    after: str = typer.Option(..., "--after", help="Pilot dates D..D, or a period such as 2024-06."),
+    fmt: Format = FORMAT_OPTION,
+) -> None:
+    """Judge a pilot: change in index and 好评率 with 95 % confidence intervals and p-values, the same for
+    the other counties as control, and the difference in differences.
+
+    Example:
+
+        haocha compare --county 370213 --before 2024-01-01..2024-03-31 --after 2024-04-01..2024-06-30
+    """
+    from haocha_cli.indices import compare
+    from haocha_cli.periods import parse_period
+
+    c = state(ctx).context()
+    data = compare(c.db, c.config, county, parse_period(before), parse_period(after))
+    if fmt == Format.json:
+        _json(data)
+        return
+    rows = []
+    for key, label in (("pilot_index", "pilot index"), ("control_index", "control index"),
+                       ("did_index", "index: difference in differences"),
+                       ("pilot_good_rate", "pilot 好评率"), ("control_good_rate", "control 好评率"),
+                       ("did_good_rate", "好评率: difference in differences")):
+        r = data[key]
+        rows.append({"comparison": label, "change": r["diff"], "ci_low": r["ci_low"], "ci_high": r["ci_high"],
+                     "p_value": r["p_value"], "note": r.get("reason")})
+    if fmt == Format.table:
+        g = data["groups"]
+        say(f"pilot {county}: before N = {g['pilot_before']['n']}, after N = {g['pilot_after']['n']}; "
+            f"control: before N = {g['control_before']['n']}, after N = {g['control_after']['n']}; "
+            f"indicator system {data['weights_version']}")
+    render(rows, fmt)

@@ -1,0 +1,337 @@
+"""Satisfaction indices (满意指数), good and bad rates, rankings, benchmarking (对标), the pilot comparison and
+derived importance — all from the daily aggregates, never the raw ratings (formulas: docs/method.md)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import sqlite_utils
+
+from haocha_cli import stats
+from haocha_cli.catalogue import get_county, get_window
+from haocha_cli.config import LEVELS, Config
+from haocha_cli.errors import InvalidInput
+from haocha_cli.indicators import INDICATORS
+from haocha_cli.periods import Period
+
+# --by key -> SQL expression over daily_agg / daily_indicator_agg
+BY_KEYS = {
+    "city": None,
+    "county": "county_code",
+    "window": "window_code",
+    "item": "item_code",
+    "channel": "channel",
+    "mode": "mode",
+    "indicator": "indicator_code",
+    "day": "day",
+    "week": "date(day, 'weekday 0', '-6 days')",  # the Monday of the ISO week
+    "month": "substr(day, 1, 7)",
+}
+_LEVEL_COLUMNS = {i + 1: f"l{i + 1}" for i in range(5)}
+
+
+def t(score: float) -> float:
+    """Score transform t(s) = (s − 1)/4 × 100: 非常满意 = 100, 非常不满意 = 0."""
+    return (score - 1) / 4 * 100
+
+
+def _check_by(by: list[str]) -> list[str]:
+    by = by or ["city"]
+    unknown = [b for b in by if b not in BY_KEYS]
+    if unknown:
+        raise InvalidInput(f"--by {', '.join(unknown)} is not known", f"use {', '.join(BY_KEYS)}")
+    if len(set(by)) != len(by):
+        raise InvalidInput("a --by key is given twice", "give each key once")
+    if "city" in by and len(by) > 1:
+        raise InvalidInput("--by city is the whole city and cannot combine with other keys",
+                           "drop --by city, e.g. --by county --by month")
+    return by
+
+
+def _where(period: Period, county: str | None, window: str | None, db: sqlite_utils.Database) -> tuple[str, list]:
+    sql, params = "day BETWEEN ? AND ?", [period.start.isoformat(), period.end.isoformat()]
+    if county:
+        get_county(db, county)
+        sql += " AND county_code = ?"
+        params.append(county)
+    if window:
+        get_window(db, window)
+        sql += " AND window_code = ?"
+        params.append(window)
+    return sql, params
+
+
+def versions_in(db: sqlite_utils.Database, period: Period) -> list[str]:
+    """Indicator-system versions in force during the period (named in every output)."""
+    rows = list(db.query("SELECT version, active_from FROM indicator_versions ORDER BY active_from, created_at"))
+    used = []
+    for i, row in enumerate(rows):
+        next_from = rows[i + 1]["active_from"] if i + 1 < len(rows) else "9999-12-31"
+        if row["active_from"] <= period.end.isoformat() and next_from > period.start.isoformat():
+            used.append(row["version"])
+    return used or [rows[0]["version"]] if rows else []
+
+
+def _figures(row: dict[str, Any], config: Config) -> dict[str, Any]:
+    n = row["n"] or 0
+    good = sum(row[_LEVEL_COLUMNS[level]] or 0 for level in config.good_levels)
+    bad = sum(row[_LEVEL_COLUMNS[level]] or 0 for level in config.bad_levels)
+    summary = stats.mean_var_from_sums(n, row["index_sum"] or 0.0, row["index_sq"] or 0.0)
+    return {
+        "n": n,
+        "index": summary.mean,
+        "good_rate": good / n if n else None,
+        "bad_rate": bad / n if n else None,
+        "basic_share": (row["l3"] or 0) / n if n else None,
+        "good": good,
+        "bad": bad,
+        "excluded_n": row["excluded_n"] or 0,
+        "index_var": summary.var,
+    }
+
+
+def _names(db: sqlite_utils.Database) -> dict[str, dict[str, str]]:
+    return {
+        "county": dict(db.execute("SELECT code, name FROM counties").fetchall()),
+        "window": dict(db.execute("SELECT code, name FROM windows").fetchall()),
+        "item": dict(db.execute("SELECT code, name FROM items").fetchall()),
+        "indicator": {code: name for code, _, _, name, _, _, _ in INDICATORS},
+    }
+
+
+def index(db: sqlite_utils.Database, config: Config, period: Period, by: list[str] | None = None,
+          county: str | None = None, window: str | None = None) -> dict[str, Any]:
+    """The index table: one row per group of the --by keys, with N beside every figure."""
+    by = _check_by(by or [])
+    where, params = _where(period, county, window, db)
+    names = _names(db)
+    if "indicator" in by:
+        rows = _indicator_rows(db, by, where, params, names)
+    else:
+        keys = [b for b in by if b != "city"]
+        select = "".join(f"{BY_KEYS[k]} AS {k}, " for k in keys)
+        group = f" GROUP BY {', '.join(keys)} ORDER BY {', '.join(keys)}" if keys else ""
+        sql = (f"SELECT {select}sum(n) AS n, sum(l1) AS l1, sum(l2) AS l2, sum(l3) AS l3, sum(l4) AS l4,"
+               f" sum(l5) AS l5, sum(index_sum) AS index_sum, sum(index_sq) AS index_sq,"
+               f" sum(excluded_n) AS excluded_n FROM daily_agg WHERE {where}{group}")
+        rows = []
+        per_indicator = _indicator_means(db, keys, where, params)
+        for raw in db.query(sql, params):
+            if raw["n"] is None and not keys:
+                raw = {**raw, "n": 0}
+            row = {k: raw[k] for k in keys}
+            for k in keys:
+                if k in names:
+                    row[f"{k}_name"] = names[k].get(raw[k], "")
+            if not keys:
+                row["unit"] = "city"
+            row.update({k: v for k, v in _figures(raw, config).items() if k != "index_var"})
+            row["indicators"] = per_indicator.get(tuple(raw[k] for k in keys), {})
+            rows.append(row)
+    total_n = sum(r["n"] for r in rows)
+    return {
+        "period": period.as_dict(),
+        "by": by,
+        "county": county,
+        "window": window,
+        "weights_version": ", ".join(versions_in(db, period)),
+        "good_levels": config["good_levels"],
+        "rows": rows,
+        "note": None if total_n else f"no counted ratings in {period.label}: N = 0, no index",
+    }
+
+
+def _indicator_means(db, keys: list[str], where: str, params: list) -> dict[tuple, dict[str, Any]]:
+    select = "".join(f"{BY_KEYS[k]} AS {k}, " for k in keys)
+    group = ", ".join([*keys, "indicator_code"])
+    sql = (f"SELECT {select}indicator_code, sum(n) AS n, sum(score_sum) AS s FROM daily_indicator_agg"
+           f" WHERE {where} GROUP BY {group}")
+    result: dict[tuple, dict[str, Any]] = {}
+    for row in db.query(sql, params):
+        if row["n"]:
+            key = tuple(row[k] for k in keys)
+            result.setdefault(key, {})[row["indicator_code"]] = {"mean": row["s"] / row["n"],
+                                                                 "index": t(row["s"] / row["n"]), "n": row["n"]}
+    return result
+
+
+def _indicator_rows(db, by: list[str], where: str, params: list, names) -> list[dict[str, Any]]:
+    keys = [b for b in by if b not in ("city",)]
+    select = "".join(f"{BY_KEYS[k]} AS {k}, " for k in keys)
+    sql = (f"SELECT {select}sum(n) AS n, sum(score_sum) AS s, sum(score_sq) AS ss FROM daily_indicator_agg"
+           f" WHERE {where} GROUP BY {', '.join(keys)} ORDER BY {', '.join(keys)}")
+    rows = []
+    for raw in db.query(sql, params):
+        row = {k: raw[k] for k in keys}
+        for k in keys:
+            if k in names:
+                row[f"{k}_name"] = names[k].get(raw[k], "")
+        summary = stats.mean_var_from_sums(raw["n"], raw["s"], raw["ss"])
+        row.update({"n": raw["n"], "mean_score": summary.mean, "index": t(summary.mean) if summary.mean else None})
+        rows.append(row)
+    return rows
+
+
+def _units(db: sqlite_utils.Database, by: str, county: str | None) -> list[dict[str, Any]]:
+    if by == "county":
+        return list(db.query("SELECT code, name FROM counties ORDER BY code"))
+    if by == "window":
+        sql, params = "SELECT code, name, county_code FROM windows WHERE active", []
+        if county:
+            get_county(db, county)
+            sql += " AND county_code = ?"
+            params.append(county)
+        return list(db.query(sql + " ORDER BY county_code, code", params))
+    raise InvalidInput(f"rank --by {by} is not supported", "use --by county or --by window")
+
+
+def _sums_by(db, column: str, period: Period, county: str | None) -> dict[str, dict[str, Any]]:
+    where, params = _where(period, county, None, db)
+    sql = (f"SELECT {column} AS unit, sum(n) AS n, sum(l1) AS l1, sum(l2) AS l2, sum(l3) AS l3, sum(l4) AS l4,"
+           f" sum(l5) AS l5, sum(index_sum) AS index_sum, sum(index_sq) AS index_sq, sum(excluded_n) AS excluded_n"
+           f" FROM daily_agg WHERE {where} GROUP BY {column}")
+    return {r["unit"]: r for r in db.query(sql, params)}
+
+
+def rank(db: sqlite_utils.Database, config: Config, period: Period, by: str = "county",
+         county: str | None = None) -> dict[str, Any]:
+    """Ranking by the small-sample-shrunk score (W·μ + N·SI)/(W + N); units with no ratings listed last."""
+    units = _units(db, by, county)
+    column = "county_code" if by == "county" else "window_code"
+    now = _sums_by(db, column, period, county)
+    before = _sums_by(db, column, period.previous(), county)
+    total_n = sum(r["n"] for r in now.values())
+    mu = sum(r["index_sum"] for r in now.values()) / total_n if total_n else None
+    w_config = config["ranking.shrink_weight"]
+    w = float(w_config) if w_config else (total_n / len(units) if units else 0.0)
+    rows = []
+    for unit in units:
+        cur = now.get(unit["code"])
+        fig = _figures(cur, config) if cur else {"n": 0, "index": None, "good_rate": None, "excluded_n": 0}
+        prev = before.get(unit["code"])
+        prev_index = _figures(prev, config)["index"] if prev and prev["n"] else None
+        row = {by: unit["code"], "name": unit["name"], "n": fig["n"], "index": fig["index"],
+               "shrunk": stats.shrunk_score(fig["index"], fig["n"], mu, w) if fig["n"] and mu is not None else None,
+               "good_rate": fig["good_rate"], "previous_index": prev_index,
+               "change": (fig["index"] - prev_index) if fig["index"] is not None and prev_index is not None else None,
+               "excluded_n": fig["excluded_n"]}
+        rows.append(row)
+    ranked = sorted((r for r in rows if r["n"]), key=lambda r: (-r["shrunk"], r[by]))
+    for position, row in enumerate(ranked, 1):
+        row["rank"] = position
+    unranked = [dict(r, rank=None) for r in rows if not r["n"]]
+    return {"period": period.as_dict(), "previous_period": period.previous().as_dict(), "by": by,
+            "mu": mu, "w": w, "weights_version": ", ".join(versions_in(db, period)),
+            "rows": ranked + unranked,
+            "note": None if total_n else f"no counted ratings in {period.label}: N = 0, nothing to rank"}
+
+
+def benchmark(db: sqlite_utils.Database, period: Period, min_n: int = 30) -> dict[str, Any]:
+    """Per county and indicator: mean (as an index 0–100), the best county (标杆), the gaps to it and to the
+    city mean; each county's three weakest indicators. A county needs ``min_n`` scores on an indicator
+    to be its benchmark, so that a handful of ratings does not set the bar."""
+    where, params = _where(period, None, None, db)
+    sql = ("SELECT county_code, indicator_code, sum(n) AS n, sum(score_sum) AS s FROM daily_indicator_agg"
+           f" WHERE {where} GROUP BY county_code, indicator_code")
+    cells: dict[str, dict[str, dict[str, Any]]] = {}
+    city: dict[str, list[float]] = {}
+    for r in db.query(sql, params):
+        if r["n"]:
+            cells.setdefault(r["indicator_code"], {})[r["county_code"]] = {"n": r["n"], "index": t(r["s"] / r["n"])}
+            acc = city.setdefault(r["indicator_code"], [0, 0.0])
+            acc[0] += r["n"]
+            acc[1] += r["s"]
+    names = _names(db)
+    rows = []
+    for code, _, _, name, _, _, _ in INDICATORS:
+        per_county = cells.get(code, {})
+        if not per_county:
+            continue
+        eligible = {c: v for c, v in per_county.items() if v["n"] >= min_n} or per_county
+        best_county = max(eligible, key=lambda c: (eligible[c]["index"], c))
+        best = eligible[best_county]["index"]
+        city_mean = t(city[code][1] / city[code][0])
+        for county_code, value in sorted(per_county.items()):
+            rows.append({"county": county_code, "county_name": names["county"].get(county_code, ""),
+                         "indicator": code, "indicator_name": name, "n": value["n"], "index": value["index"],
+                         "best_county": best_county, "best_index": best, "gap_to_best": value["index"] - best,
+                         "city_index": city_mean, "gap_to_city": value["index"] - city_mean})
+    weakest: dict[str, list[str]] = {}
+    for county_code in sorted({r["county"] for r in rows}):
+        mine = sorted((r for r in rows if r["county"] == county_code), key=lambda r: (r["index"], r["indicator"]))
+        weakest[county_code] = [r["indicator"] for r in mine[:3]]
+    return {"period": period.as_dict(), "min_n": min_n, "weights_version": ", ".join(versions_in(db, period)),
+            "rows": rows, "weakest": weakest,
+            "note": None if rows else f"no indicator scores in {period.label}: N = 0, nothing to benchmark"}
+
+
+def _group(db, where: str, params: list, config: Config) -> dict[str, Any]:
+    raw = db.execute(
+        "SELECT coalesce(sum(n), 0), coalesce(sum(l1), 0), coalesce(sum(l2), 0), coalesce(sum(l3), 0),"
+        " coalesce(sum(l4), 0), coalesce(sum(l5), 0), coalesce(sum(index_sum), 0), coalesce(sum(index_sq), 0),"
+        f" coalesce(sum(excluded_n), 0) FROM daily_agg WHERE {where}", params).fetchone()
+    row = dict(zip(["n", "l1", "l2", "l3", "l4", "l5", "index_sum", "index_sq", "excluded_n"], raw, strict=True))
+    return _figures(row, config)
+
+
+def compare(db: sqlite_utils.Database, config: Config, county: str, before: Period, after: Period) -> dict[str, Any]:
+    """The pilot judged: change in index (Welch t-test) and 好评率 (two-proportion test) for the county,
+    the same for the other counties as control, and the difference in differences."""
+    get_county(db, county)
+    groups = {}
+    for label, period in (("before", before), ("after", after)):
+        span = "day BETWEEN ? AND ?"
+        dates = [period.start.isoformat(), period.end.isoformat()]
+        groups[f"pilot_{label}"] = _group(db, span + " AND county_code = ?", [*dates, county], config)
+        groups[f"control_{label}"] = _group(db, span + " AND county_code != ?", [*dates, county], config)
+
+    def mean_summary(g):
+        return stats.MeanSummary(g["index"], g["index_var"], g["n"])
+
+    def proportion(g):
+        return stats.Proportion(g["good"], g["n"])
+
+    result: dict[str, Any] = {"county": county, "before": before.as_dict(), "after": after.as_dict(),
+                              "weights_version": ", ".join(sorted(set(versions_in(db, before) + versions_in(db, after)))),
+                              "groups": {k: {kk: vv for kk, vv in v.items() if kk != "index_var"} for k, v in groups.items()}}
+    for who in ("pilot", "control"):
+        b, a = groups[f"{who}_before"], groups[f"{who}_after"]
+        result[f"{who}_index"] = stats.welch_t_test(b["index"], b["index_var"], b["n"], a["index"], a["index_var"], a["n"])
+        result[f"{who}_good_rate"] = stats.two_proportion_test(b["good"], b["n"], a["good"], a["n"])
+    result["did_index"] = stats.difference_in_differences(
+        mean_summary(groups["pilot_before"]), mean_summary(groups["pilot_after"]),
+        mean_summary(groups["control_before"]), mean_summary(groups["control_after"]))
+    result["did_good_rate"] = stats.difference_in_differences(
+        proportion(groups["pilot_before"]), proportion(groups["pilot_after"]),
+        proportion(groups["control_before"]), proportion(groups["control_after"]))
+    return result
+
+
+def drivers(db: sqlite_utils.Database, period: Period, county: str | None = None) -> dict[str, Any]:
+    """Derived importance: each indicator's correlation with the overall level, with N, and a suggested
+    1–5 score for the priority matrix's 相关性 criterion (r scaled linearly between the weakest and
+    strongest driver)."""
+    where, params = _where(period, county, None, db)
+    sql = ("SELECT indicator_code, sum(n) AS n, sum(score_sum) AS sx, sum(level_sum) AS sy, sum(score_sq) AS sxx,"
+           f" sum(level_sq) AS syy, sum(cross_sum) AS sxy FROM daily_indicator_agg WHERE {where}"
+           " GROUP BY indicator_code ORDER BY indicator_code")
+    names = _names(db)["indicator"]
+    rows = []
+    for r in db.query(sql, params):
+        corr = stats.pearson_from_sums(r["n"], r["sx"], r["sy"], r["sxx"], r["syy"], r["sxy"])
+        rows.append({"indicator": r["indicator_code"], "name": names.get(r["indicator_code"], ""), "n": r["n"],
+                     "r": corr})
+    defined = [r["r"] for r in rows if r["r"] is not None]
+    lo, hi = (min(defined), max(defined)) if defined else (None, None)
+    for row in rows:
+        if row["r"] is None:
+            row["suggested_score"] = None
+        elif hi == lo:
+            row["suggested_score"] = 3
+        else:
+            row["suggested_score"] = round(1 + 4 * (row["r"] - lo) / (hi - lo))
+    return {"period": period.as_dict(), "county": county, "rows": rows,
+            "note": None if rows else f"no indicator scores in {period.label}: N = 0, no correlation"}
+
+
+LEVEL_NAMES = LEVELS

@@ -138,6 +138,29 @@ def _betacf(a: float, b: float, x: float) -> float:
     raise ArithmeticError(f"incomplete beta continued fraction did not converge (a={a}, b={b}, x={x})")
 
 
+def _stirling_tail(x: float) -> float:
+    """lgamma(x) − [(x − ½)·ln x − x + ½·ln 2π], for x ≥ 10 (error below 1e-12)."""
+    x2 = x * x
+    return (1 / 12 - (1 / 360 - (1 / 1260 - 1 / (1680 * x2)) / x2) / x2) / x
+
+
+def _log_beta(a: float, b: float) -> float:
+    """ln B(a, b); for a large argument lgamma(a + b) − lgamma(a) is taken from Stirling's series,
+    because subtracting two huge lgamma values would lose about 1e-9 at df = 1e8."""
+    small, big = min(a, b), max(a, b)
+    if big < 10:
+        return math.lgamma(a) + math.lgamma(b) - math.lgamma(a + b)
+    # lgamma(big + small) − lgamma(big)
+    rise = (
+        (big - 0.5) * math.log1p(small / big)
+        + small * math.log(big + small)
+        - small
+        + _stirling_tail(big + small)
+        - _stirling_tail(big)
+    )
+    return math.lgamma(small) - rise
+
+
 def regularized_beta(a: float, b: float, x: float, y: float | None = None) -> float:
     """I_x(a, b), the regularized incomplete beta function; ``y`` = 1 − x when the caller knows it better."""
     if a <= 0 or b <= 0:
@@ -147,8 +170,10 @@ def regularized_beta(a: float, b: float, x: float, y: float | None = None) -> fl
         return 0.0
     if y <= 0.0:
         return 1.0
-    log_front = math.lgamma(a + b) - math.lgamma(a) - math.lgamma(b) + a * math.log(x) + b * math.log(y)
-    front = math.exp(log_front)
+    # log1p keeps x^a (1 − x)^b accurate when x or 1 − x is near 1 (a t-test with a large df).
+    log_x = math.log1p(-y) if y < 0.5 else math.log(x)
+    log_y = math.log1p(-x) if x < 0.5 else math.log(y)
+    front = math.exp(a * log_x + b * log_y - _log_beta(a, b))
     # The continued fraction converges fast only on this side of the mean; use the symmetry otherwise.
     if x < (a + 1.0) / (a + b + 2.0):
         return front * _betacf(a, b, x) / a
@@ -162,9 +187,17 @@ def _check_df(df: float) -> None:
 
 def _t_tail2(t: float, df: float) -> float:
     """P(|T| > |t|) for T ~ t(df): I_{df/(df+t²)}(df/2, 1/2)."""
+    if math.isnan(t):
+        raise InvalidInput("a t statistic must be a number, not nan")
     if math.isinf(t):
         return 0.0
     t2 = t * t
+    if t2 > 1e300 and t2 > 1e20 * df:
+        # x = df/(df + t²) would underflow; there the continued fraction is 1 and only the front
+        # factor x^a / (a·B(a, ½)) is left, computed in logarithms.
+        a = df / 2.0
+        log_x = math.log(df) - 2.0 * math.log(abs(t))
+        return math.exp(a * log_x - _log_beta(a, 0.5)) / a
     return regularized_beta(df / 2.0, 0.5, df / (df + t2), t2 / (df + t2))
 
 
@@ -201,6 +234,8 @@ def t_ppf(p: float, df: float) -> float:
     lo, hi = 0.0, max(1.0, -normal_ppf(q))
     while excess(hi) > 0:
         lo, hi = hi, hi * 2.0
+        if math.isinf(hi):  # beyond the largest float (tiny p with df < 1)
+            return math.inf if p > 0.5 else -math.inf
     t = (lo + hi) / 2.0
     for _ in range(200):
         f = excess(t)
@@ -208,9 +243,9 @@ def t_ppf(p: float, df: float) -> float:
             lo = t
         else:
             hi = t
-        step = f / _t_pdf(t, df)  # d(upper tail)/dt = −pdf
-        candidate = t + step
-        if not lo < candidate < hi:
+        density = _t_pdf(t, df)  # d(upper tail)/dt = −density
+        candidate = t + f / density if density > 0 else math.nan
+        if not lo < candidate < hi:  # also catches nan: bisect instead
             candidate = (lo + hi) / 2.0
         if abs(candidate - t) <= 1e-14 * max(1.0, abs(t)) or hi - lo <= 1e-14 * max(1.0, hi):
             t = candidate
@@ -310,7 +345,8 @@ def two_proportion_test(x1: int, n1: int, x2: int, n2: int, *, confidence: float
     }
     empty = [name for name, n in (("group 1", n1), ("group 2", n2)) if n == 0]
     if empty:
-        return _unavailable(result, f"{' and '.join(empty)} has no ratings (n = 0)")
+        verb = "has" if len(empty) == 1 else "have"
+        return _unavailable(result, f"{' and '.join(empty)} {verb} no ratings (n = 0)")
     p1, p2 = result["p1"], result["p2"]
     diff = p2 - p1
     result["diff"] = diff
@@ -319,7 +355,7 @@ def two_proportion_test(x1: int, n1: int, x2: int, n2: int, *, confidence: float
     if se > 0:
         result.update(se=se, ci_low=diff - z_crit * se, ci_high=diff + z_crit * se)
     else:
-        reasons.append("both proportions are 0 % or 100 %: the Wald interval is undefined")
+        reasons.append("each proportion is 0 % or 100 %: the Wald interval is undefined")
     pooled = (x1 + x2) / (n1 + n2)
     se_pooled = math.sqrt(pooled * (1 - pooled) * (1 / n1 + 1 / n2))
     if se_pooled > 0:

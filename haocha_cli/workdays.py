@@ -111,9 +111,7 @@ class WorkCalendar:
                 f"a deadline cannot be a negative number of working days ({n})", "use 0 or more"
             )
         if n > MAX_WORKDAYS:
-            raise InvalidInput(
-                f"a deadline of {n} working days is too long", f"use at most {MAX_WORKDAYS}"
-            )
+            raise InvalidInput(f"a deadline of {n} working days is too long", f"use at most {MAX_WORKDAYS}")
         day = _as_date(start, "the start")
         counted = 0
         while counted < n:

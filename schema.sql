@@ -127,11 +127,15 @@ CREATE TABLE batches (
     header           TEXT NOT NULL DEFAULT '[]'   -- JSON list: the file's header, for `batches rejects`
 );
 
+-- A rejected row's phone cell is personal data like any other: raw holds it masked, phone_enc encrypted
+-- (for `batches rejects --reveal-phones`).
 CREATE TABLE rejects (
-    batch_id  INTEGER NOT NULL REFERENCES batches(id),
-    line      INTEGER NOT NULL,                   -- physical line (CSV/JSONL) or sheet row (xlsx)
-    raw       TEXT NOT NULL,                      -- the row as it was, JSON list of cells or the raw line
-    reason    TEXT NOT NULL,
+    batch_id   INTEGER NOT NULL REFERENCES batches(id),
+    line       INTEGER NOT NULL,                  -- physical line (CSV/JSONL/JSON) or sheet row (xlsx)
+    raw        TEXT NOT NULL,                     -- the row as it was: JSON list of cells, or the JSON object/line
+    code       TEXT NOT NULL,                     -- stable reason code (docs/import.md), e.g. window_unknown
+    reason     TEXT NOT NULL,                     -- the reason in words, naming the value
+    phone_enc  TEXT,
     PRIMARY KEY (batch_id, line)
 ) WITHOUT ROWID;
 
@@ -141,6 +145,7 @@ CREATE TABLE ratings (
     source           TEXT NOT NULL,
     rating_id        TEXT NOT NULL,               -- 评价编号, unique per source
     batch_id         INTEGER NOT NULL REFERENCES batches(id),
+    line             INTEGER,                     -- where in the batch's file it came from
     rated_at         TEXT NOT NULL,               -- 'YYYY-MM-DD HH:MM:SS', Asia/Shanghai
     day              TEXT NOT NULL,
     window_code      TEXT NOT NULL REFERENCES windows(code),
@@ -282,3 +287,86 @@ CREATE TABLE appeals (
     decided_at       TEXT
 );
 CREATE INDEX appeals_case ON appeals(case_id);
+
+-- migration 4: oversight (suspicious-rating flags, spot-checks, the FMEA risk register)
+-- A flag is a prompt to check a rating (评价信息不实 risk), never an exclusion: one per rating and rule, so
+-- that scanning again adds nothing. evidence is JSON naming what matched (phones masked).
+CREATE TABLE flags (
+    id           INTEGER PRIMARY KEY,
+    rating_id    INTEGER NOT NULL REFERENCES ratings(id),
+    rule         TEXT NOT NULL,                   -- same_phone, burst, off_hours, staff_phone, repeated_comment, bad_token
+    county_code  TEXT NOT NULL,
+    window_code  TEXT NOT NULL,
+    day          TEXT NOT NULL,                   -- the rating's day
+    evidence     TEXT NOT NULL,
+    created_at   TEXT NOT NULL,
+    UNIQUE (rating_id, rule)
+);
+CREATE INDEX flags_county_day ON flags(county_code, day);
+CREATE INDEX flags_day ON flags(day);
+
+-- A spot-check sample (抽查) of one period: its seed and the rates and risk levels it was drawn with are
+-- kept so that it can be drawn again identically. A second sample of a period is a new version.
+CREATE TABLE samples (
+    id          INTEGER PRIMARY KEY,
+    period      TEXT NOT NULL,                    -- label: 2024-05, 2024-Q2, 2024-05-01..2024-05-15
+    date_from   TEXT NOT NULL,
+    date_to     TEXT NOT NULL,
+    version     INTEGER NOT NULL,
+    seed        INTEGER NOT NULL,
+    settings    TEXT NOT NULL,                    -- JSON: rates, each county's risk level, pool sizes
+    operator    TEXT NOT NULL,
+    created_at  TEXT NOT NULL,
+    UNIQUE (period, version)
+);
+
+CREATE TABLE spot_checks (
+    id           INTEGER PRIMARY KEY,
+    sample_id    INTEGER NOT NULL REFERENCES samples(id),
+    reason       TEXT NOT NULL CHECK (reason IN ('no_action', 'flagged', 'closed_case', 'very_satisfied')),
+    reasons      TEXT NOT NULL,                   -- JSON list: every reason the item was drawn for
+    rating_id    INTEGER NOT NULL REFERENCES ratings(id),
+    case_id      INTEGER REFERENCES cases(id),
+    county_code  TEXT NOT NULL,
+    outcome      TEXT CHECK (outcome IN ('confirmed', 'failed', 'unreachable')),
+    note         TEXT,
+    consequence  TEXT,                            -- what a failed check did: case reopened, rating excluded …
+    checked_by   TEXT,
+    checked_at   TEXT,
+    UNIQUE (sample_id, rating_id)
+);
+CREATE INDEX spot_checks_county ON spot_checks(county_code);
+
+-- The FMEA register (潜在失效模式与后果分析): failure modes of the process steps, S/O/D 1–10. measure names
+-- the measured rate from which `risk assess` derives Occurrence per county (NULL: the register's O).
+CREATE TABLE risks (
+    code          TEXT PRIMARY KEY,               -- R01 …
+    step          TEXT NOT NULL,                  -- process step: 评价采集, 分类处理, 整改提升, 回访 …
+    failure_mode  TEXT NOT NULL UNIQUE,           -- 失效模式, e.g. 评价信息不实
+    effect        TEXT NOT NULL,
+    cause         TEXT NOT NULL,
+    controls      TEXT NOT NULL,
+    severity      INTEGER NOT NULL CHECK (severity BETWEEN 1 AND 10),
+    occurrence    INTEGER NOT NULL CHECK (occurrence BETWEEN 1 AND 10),
+    detection     INTEGER NOT NULL CHECK (detection BETWEEN 1 AND 10),
+    measure       TEXT CHECK (measure IN ('overdue', 'failed_checks', 'flags', 'revisit_missed')),
+    created_at    TEXT NOT NULL,
+    updated_at    TEXT NOT NULL
+);
+
+-- One row per county and failure mode of each `risk assess` run (run = the audit event id).
+CREATE TABLE risk_assessments (
+    run           INTEGER NOT NULL,
+    period        TEXT NOT NULL,
+    county_code   TEXT NOT NULL REFERENCES counties(code),
+    risk_code     TEXT NOT NULL,
+    measure       TEXT,
+    rate          REAL,
+    severity      INTEGER NOT NULL,
+    occurrence    INTEGER NOT NULL,
+    detection     INTEGER NOT NULL,
+    rpn           INTEGER NOT NULL,
+    ap            TEXT NOT NULL CHECK (ap IN ('H', 'M', 'L')),
+    assessed_at   TEXT NOT NULL,
+    PRIMARY KEY (run, county_code, risk_code)
+) WITHOUT ROWID;

@@ -1,19 +1,658 @@
 """The closed loop (闭环): rectification cases (整改事项) opened for bad reviews.
 
-This module is being built for the closed-loop issue; the import pipeline calls ``open_cases`` inside its
-batch transaction, so that a bad review and its case are written together or not at all.
+Every bad review (差评, the configured ``bad_levels``) opens a case for the county of its window, in the
+importer's transaction (``open_cases``). The county classifies it, visits the rater (回访), rectifies and
+closes it or appeals (申诉); the city approves no-action classifications and decides appeals; the rater
+re-rates the rectification (整改复评). docs/workflow.md draws the state machine.
+
+Every action checks the operator, then the state, before it writes anything; it writes the case and one
+audit event (entity ``cases``) in one transaction, so a refused action changes nothing.
 """
 
 from __future__ import annotations
 
+import json
+from dataclasses import dataclass
+from datetime import date, datetime
 from typing import Any
 
+import sqlite_utils
+
+from haocha_cli import audit
+from haocha_cli.calendar_days import load_calendar, parse_day
+from haocha_cli.clock import now_text, today
+from haocha_cli.config import LEVELS
 from haocha_cli.context import Context
+from haocha_cli.db import transaction
+from haocha_cli.errors import InvalidInput, InvalidTransition, NotFound, PermissionDenied
+from haocha_cli.workdays import WorkCalendar
+
+# state -> Chinese name
+STATES: dict[str, str] = {
+    "new": "待分类",
+    "rectifying": "整改中",
+    "awaiting_approval": "无需整改待市局审批",
+    "appealed": "申诉中",
+    "reopened": "复评不满意重新整改",
+    "closed": "已整改待复评",
+    "unrectifiable": "无法整改",
+    "no_action": "无需整改",
+    "rerated": "已复评办结",
+    "excluded": "评价已剔除",
+}
+# Rectification still pending: these can be overdue.
+OPEN_STATES = ("new", "rectifying", "awaiting_approval", "appealed", "reopened")
+# Dealt with (办结): counted as closed by 整改率.
+RESOLVED_STATES = ("closed", "rerated", "unrectifiable", "no_action")
+ALL_STATES = tuple(STATES)
+
+CLASSES = {"rectifiable": "可整改", "unrectifiable": "无法整改", "no_action": "无需整改"}
+_CLASS_NAMES = {
+    "rectifiable": "rectifiable", "可整改": "rectifiable",
+    "unrectifiable": "unrectifiable", "无法整改": "unrectifiable", "不可整改": "unrectifiable",
+    "no-action": "no_action", "no_action": "no_action", "无需整改": "no_action",
+}
+OUTCOMES = {"reached": "已联系上", "unreachable": "联系不上"}
+_OUTCOME_NAMES = {
+    "reached": "reached", "已联系上": "reached", "已联系": "reached", "联系上": "reached", "已回访": "reached",
+    "unreachable": "unreachable", "联系不上": "unreachable", "未联系上": "unreachable", "无法联系": "unreachable",
+}
+RERATE_LEVELS = ("满意", "基本满意", "不满意")
+SATISFIED_RERATES = ("满意", "基本满意")
+_RERATE_NAMES = {"满意": "满意", "基本满意": "基本满意", "不满意": "不满意", "satisfied": "满意",
+                 "basically-satisfied": "基本满意", "basically_satisfied": "基本满意", "dissatisfied": "不满意"}
+
+
+@dataclass(frozen=True)
+class Action:
+    name: str
+    role: str  # "county" (the owning county), "city", or "county/city"
+    states: frozenset[str]
+    doing: str  # "{id}" is the case number: "classifying case {id}"
+
+
+ACTIONS: dict[str, Action] = {a.name: a for a in (
+    Action("classify", "county", frozenset({"new"}), "classifying case {id}"),
+    Action("approve", "city", frozenset({"awaiting_approval"}), "approving the no-action classification of case {id}"),
+    Action("reject", "city", frozenset({"awaiting_approval"}), "rejecting the no-action classification of case {id}"),
+    # A return visit is owed whatever the classification; once the rater has re-rated, or the rating is
+    # excluded, there is no reason left to call the rater.
+    Action("revisit", "county", frozenset(ALL_STATES) - {"rerated", "excluded"}, "the return visit (回访) of case {id}"),
+    Action("contact", "county", frozenset(ALL_STATES) - {"rerated", "excluded"},
+           "reading the rater's phone of case {id}"),
+    Action("close", "county", frozenset({"rectifying", "reopened"}), "closing case {id}"),
+    Action("rerate", "county/city", frozenset({"closed"}), "re-rating case {id}"),
+    Action("appeal", "county", frozenset({"new", "rectifying", "reopened"}), "appealing case {id}"),
+    Action("decide", "city", frozenset({"appealed"}), "deciding the appeal of case {id}"),
+)}
+
+
+def _choice(table: dict[str, str], value: str, what: str, choices: str) -> str:
+    key = str(value).strip()
+    if key in table:
+        return table[key]
+    if key.lower() in table:
+        return table[key.lower()]
+    raise InvalidInput(f"{value!r} is not a {what}", f"use {choices}")
+
+
+def parse_classification(text: str) -> str:
+    """rectifiable / unrectifiable / no_action from the English or Chinese name."""
+    return _choice(_CLASS_NAMES, text, "classification",
+                   "rectifiable (可整改), unrectifiable (无法整改) or no-action (无需整改)")
+
+
+def parse_outcome(text: str) -> str:
+    """reached / unreachable from the English or Chinese name."""
+    return _choice(_OUTCOME_NAMES, text, "return-visit outcome", "reached (已联系上) or unreachable (联系不上)")
+
+
+def parse_rerate(text: str) -> str:
+    return _choice(_RERATE_NAMES, text, "re-rating", "满意, 基本满意 or 不满意")
+
+
+def _text(value: str | None, what: str) -> str:
+    text = (value or "").strip()
+    if not text:
+        raise InvalidInput(f"{what} is required", "it cannot be empty")
+    return text
+
+
+# --- opening cases and their deadlines ---------------------------------------------------------------------
+
+
+def _day(value: str) -> date:
+    return datetime.fromisoformat(value).date() if len(value) > 10 else date.fromisoformat(value)
+
+
+def _deadline(overrides: dict[date, bool], start: date, days: int) -> tuple[date, str | None]:
+    """The due date, and the calendar's note if it had to count weekends only (beyond its years)."""
+    cal = WorkCalendar(overrides)
+    due = cal.add_workdays(start, days)
+    return due, cal.fallback_note()
 
 
 def open_cases(ctx: Context, ratings: list[dict[str, Any]]) -> int:
     """Open one case per bad review among ``ratings`` (rows as inserted into ``ratings``, with ``id``).
 
-    Called inside the importer's transaction. Returns the number of cases opened.
+    Called inside the importer's transaction (joined here), so a bad review and its case are written
+    together or not at all. A rating that already has a case is left alone. Returns the number opened.
     """
-    return 0
+    bad = ctx.config.bad_levels
+    chosen = [r for r in ratings if int(r["level"]) in bad]
+    if not chosen:
+        return 0
+    revisit_days = int(ctx.config["deadlines.revisit_days"])
+    rectify_days = int(ctx.config["deadlines.rectify_days"])
+    cal = load_calendar(ctx.db)
+    opened = 0
+    now = now_text()
+    with transaction(ctx.db):
+        for rating in chosen:
+            if ctx.db.execute("SELECT 1 FROM cases WHERE rating_id = ?", [rating["id"]]).fetchone():
+                continue
+            rated_day = _day(rating["rated_at"])
+            real_name = 0 if rating.get("anonymous", 1) else 1
+            rectify_due, note = _deadline(cal.overrides, rated_day, rectify_days)
+            revisit_due, revisit_note = _deadline(cal.overrides, rated_day, revisit_days)
+            row = {
+                "rating_id": rating["id"],
+                "county_code": rating["county_code"],
+                "window_code": rating["window_code"],
+                "item_code": rating.get("item_code") or "",
+                "level": int(rating["level"]),
+                "problems": _json_text(rating.get("problems")),
+                "staff_code": rating.get("staff_code"),
+                "contact_id": rating.get("contact_id"),
+                "real_name": real_name,
+                "rated_at": rating["rated_at"],
+                "state": "new",
+                "revisit_days": revisit_days,
+                "revisit_due": revisit_due.isoformat() if real_name else None,
+                "rectify_days": rectify_days,
+                "rectify_from": rated_day.isoformat(),
+                "rectify_due": rectify_due.isoformat(),
+                "calendar_note": note or (revisit_note if real_name else None),
+                "opened_at": now,
+                "updated_at": now,
+            }
+            case_id = ctx.db["cases"].insert(row).last_pk
+            audit.record(ctx.db, str(ctx.operator), "case.open", "cases", case_id, None,
+                         {k: row[k] for k in ("rating_id", "county_code", "window_code", "level", "state",
+                                              "revisit_due", "rectify_due")})
+            opened += 1
+    return opened
+
+
+def _json_text(value: Any) -> str | None:
+    if value is None or value == "":
+        return None
+    if isinstance(value, str):
+        return value
+    return json.dumps(value, ensure_ascii=False)
+
+
+def recompute_deadlines(db: sqlite_utils.Database, cal: WorkCalendar) -> list[dict[str, Any]]:
+    """Recount the deadlines of the open cases against ``cal`` (after a calendar entry); returns what moved.
+
+    Resolved cases keep theirs: whether they were on time was settled when they were resolved.
+    """
+    moved: list[dict[str, Any]] = []
+    marks = ",".join("?" * len(OPEN_STATES))
+    rows = list(db.query(f"SELECT * FROM cases WHERE state IN ({marks}) ORDER BY id", OPEN_STATES))
+    for case in rows:
+        changes: dict[str, Any] = {}
+        rectify_due = cal.add_workdays(date.fromisoformat(case["rectify_from"]), case["rectify_days"]).isoformat()
+        if rectify_due != case["rectify_due"]:
+            changes["rectify_due"] = rectify_due
+        if case["real_name"] and case["revisit_first_at"] is None:
+            revisit_due = cal.add_workdays(_day(case["rated_at"]), case["revisit_days"]).isoformat()
+            if revisit_due != case["revisit_due"]:
+                changes["revisit_due"] = revisit_due
+        for field, value in changes.items():
+            moved.append({"case": case["id"], "field": field, "before": case[field], "after": value})
+        if changes:
+            db["cases"].update(case["id"], changes)
+    return moved
+
+
+# --- the state machine -----------------------------------------------------------------------------------
+
+
+def get_case(db: sqlite_utils.Database, case_id: int) -> dict[str, Any]:
+    rows = list(db.query("SELECT * FROM cases WHERE id = ?", [case_id]))
+    if not rows:
+        raise NotFound(f"case {case_id} does not exist", "`haocha cases list --status all` lists the cases")
+    return rows[0]
+
+
+def state_name(state: str) -> str:
+    return f"{state} ({STATES[state]})"
+
+
+def allowed_actions(case: dict[str, Any]) -> list[str]:
+    """The actions the case's state allows, each with the role that may take it: ``close (county)``."""
+    result = []
+    for action in ACTIONS.values():
+        if case["state"] not in action.states:
+            continue
+        if action.name == "revisit" and not case["real_name"]:
+            continue
+        if action.name == "contact" and not case["contact_id"]:
+            continue
+        result.append(f"{action.name} ({action.role})")
+    return result
+
+
+def _check_operator(ctx: Context, case: dict[str, Any], action: Action) -> None:
+    doing = action.doing.format(id=case["id"])
+    county = case["county_code"]
+    if action.role == "city":
+        ctx.require_city(doing)
+    elif action.role == "county" and ctx.operator.is_city:
+        raise PermissionDenied(
+            f"{doing} is the county bureau's (县级局) task; operator city may not do it",
+            f"run it as --operator county:{county}",
+        )
+    else:
+        ctx.require_county(county, f"case {case['id']}")
+
+
+def _checked(ctx: Context, case_id: int, name: str) -> dict[str, Any]:
+    """The case, once the operator and the state allow ``name``; else the error, before any write."""
+    case = get_case(ctx.db, case_id)
+    action = ACTIONS[name]
+    _check_operator(ctx, case, action)
+    if case["state"] not in action.states:
+        allowed = allowed_actions(case)
+        raise InvalidTransition(
+            f"case {case['id']} is {state_name(case['state'])}: {name} is not allowed",
+            f"allowed now: {', '.join(allowed)}" if allowed else "nothing can be done to it any more",
+        )
+    if name in ("revisit", "contact") and not case["real_name"]:
+        raise InvalidInput(f"case {case['id']} is an anonymous review: there is no rater to visit",
+                           "return visits (回访) are for real-name (实名) reviews")
+    if name == "contact" and not case["contact_id"]:
+        raise InvalidInput(f"case {case['id']} has no phone number recorded", "the rating carried none")
+    return case
+
+
+def _update(ctx: Context, case: dict[str, Any], action: str, changes: dict[str, Any],
+            info: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Write the changes and the one audit event of the action (before/after of the changed fields)."""
+    now = now_text()
+    before = {k: case[k] for k in changes}
+    ctx.db["cases"].update(case["id"], {**changes, "updated_at": now})
+    audit.record(ctx.db, str(ctx.operator), f"case.{action}", "cases", case["id"], before, {**changes, **(info or {})})
+    return {**case, **changes, "updated_at": now}
+
+
+def _on_time(day: date | str, due: str) -> int:
+    day = day if isinstance(day, date) else _day(day)
+    return int(day <= date.fromisoformat(due))
+
+
+def classify(ctx: Context, case_id: int, classification: str, reason: str | None = None) -> dict[str, Any]:
+    """The county's classification: rectifiable (可整改) → rectifying; unrectifiable (无法整改) is recorded
+    with its reason and resolves the case; no-action (无需整改) waits for the city's approval."""
+    cls = parse_classification(classification)
+    reason = (reason or "").strip() or None
+    if cls != "rectifiable" and not reason:
+        raise InvalidInput(f"a reason is required to classify a case as {cls.replace('_', '-')} ({CLASSES[cls]})",
+                           "give --reason")
+    with transaction(ctx.db):
+        case = _checked(ctx, case_id, "classify")
+        now = now_text()
+        changes: dict[str, Any] = {"classification": cls, "classify_reason": reason, "classified_at": now}
+        if cls == "rectifiable":
+            changes["state"] = "rectifying"
+        elif cls == "unrectifiable":
+            changes.update(state="unrectifiable", resolved_at=now, on_time=_on_time(now, case["rectify_due"]))
+        else:
+            changes["state"] = "awaiting_approval"
+        return _update(ctx, case, "classify", changes)
+
+
+def approve(ctx: Context, case_id: int, note: str | None = None) -> dict[str, Any]:
+    """The city approves a no-action classification (无需整改): the case is resolved, on time if the
+    county classified it by the deadline."""
+    with transaction(ctx.db):
+        case = _checked(ctx, case_id, "approve")
+        changes = {"state": "no_action", "resolved_at": now_text(),
+                   "on_time": _on_time(case["classified_at"], case["rectify_due"])}
+        return _update(ctx, case, "approve", changes, {"note": (note or "").strip()} if note else None)
+
+
+def reject(ctx: Context, case_id: int, reason: str) -> dict[str, Any]:
+    """The city rejects a no-action classification: the case goes back to the county to classify again."""
+    reason = _text(reason, "a reason (--reason)")
+    with transaction(ctx.db):
+        case = _checked(ctx, case_id, "reject")
+        changes = {"state": "new", "classification": None, "classify_reason": None, "classified_at": None}
+        return _update(ctx, case, "reject", changes, {"reason": reason})
+
+
+def revisit(ctx: Context, case_id: int, outcome: str, note: str | None = None) -> dict[str, Any]:
+    """Record a return visit (回访) of a real-name review; the state does not change."""
+    result = parse_outcome(outcome)
+    with transaction(ctx.db):
+        case = _checked(ctx, case_id, "revisit")
+        now = now_text()
+        changes: dict[str, Any] = {"revisit_outcome": result, "revisit_note": (note or "").strip() or None}
+        if case["revisit_first_at"] is None:
+            changes["revisit_first_at"] = now
+        if result == "reached" and not case["revisit_reached"]:
+            changes["revisit_reached"] = 1
+        return _update(ctx, case, "revisit", changes)
+
+
+def contact(ctx: Context, case_id: int) -> dict[str, Any]:
+    """The rater's phone, for the owning county's operator only; the reading is itself an audit event."""
+    with transaction(ctx.db):
+        case = _checked(ctx, case_id, "contact")
+        row = ctx.db.execute("SELECT phone_enc, phone_masked FROM contacts WHERE id = ?",
+                             [case["contact_id"]]).fetchone()
+        if row is None:
+            raise NotFound(f"the contact of case {case_id} is missing", "the database is inconsistent")
+        phone = ctx.vault.reveal(row[0])
+        audit.record(ctx.db, str(ctx.operator), "case.contact", "cases", case["id"], None,
+                     {"revealed": "phone", "phone_masked": row[1]})
+    return {"case": case["id"], "phone": phone, "phone_masked": row[1]}
+
+
+def close(ctx: Context, case_id: int, measures: str, responsible: str) -> dict[str, Any]:
+    """The county closes a rectifiable case with the measures taken (整改措施) and who is responsible."""
+    measures = _text(measures, "the measures taken (--measures)")
+    responsible = _text(responsible, "the person responsible (--responsible)")
+    with transaction(ctx.db):
+        case = _checked(ctx, case_id, "close")
+        now = now_text()
+        changes = {"state": "closed", "measures": measures, "responsible": responsible, "closed_at": now,
+                   "resolved_at": now, "on_time": _on_time(now, case["rectify_due"])}
+        return _update(ctx, case, "close", changes)
+
+
+def rerate(ctx: Context, case_id: int, level: str) -> dict[str, Any]:
+    """The rater's verdict on the rectification (整改复评). 满意 or 基本满意 end the case; 不满意 reopens it
+    with a new rectification deadline counted from today."""
+    verdict = parse_rerate(level)
+    with transaction(ctx.db):
+        case = _checked(ctx, case_id, "rerate")
+        now = now_text()
+        changes: dict[str, Any] = {"rerate_level": verdict, "rerated_at": now}
+        if verdict in SATISFIED_RERATES:
+            changes["state"] = "rerated"
+        else:
+            start = _day(now)
+            due, note = _deadline(load_calendar(ctx.db).overrides, start, case["rectify_days"])
+            changes.update(state="reopened", reopen_count=case["reopen_count"] + 1, rectify_from=start.isoformat(),
+                           rectify_due=due.isoformat(), resolved_at=None, on_time=None)
+            if note:
+                changes["calendar_note"] = note
+        return _update(ctx, case, "rerate", changes)
+
+
+def appeal(ctx: Context, case_id: int, reason: str, evidence: str) -> dict[str, Any]:
+    """The county appeals (申诉) a mistaken or malicious review; the city decides."""
+    reason = _text(reason, "a reason (--reason)")
+    evidence = _text(evidence, "the evidence (--evidence)")
+    with transaction(ctx.db):
+        case = _checked(ctx, case_id, "appeal")
+        appeal_id = ctx.db["appeals"].insert({
+            "case_id": case["id"], "reason": reason, "evidence": evidence, "state_before": case["state"],
+            "filed_by": str(ctx.operator), "filed_at": now_text(),
+        }).last_pk
+        return _update(ctx, case, "appeal", {"state": "appealed"},
+                       {"appeal": appeal_id, "reason": reason, "evidence": evidence})
+
+
+def decide(ctx: Context, case_id: int, uphold: bool, reason: str) -> dict[str, Any]:
+    """The city's decision on the pending appeal. Upheld: the rating is excluded from all figures and the
+    case ends (excluded). Dismissed: the case returns to the state it was appealed from."""
+    from haocha_cli.ratings import exclude_rating
+
+    reason = _text(reason, "a reason (--reason)")
+    with transaction(ctx.db):
+        case = _checked(ctx, case_id, "decide")
+        pending = ctx.db.execute("SELECT id, state_before FROM appeals WHERE case_id = ? AND decision IS NULL"
+                                 " ORDER BY id DESC LIMIT 1", [case["id"]]).fetchone()
+        if pending is None:
+            raise NotFound(f"case {case_id} has no pending appeal", "the database is inconsistent")
+        appeal_id, state_before = pending
+        now = now_text()
+        ctx.db["appeals"].update(appeal_id, {"decision": "upheld" if uphold else "dismissed",
+                                             "decision_reason": reason, "decided_by": str(ctx.operator),
+                                             "decided_at": now})
+        if uphold:
+            exclude_rating(ctx.db, case["rating_id"], "appeal_upheld")
+            changes: dict[str, Any] = {"state": "excluded", "resolved_at": now, "on_time": None}
+        else:
+            changes = {"state": state_before}
+        return _update(ctx, case, "decide", changes, {
+            "appeal": appeal_id, "decision": "upheld" if uphold else "dismissed", "reason": reason,
+            "rating_excluded": case["rating_id"] if uphold else None})
+
+
+def exclude_for_rating(ctx: Context, rating_id: int, reason: str) -> int | None:
+    """After ``ratings.exclude_rating`` for another cause (a rating confirmed false by oversight): end the
+    rating's case, if it has one still counted. Returns the case id or None. One audit event."""
+    row = ctx.db.execute("SELECT id FROM cases WHERE rating_id = ? AND state != 'excluded'", [rating_id]).fetchone()
+    if row is None:
+        return None
+    with transaction(ctx.db):
+        case = get_case(ctx.db, row[0])
+        _update(ctx, case, "exclude", {"state": "excluded", "resolved_at": now_text(), "on_time": None},
+                {"reason": reason, "rating_excluded": rating_id})
+    return case["id"]
+
+
+# --- reading -----------------------------------------------------------------------------------------------
+
+
+def _visible_county(ctx: Context, county: str | None) -> str | None:
+    """A county operator sees its own county's cases only; the city sees all (or the one asked for)."""
+    if ctx.operator.is_city:
+        return county
+    own = ctx.operator.county_code
+    if county and county != own:
+        raise PermissionDenied(f"operator {ctx.operator} may see the cases of county {own} only, not of {county}",
+                               "leave out --county, or run it as --operator city")
+    return own
+
+
+def parse_status(status: str | None) -> tuple[str, ...]:
+    """``open`` (the default), ``resolved``, ``all``, or state names separated by commas."""
+    if not status or status == "open":
+        return OPEN_STATES
+    if status == "all":
+        return ALL_STATES
+    if status == "resolved":
+        return RESOLVED_STATES
+    names = tuple(s.strip() for s in status.split(",") if s.strip())
+    unknown = [s for s in names if s not in STATES]
+    if unknown or not names:
+        named = ", ".join(unknown) or repr(status)
+        raise InvalidInput(f"status {named} is not known",
+                           f"use open, resolved, all, or states: {', '.join(STATES)}")
+    return names
+
+
+def _alerts(case: dict[str, Any], now_day: date, cal: WorkCalendar, soon: int,
+            counted: dict[str, int] | None = None) -> tuple[int | None, str]:
+    """(working days left to the rectification deadline, alert text) for a case as of ``now_day``.
+
+    ``counted`` caches the working days left per due date: a long list shares few deadlines.
+    """
+    alerts = []
+    left = None
+    if case["state"] in OPEN_STATES:
+        due = case["rectify_due"]
+        counted = {} if counted is None else counted
+        if due not in counted:
+            counted[due] = cal.workdays_between(now_day, date.fromisoformat(due))
+        left = counted[due]
+        if now_day > date.fromisoformat(case["rectify_due"]):
+            alerts.append("rectification overdue")
+        elif left <= soon:
+            alerts.append("due soon")
+    if (case["real_name"] and case["revisit_first_at"] is None and case["state"] != "excluded"
+            and case["revisit_due"] and now_day > date.fromisoformat(case["revisit_due"])):
+        alerts.append("return visit overdue")
+    return left, ", ".join(alerts)
+
+
+def _level_name(level: int) -> str:
+    return LEVELS[int(level) - 1]
+
+
+def list_cases(ctx: Context, county: str | None = None, status: str | None = None, overdue: bool = False,
+               due_before: str | date | None = None) -> list[dict[str, Any]]:
+    """The cases, oldest deadline first, with the working days left and what is overdue. Phones masked."""
+    county = _visible_county(ctx, county)
+    states = parse_status(status)
+    where = [f"c.state IN ({','.join('?' * len(states))})"]
+    params: list[Any] = list(states)
+    if county:
+        where.append("c.county_code = ?")
+        params.append(county)
+    if due_before is not None:
+        limit = due_before if isinstance(due_before, date) else parse_day(due_before, "--due-before")
+        where.append("c.rectify_due <= ?")
+        params.append(limit.isoformat())
+    rows = ctx.db.query(
+        "SELECT c.*, k.phone_masked FROM cases c LEFT JOIN contacts k ON k.id = c.contact_id"
+        f" WHERE {' AND '.join(where)} ORDER BY c.rectify_due, c.id", params)
+    cal = load_calendar(ctx.db)
+    now_day = today()
+    soon = int(ctx.config["deadlines.due_soon_days"])
+    result = []
+    counted: dict[str, int] = {}
+    for case in rows:
+        left, alert = _alerts(case, now_day, cal, soon, counted)
+        if overdue and "overdue" not in alert:
+            continue
+        result.append({
+            "id": case["id"], "county": case["county_code"], "window": case["window_code"],
+            "item": case["item_code"], "level": _level_name(case["level"]), "rated_at": case["rated_at"],
+            "state": case["state"], "状态": STATES[case["state"]],
+            "real_name": bool(case["real_name"]), "phone": case["phone_masked"],
+            "revisit_due": case["revisit_due"], "revisit": case["revisit_outcome"],
+            "rectify_due": case["rectify_due"], "workdays_left": left, "alert": alert,
+        })
+    return result
+
+
+def show_case(ctx: Context, case_id: int) -> dict[str, Any]:
+    """A case with its rating, appeals, the actions allowed now and its history (the audit trail)."""
+    case = get_case(ctx.db, case_id)
+    ctx.require_county(case["county_code"], f"case {case_id}")
+    rating = dict(next(iter(ctx.db.query(
+        "SELECT r.source, r.rating_id, r.rated_at, r.channel, r.mode, r.level, r.rating_index, r.scores,"
+        " r.problems, r.case_no, r.rating_round, r.comment, r.anonymous, r.excluded, r.excluded_at,"
+        " k.phone_masked FROM ratings r LEFT JOIN contacts k ON k.id = r.contact_id WHERE r.id = ?",
+        [case["rating_id"]]))))
+    rating["level"] = _level_name(rating["level"])
+    cal = load_calendar(ctx.db)
+    left, alert = _alerts(case, today(), cal, int(ctx.config["deadlines.due_soon_days"]))
+    shown = {k: v for k, v in case.items() if k not in ("contact_id",)}
+    shown.update(state_name=STATES[case["state"]], level=_level_name(case["level"]),
+                 classification_name=CLASSES.get(case["classification"] or "", None),
+                 workdays_left=left, alert=alert)
+    appeals = list(ctx.db.query("SELECT * FROM appeals WHERE case_id = ? ORDER BY id", [case_id]))
+    history = audit.events(ctx.db, "cases", str(case_id))
+    return {"case": shown, "rating": rating, "appeals": appeals, "allowed": allowed_actions(case),
+            "history": history}
+
+
+# --- rates --------------------------------------------------------------------------------------------------
+
+_COUNTS = ("cases", "due", "closed", "closed_on_time", "overdue", "real_name", "revisited", "revisited_on_time",
+           "rerated", "rerate_satisfied", "reopened", "appeals_filed", "appeals_upheld")
+
+
+def _rate(num: int, den: int) -> float | None:
+    return None if den == 0 else num / den
+
+
+def case_stats(ctx: Context, county: str | None = None, date_from: str | date | None = None,
+               date_to: str | date | None = None) -> list[dict[str, Any]]:
+    """Closed-loop figures per county for the cases opened (rated) in [date_from, date_to], as of today.
+
+    - cases: counted cases (a rating excluded by an upheld appeal is out, reported as appeals_upheld);
+    - due: resolved cases plus open ones past their rectification deadline; overdue: the latter;
+    - closed: resolved (closed, re-rated, unrectifiable, approved no-action); closed_on_time: by the deadline;
+    - 整改率 = closed / due; 按时整改率 = closed_on_time / due;
+    - 实名差评回访率 = real-name cases with a return visit (reached or not) / real-name cases;
+    - 复评满意率 = cases whose latest re-rating is 满意 or 基本满意 / cases re-rated;
+    - appeals filed and upheld (appeals on the period's cases).
+    A rate with a zero denominator is None. The last row is the city total.
+    """
+    county = _visible_county(ctx, county)
+    start = _as_day(date_from, "--from")
+    end = _as_day(date_to, "--to")
+    if start and end and end < start:
+        raise InvalidInput(f"--to {end} is before --from {start}", "swap the dates")
+    counties = list(ctx.db.query("SELECT code, name FROM counties" + (" WHERE code = ?" if county else "")
+                                 + " ORDER BY code", [county] if county else []))
+    if county and not counties:
+        raise NotFound(f"county {county} does not exist", "`haocha org show --part counties` lists them")
+    table = {c["code"]: {"county": c["code"], "name": c["name"], **dict.fromkeys(_COUNTS, 0)} for c in counties}
+    where, params = [], []
+    if start:
+        where.append("substr(c.rated_at, 1, 10) >= ?")
+        params.append(start.isoformat())
+    if end:
+        where.append("substr(c.rated_at, 1, 10) <= ?")
+        params.append(end.isoformat())
+    sql = ("SELECT c.*, (SELECT count(*) FROM appeals a WHERE a.case_id = c.id) AS appeals_filed,"
+           " (SELECT count(*) FROM appeals a WHERE a.case_id = c.id AND a.decision = 'upheld') AS appeals_upheld"
+           " FROM cases c" + (" WHERE " + " AND ".join(where) if where else ""))
+    now_day = today()
+    for case in ctx.db.query(sql, params):
+        row = table.get(case["county_code"])
+        if row is None:
+            continue
+        row["appeals_filed"] += case["appeals_filed"]
+        row["appeals_upheld"] += case["appeals_upheld"]
+        if case["state"] == "excluded":
+            continue
+        row["cases"] += 1
+        resolved = case["state"] in RESOLVED_STATES
+        late = case["state"] in OPEN_STATES and now_day > date.fromisoformat(case["rectify_due"])
+        row["due"] += resolved or late
+        row["overdue"] += late
+        row["closed"] += resolved
+        row["closed_on_time"] += bool(resolved and case["on_time"])
+        row["reopened"] += case["reopen_count"] > 0
+        if case["real_name"]:
+            row["real_name"] += 1
+            if case["revisit_first_at"]:
+                row["revisited"] += 1
+                row["revisited_on_time"] += _on_time(case["revisit_first_at"], case["revisit_due"])
+        if case["rerate_level"]:
+            row["rerated"] += 1
+            row["rerate_satisfied"] += case["rerate_level"] in SATISFIED_RERATES
+    rows = list(table.values())
+    if county is None:
+        total = {"county": "total", "name": "全市", **{k: sum(r[k] for r in rows) for k in _COUNTS}}
+        rows.append(total)
+    for row in rows:
+        row["rectify_rate"] = _rate(row["closed"], row["due"])  # 整改率
+        row["on_time_rate"] = _rate(row["closed_on_time"], row["due"])  # 按时整改率
+        row["revisit_rate"] = _rate(row["revisited"], row["real_name"])  # 实名差评回访率
+        row["rerate_satisfaction"] = _rate(row["rerate_satisfied"], row["rerated"])  # 复评满意率
+    return rows
+
+
+def _as_day(value: str | date | None, what: str) -> date | None:
+    if value is None or isinstance(value, date):
+        return value
+    return parse_day(value, what)
+
+
+def states_table() -> list[dict[str, Any]]:
+    """Each state with the actions it allows (for docs and `cases show`)."""
+    return [{"state": s, "名称": STATES[s],
+             "actions": ", ".join(f"{a.name} ({a.role})" for a in ACTIONS.values() if s in a.states)}
+            for s in STATES]
+

@@ -15,12 +15,18 @@ from typer.core import TyperGroup
 
 from haocha_cli import __version__
 from haocha_cli.commands import audit as audit_commands
+from haocha_cli.commands import calendar as calendar_commands
+from haocha_cli.commands import cases as cases_commands
 from haocha_cli.commands import config as config_commands
+from haocha_cli.commands import flags as flags_commands
 from haocha_cli.commands import index as index_commands
 from haocha_cli.commands import indicators as indicator_commands
 from haocha_cli.commands import org as org_commands
 from haocha_cli.commands import qr as qr_commands
+from haocha_cli.commands import ratings as rating_commands
+from haocha_cli.commands import risk as risk_commands
 from haocha_cli.commands import spc as spc_commands
+from haocha_cli.commands import spotcheck as spotcheck_commands
 from haocha_cli.commands._common import State
 from haocha_cli.errors import HaochaError
 
@@ -108,9 +114,16 @@ app.add_typer(config_commands.app, name="config")
 app.add_typer(org_commands.app, name="org")
 app.add_typer(indicator_commands.app, name="indicators")
 app.add_typer(audit_commands.app, name="audit")
+app.add_typer(cases_commands.app, name="cases")
+app.add_typer(calendar_commands.app, name="calendar")
 app.add_typer(qr_commands.app, name="qr")
+app.add_typer(flags_commands.app, name="flags")
+app.add_typer(spotcheck_commands.app, name="spotcheck")
+app.add_typer(risk_commands.app, name="risk")
 index_commands.register(app)
 app.command("spc")(spc_commands.spc_command)
+app.command("import")(rating_commands.import_command)
+app.add_typer(rating_commands.batches_app, name="batches")
 
 
 def main() -> None:

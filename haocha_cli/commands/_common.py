@@ -7,14 +7,14 @@ import json
 import os
 import sys
 from dataclasses import dataclass
-from enum import Enum
+from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
 import typer
 
 
-class Format(str, Enum):
+class Format(StrEnum):
     table = "table"
     json = "json"
     csv = "csv"
@@ -74,12 +74,14 @@ def render(rows: list[dict[str, Any]], fmt: Format, *, columns: list[str] | None
         return
     from rich.console import Console
     from rich.table import Table
+    from rich.text import Text
 
     table = Table(title=title, show_lines=False, title_justify="left")
     for column in columns:
-        table.add_column(column, overflow="fold")
+        table.add_column(Text(column), overflow="fold")
     for row in rows:
-        table.add_row(*[_cell(row.get(c)) for c in columns])
+        # Text(), not str: a comment such as "[red]x[/red]" is data, not rich markup.
+        table.add_row(*[Text(_cell(row.get(c))) for c in columns])
     Console(highlight=False).print(table)
     if not rows:
         say("(no rows)")

@@ -1,0 +1,144 @@
+"""Import speed: haocha import against `sqlite3 .import` of the same CSV into a plain table.
+
+Generates a CSV in the bureau's Chinese-header format (评价编号, 评价时间, 窗口编码 … and one column per
+indicator by its Chinese name), imports it with `haocha import` into a fresh database (a child process, timed,
+its peak RSS read from wait4), then loads the same file with the sqlite3 shell's `.import` into a plain table,
+and prints both times and the ratio. Run it with two sizes to see whether memory stays flat:
+
+    python benchmarks/import_bench.py --rows 1000000
+    python benchmarks/import_bench.py --rows 100000
+
+Needs the `sqlite3` command-line shell (apt-get install sqlite3). The data are reproducible (--seed).
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import os
+import random
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import datetime, timedelta
+from pathlib import Path
+
+HEADER = ["评价编号", "评价时间", "窗口编码", "评价渠道", "事项编码", "评价等级", "办件编号", "评价次数", "评价内容",
+          "联系电话", "是否匿名", "工作人员", "差评问题",
+          "着装规范", "举止规范", "公示材料", "环境秩序", "便民设施", "服务规范", "耐心解答", "办理时限", "一次办好",
+          "网办便捷", "廉洁自律", "公平公正"]
+INDICATORS = ["A1", "A2", "B1", "B2", "B3", "C1", "C2", "D1", "D2", "D3", "E1", "E2"]
+OFFLINE_ONLY = {"A1", "A2", "B2", "B3"}
+ONLINE_ONLY = {"D3"}
+# The default catalogue's windows (examples/qingdao.toml): counters and each county's online channel.
+OFFLINE = ["SN01", "SN02", "SB01", "SB02", "HD01", "HD02", "LS01", "LC01", "LC02", "CY01", "CY02", "JM01", "JZ01",
+           "PD01", "LX01"]
+ONLINE = ["SNWS", "SBWS", "HDWS", "LSWS", "LCWS", "CYWS", "JMWS", "JZWS", "PDWS", "LXWS"]
+ITEMS = ["XK01", "XK02", "XK03", "XK04", "XK05", "XK06", "XK07", "XK08"]
+LEVELS = ["非常满意", "满意", "基本满意", "不满意", "非常不满意"]
+LEVEL_WEIGHTS = [70, 20, 7, 2, 1]  # about 3 % bad reviews, each opening a rectification case
+COMMENTS = ["服务热情周到", "办理很快，一次办好", "工作人员耐心解答", "等待时间有点长", "材料说明不够清楚",
+            "<b>很好</b> 👍", "希望增加自助终端"]
+
+
+def generate(path: Path, rows: int, seed: int = 20240506, encoding: str = "utf-8") -> None:
+    """A rating export as the bureau's devices and channels produce it, in time order over 2024."""
+    rng = random.Random(seed)
+    phones = [f"1{rng.choice('3456789')}{rng.randrange(10**9):09d}" for _ in range(20_000)]
+    start = datetime(2024, 1, 1, 9, 0, 0)
+    step = timedelta(seconds=365 * 24 * 3600 / rows)
+    scope = {w: "offline" for w in OFFLINE} | {w: "online" for w in ONLINE}
+    with path.open("w", encoding=encoding, newline="") as fh:
+        writer = csv.writer(fh)
+        writer.writerow(HEADER)
+        for i in range(rows):
+            window = rng.choice(OFFLINE) if rng.random() < 0.8 else rng.choice(ONLINE)
+            mode = scope[window]
+            channel = (rng.choice(["窗口评价器", "二维码", "短信评价", "政务大厅平板电脑"]) if mode == "offline"
+                       else rng.choice(["PC端", "移动服务端", "网上评价"]))
+            level = rng.choices(LEVELS, LEVEL_WEIGHTS)[0]
+            real_name = rng.random() < 0.35
+            phone = rng.choice(phones) if real_name else ""
+            scores = [""] * len(INDICATORS)
+            if rng.random() < 0.2:
+                allowed = [k for k, c in enumerate(INDICATORS)
+                           if not (c in OFFLINE_ONLY and mode == "online") and not (c in ONLINE_ONLY and mode == "offline")]
+                for k in rng.sample(allowed, 3):
+                    scores[k] = str(rng.randint(2, 5))
+            bad = level in ("不满意", "非常不满意")
+            problems = rng.choice(["办理时限", "C1,C2", "一次办好"]) if bad and rng.random() < 0.7 else ""
+            writer.writerow([
+                f"PJ{seed % 1000:03d}{i:09d}", (start + step * i).strftime("%Y-%m-%d %H:%M:%S"), window, channel,
+                rng.choice(ITEMS), level, f"BJ2024{i:010d}", "1", rng.choice(COMMENTS) if rng.random() < 0.1 else "",
+                phone, "否" if real_name else "是", f"S{rng.randrange(1, 60):03d}" if rng.random() < 0.3 else "",
+                problems, *scores,
+            ])
+
+
+def _run_child(args: list[str], env: dict[str, str] | None = None) -> tuple[float, float, int]:
+    """(wall seconds, peak RSS in MB, exit code) of a child process, from wait4."""
+    started = time.perf_counter()
+    proc = subprocess.Popen(args, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    _, status, usage = os.wait4(proc.pid, 0)
+    elapsed = time.perf_counter() - started
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    err = proc.stderr.read().decode("utf-8", "replace") if proc.stderr else ""
+    if proc.returncode:
+        sys.stderr.write(err)
+    return elapsed, usage.ru_maxrss / 1024, proc.returncode
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--rows", type=int, default=1_000_000)
+    parser.add_argument("--seed", type=int, default=20240506)
+    parser.add_argument("--keep", type=Path, help="keep the CSV and databases in this folder")
+    args = parser.parse_args()
+    sqlite3_shell = shutil.which("sqlite3")
+    if sqlite3_shell is None:
+        print("the sqlite3 command-line shell is needed: apt-get install sqlite3", file=sys.stderr)
+        return 1
+    work = args.keep or Path(tempfile.mkdtemp(prefix="haocha-bench-"))
+    work.mkdir(parents=True, exist_ok=True)
+    csv_path = work / f"ratings-{args.rows}.csv"
+    started = time.perf_counter()
+    generate(csv_path, args.rows, args.seed)
+    size_mb = csv_path.stat().st_size / 1e6
+    print(f"generated {args.rows:,} rows ({size_mb:.1f} MB) in {time.perf_counter() - started:.1f} s: {csv_path}")
+
+    db = work / "haocha.db"
+    for suffix in ("", "-wal", "-shm", ".key"):
+        Path(str(db) + suffix).unlink(missing_ok=True)
+    env = dict(os.environ, HAOCHA_DB=str(db), HAOCHA_NOW="2025-01-01T00:00:00")
+    haocha = [sys.executable, "-m", "haocha_cli"]
+    subprocess.run([*haocha, "init"], env=env, check=True, capture_output=True)
+    seconds, rss, code = _run_child([*haocha, "import", str(csv_path), "--format", "json"], env)
+    if code:
+        return code
+    summary = subprocess.run([sys.executable, "-c", (
+        "import sqlite3,sys; c=sqlite3.connect(sys.argv[1]);"
+        "print(*c.execute('SELECT rows_read, accepted, duplicate, rejected FROM batches').fetchone(),"
+        " c.execute('SELECT count(*) FROM cases').fetchone()[0])"), str(db)],
+        capture_output=True, text=True, check=True).stdout.split()
+
+    plain = work / "plain.db"
+    plain.unlink(missing_ok=True)
+    sqlite_seconds, sqlite_rss, code = _run_child([sqlite3_shell, str(plain), "-cmd", ".mode csv",
+                                                   f".import '{csv_path}' ratings"])
+    if code:
+        return code
+    rows_read, accepted, duplicate, rejected, cases = summary
+    print(f"haocha import   : {seconds:7.2f} s  {args.rows / seconds:>10,.0f} rows/s  peak RSS {rss:6.1f} MB"
+          f"  (read {rows_read}, accepted {accepted}, duplicate {duplicate}, rejected {rejected}, cases {cases})")
+    print(f"sqlite3 .import : {sqlite_seconds:7.2f} s  {args.rows / sqlite_seconds:>10,.0f} rows/s  peak RSS"
+          f" {sqlite_rss:6.1f} MB")
+    print(f"ratio           : {seconds / sqlite_seconds:7.2f}  (target <= 2.0, stretch 1.5)")
+    if args.keep is None:
+        shutil.rmtree(work, ignore_errors=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,70 @@
+"""`haocha calendar`: local entries of the working-day calendar (holidays, make-up workdays 调休)."""
+
+from __future__ import annotations
+
+import typer
+
+from haocha_cli.commands._common import FORMAT_OPTION, Format, render, say, state
+
+app = typer.Typer(help="The working-day calendar: official holidays and 调休, plus local entries.",
+                  no_args_is_help=True)
+
+
+def _add(ctx: typer.Context, day: str, is_workday: bool, note: str) -> None:
+    from haocha_cli.calendar_days import parse_day, set_day
+
+    result = set_day(state(ctx).context(), parse_day(day), is_workday, note)
+    kind = "a working day" if is_workday else "a holiday"
+    if result["official"] is is_workday and result["before"] is None:
+        say(f"{result['day']} recorded as {kind} (the official calendar says so already)")
+    else:
+        say(f"{result['day']} recorded as {kind}")
+    for move in result["moved"]:
+        say(f"case {move['case']}: {move['field']} {move['before']} -> {move['after']}")
+    if result["moved"]:
+        say(f"{len({m['case'] for m in result['moved']})} open case(s) got new deadlines")
+
+
+@app.command("add-holiday")
+def add_holiday(ctx: typer.Context, day: str = typer.Argument(..., help="The day (YYYY-MM-DD)."),
+                note: str = typer.Option("", "--note", help="Why (e.g. the notice's number).")) -> None:
+    """Record a day off the official calendar does not know (city). Open cases' deadlines move.
+
+    Example:
+
+        haocha calendar add-holiday 2027-02-08 --note "国办发明电〔2026〕x号 春节"
+    """
+    _add(ctx, day, False, note)
+
+
+@app.command("add-workday")
+def add_workday(ctx: typer.Context, day: str = typer.Argument(..., help="The day (YYYY-MM-DD)."),
+                note: str = typer.Option("", "--note", help="Why (e.g. 调休上班).")) -> None:
+    """Record a working day the official calendar does not know, e.g. a make-up Saturday (调休) (city).
+
+    Example:
+
+        haocha calendar add-workday 2027-02-20 --note "春节调休上班"
+    """
+    _add(ctx, day, True, note)
+
+
+@app.command("show")
+def show(ctx: typer.Context,
+         year: int | None = typer.Option(None, "--year", help="List the year's holidays and make-up workdays."),
+         fmt: Format = FORMAT_OPTION) -> None:
+    """Show the local entries, or with --year every day of that year that is not the usual Mon–Fri pattern.
+
+    Example:
+
+        haocha calendar show --year 2026
+    """
+    from haocha_cli.calendar_days import show_calendar
+
+    data = show_calendar(state(ctx).context().db, year)
+    rows = data["rows"]
+    render(rows, fmt, columns=["day", "weekday", "kind", "source", "holiday", "note"],
+           data=data if fmt == Format.json else None)
+    say(f"official calendar known for {data['known']}; local entries take precedence")
+    if data["note"]:
+        say(data["note"])

@@ -1,0 +1,81 @@
+"""`haocha flags`: suspicious ratings (评价信息不实), flagged for the city's spot-checks."""
+
+from __future__ import annotations
+
+import json
+import sys
+
+import typer
+
+from haocha_cli.commands._common import FORMAT_OPTION, Format, render, say, state
+
+app = typer.Typer(help="Suspicious ratings: rules that flag ratings for a spot-check (never an exclusion).",
+                  no_args_is_help=True)
+
+PERIOD = typer.Option(None, "--period", help="A month 2024-05, quarter 2024-Q2, year 2024 or day 2024-05-06.")
+FROM = typer.Option(None, "--from", help="First day (YYYY-MM-DD), with --to.")
+TO = typer.Option(None, "--to", help="Last day (YYYY-MM-DD), with --from.")
+
+
+@app.command("scan")
+def scan_command(
+    ctx: typer.Context,
+    period: str | None = PERIOD,
+    start: str | None = FROM,
+    end: str | None = TO,
+    fmt: Format = FORMAT_OPTION,
+) -> None:
+    """Scan the ratings of a period (default: the current month) with every rule (city operator only).
+
+    Each import scans its own days already; run this after changing a rule's settings (flags.* in the
+    configuration) or the staff phones. A rating is flagged at most once per rule, so a second scan adds
+    nothing. Rules: same_phone, burst, off_hours, staff_phone, repeated_comment, bad_token.
+
+    Example:
+
+        haocha flags scan --period 2024-05
+    """
+    from haocha_cli.clock import today
+    from haocha_cli.flags import scan
+    from haocha_cli.periods import parse_period, resolve
+
+    c = state(ctx).context()
+    summary = scan(c, resolve(period, start, end, default=parse_period(today().strftime("%Y-%m"))))
+    if fmt == Format.json:
+        sys.stdout.write(json.dumps(summary, ensure_ascii=False, indent=2) + "\n")
+        return
+    render([{"rule": rule, "new_flags": n} for rule, n in summary["new"].items()], fmt)
+    say(f"scanned {summary['ratings']} ratings {summary['from']} … {summary['to']}: "
+        f"{summary['new_total']} new flag(s), {summary['ratings_flagged']} rating(s) flagged in all")
+    if summary.get("unreadable_opening_hours"):
+        say(f"opening hours unreadable, off_hours not checked: {', '.join(summary['unreadable_opening_hours'])}")
+
+
+@app.command("list")
+def list_command(
+    ctx: typer.Context,
+    rule: str | None = typer.Option(None, "--rule", help="Only this rule."),
+    county: str | None = typer.Option(None, "--county", help="Only this county (a county operator: its own)."),
+    period: str | None = PERIOD,
+    start: str | None = FROM,
+    end: str | None = TO,
+    fmt: Format = FORMAT_OPTION,
+) -> None:
+    """List flagged ratings with the rule and its evidence (phones masked). All periods unless one is given.
+
+    Example:
+
+        haocha flags list --rule same_phone --county 370213
+    """
+    from haocha_cli.flags import describe, list_flags
+    from haocha_cli.periods import resolve
+
+    chosen = resolve(period, start, end) if (period or start or end) else None
+    rows = list_flags(state(ctx).context(), chosen, rule, county)
+    if fmt == Format.json:
+        sys.stdout.write(json.dumps(rows, ensure_ascii=False, indent=2) + "\n")
+        return
+    for row in rows:
+        row["evidence"] = describe(row["rule"], row["evidence"])
+    render(rows, fmt, columns=["id", "rule", "rating", "source_id", "county", "window", "rated_at", "channel",
+                               "level", "excluded", "evidence"])

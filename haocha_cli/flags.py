@@ -1,0 +1,360 @@
+"""Suspicious-rating flags (评价信息不实): rules that point the city's spot-checks at ratings worth a call.
+
+A flag names its rule and its evidence (JSON, phones masked). It is a prompt to check, never an exclusion:
+only a failed spot-check excludes a rating (haocha_cli.spotchecks). A rating carries at most one flag per
+rule, so scanning a period again adds nothing. ``scan_flags`` runs after each import, inside the import's
+transaction; `haocha flags scan` runs it over any period. The rules and their settings (``flags.*``) are
+documented in docs/method.md section 7.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import unicodedata
+from collections import defaultdict
+from datetime import date, datetime, time, timedelta
+from functools import cache
+from typing import Any
+
+from haocha_cli import audit
+from haocha_cli.clock import now_text
+from haocha_cli.context import Context
+from haocha_cli.db import transaction
+from haocha_cli.errors import ConfigError, InvalidInput, PermissionDenied
+from haocha_cli.periods import Period
+
+# rule -> what it means
+RULES: dict[str, str] = {
+    "same_phone": "several ratings from one phone on one day",
+    "burst": "a burst of ratings at one offline window within minutes",
+    "off_hours": "a rating on the hall's own device (评价器, 平板) outside the window's opening hours",
+    "staff_phone": "the rater's phone is a staff member's",
+    "repeated_comment": "the same comment text again and again",
+    "bad_token": "the QR token did not verify",
+}
+_MAX_LISTED = 20  # rating ids listed in one piece of evidence
+_TAGS = re.compile(r"<[^>]*>")
+_DROPPED = ("P", "Z", "C")
+
+
+def _settings(ctx: Context) -> dict[str, Any]:
+    c = ctx.config
+    values = {k: c[f"flags.{k}"] for k in ("phone_per_day", "burst_count", "burst_minutes", "off_hours_grace_minutes",
+                                           "comment_min_length", "comment_repeats", "comment_days")}
+    for key in ("phone_per_day", "burst_count", "comment_repeats"):
+        if values[key] < 2:
+            raise ConfigError(f"flags.{key} must be at least 2", "one rating alone is never a pattern")
+    if values["comment_min_length"] < 1:
+        raise ConfigError("flags.comment_min_length must be at least 1", "the default is 10")
+    channels = c["flags.hall_channels"]
+    if not all(isinstance(x, str) for x in channels):
+        raise ConfigError("flags.hall_channels must be a list of channel names", "e.g. [\"政务大厅平板电脑\"]")
+    values["hall_channels"] = list(channels)
+    values["off_hours_non_workdays"] = bool(c["flags.off_hours_non_workdays"])
+    return values
+
+
+@cache
+def _dropped_bmp() -> dict[int, None]:
+    """str.translate table removing punctuation, separators and controls of the BMP (built once)."""
+    return {cp: None for cp in range(0x10000) if unicodedata.category(chr(cp))[0] in _DROPPED}
+
+
+def normalise_comment(text: str | None) -> str:
+    """The comment as compared: tags dropped, NFKC, lower case, without spaces, punctuation or controls."""
+    if not text:
+        return ""
+    text = unicodedata.normalize("NFKC", _TAGS.sub("", str(text))).lower().translate(_dropped_bmp())
+    if text and max(text) > "\uffff":
+        text = "".join(ch for ch in text if unicodedata.category(ch)[0] not in _DROPPED)
+    return text
+
+
+def parse_opening_hours(text: str | None) -> list[tuple[time, time]] | None:
+    """``09:00-12:00,13:30-17:00`` → [(09:00, 12:00), (13:30, 17:00)]; None when absent or unreadable."""
+    if not text or not str(text).strip():
+        return None
+    spans = []
+    for part in re.split(r"[,，;；、\s]+", str(text).strip()):
+        if not part:
+            continue
+        m = re.fullmatch(r"(\d{1,2}):(\d{2})\s*[-–~～至]\s*(\d{1,2}):(\d{2})", part)
+        if not m:
+            return None
+        h1, m1, h2, m2 = (int(g) for g in m.groups())
+        if h1 > 23 or h2 > 24 or m1 > 59 or m2 > 59:
+            return None
+        end = time(23, 59, 59) if h2 == 24 else time(h2, m2)
+        spans.append((time(h1, m1), end))
+    return spans or None
+
+
+def _inside(moment: datetime, spans: list[tuple[time, time]], grace: timedelta) -> bool:
+    day = moment.date()
+    return any(datetime.combine(day, a) - grace <= moment <= datetime.combine(day, b) + grace for a, b in spans)
+
+
+class _Row(tuple):
+    """One counted rating as the scan reads it (a tuple: cheap for a large batch)."""
+
+    __slots__ = ()
+    id = property(lambda self: self[0])
+    day = property(lambda self: self[1])
+    rated_at = property(lambda self: self[2])
+    window = property(lambda self: self[3])
+    county = property(lambda self: self[4])
+    mode = property(lambda self: self[5])
+    channel = property(lambda self: self[6])
+    contact = property(lambda self: self[7])
+    token_ok = property(lambda self: self[8])
+    token = property(lambda self: self[9])
+    comment = property(lambda self: self[10])
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"id": self.id, "day": self.day, "rated_at": self.rated_at, "window_code": self.window,
+                "county_code": self.county}
+
+
+def _rows(ctx: Context, start: str, end: str, min_comment: int) -> list[_Row]:
+    """The counted ratings of the days, in id order; a comment too short to count is left out (NULL)."""
+    cursor = ctx.db.execute(
+        "SELECT id, day, rated_at, window_code, county_code, mode, channel, contact_id, token_ok, qr_token,"
+        " CASE WHEN length(comment) >= ? THEN comment END FROM ratings"
+        " WHERE day BETWEEN ? AND ? AND excluded IS NULL ORDER BY id", [min_comment, start, end])
+    return [_Row(r) for r in cursor]
+
+
+Hit = tuple[dict[str, Any], str, dict[str, Any]]
+
+
+def find_flags(ctx: Context, start_day: date, end_day: date) -> tuple[list[Hit], dict[str, Any]]:
+    """(rating, rule, evidence) for every rule hit among the counted ratings of the days, and notes.
+
+    One read of the days' ratings serves every rule (plus the days before the period that the
+    repeated-comment rule looks back on), so that the scan after a large import stays cheap.
+    """
+    s = _settings(ctx)
+    start, end = start_day.isoformat(), end_day.isoformat()
+    rows = _rows(ctx, start, end, s["comment_min_length"])
+    hits: list[Hit] = []
+    notes: dict[str, Any] = {"ratings": len(rows)}
+
+    # same_phone: ≥ phone_per_day ratings from one phone on one day.
+    by_phone: dict[tuple[int, str], list[_Row]] = defaultdict(list)
+    for r in rows:
+        if r.contact is not None:
+            by_phone[(r.contact, r.day)].append(r)
+    groups = [g for g in by_phone.values() if len(g) >= s["phone_per_day"]]
+    masked = _masks(ctx, {g[0].contact for g in groups})
+    for group in sorted(groups, key=lambda g: (g[0].day, g[0].id)):
+        evidence = {"phone": masked[group[0].contact], "day": group[0].day, "count": len(group),
+                    "threshold": s["phone_per_day"], "ratings": [g.id for g in group][:_MAX_LISTED]}
+        hits += [(r.as_dict(), "same_phone", evidence) for r in group]
+
+    # burst: ≥ burst_count ratings at one offline window within burst_minutes.
+    span = timedelta(minutes=s["burst_minutes"])
+    by_window: dict[str, list[tuple[datetime, _Row]]] = defaultdict(list)
+    for r in rows:
+        if r.mode == "offline":
+            by_window[r.window].append((datetime.fromisoformat(r.rated_at), r))
+    for window in sorted(by_window):
+        seq = sorted(by_window[window], key=lambda x: (x[0], x[1].id))
+        marked = [False] * len(seq)
+        i = 0
+        for j in range(len(seq)):
+            while seq[j][0] - seq[i][0] > span:
+                i += 1
+            if j - i + 1 >= s["burst_count"]:
+                for k in range(i, j + 1):
+                    marked[k] = True
+        runs: list[list[tuple[datetime, _Row]]] = []
+        for k, item in enumerate(seq):
+            if not marked[k]:
+                continue
+            if runs and item[0] - runs[-1][-1][0] <= span:
+                runs[-1].append(item)
+            else:
+                runs.append([item])
+        for run in runs:
+            evidence = {"window": window, "from": run[0][1].rated_at, "to": run[-1][1].rated_at,
+                        "count": len(run), "threshold": f"{s['burst_count']} within {s['burst_minutes']} min"}
+            hits += [(r.as_dict(), "burst", evidence) for _, r in run]
+
+    # off_hours: a hall-device rating outside its window's opening hours (or on a non-working day).
+    channels = set(s["hall_channels"])
+    hall = [r for r in rows if r.channel in channels]
+    windows = dict(ctx.db.execute("SELECT code, opening_hours FROM windows").fetchall())
+    spans_of = {code: parse_opening_hours(hours) for code, hours in windows.items()}
+    grace = timedelta(minutes=s["off_hours_grace_minutes"])
+    workday: dict[str, bool] = {}
+    if hall and s["off_hours_non_workdays"]:
+        from haocha_cli.calendar_days import load_calendar
+
+        calendar = load_calendar(ctx.db)
+        workday = {d: calendar.is_workday(date.fromisoformat(d)) for d in sorted({r.day for r in hall})}
+    unreadable = set()
+    for r in hall:
+        hours = windows.get(r.window)
+        spans = spans_of.get(r.window)
+        if spans is None:
+            if hours:
+                unreadable.add(r.window)
+            continue
+        if s["off_hours_non_workdays"] and not workday[r.day]:
+            reason = "non-working day"
+        elif not _inside(datetime.fromisoformat(r.rated_at), spans, grace):
+            reason = "outside opening hours"
+        else:
+            continue
+        hits.append((r.as_dict(), "off_hours", {"window": r.window, "rated_at": r.rated_at, "channel": r.channel,
+                                                "opening_hours": hours, "grace_minutes": s["off_hours_grace_minutes"],
+                                                "why": reason}))
+    if unreadable:
+        notes["unreadable_opening_hours"] = sorted(unreadable)
+
+    # staff_phone: the rater's phone hash is a staff member's.
+    staff: dict[int, list[tuple[str, str]]] = defaultdict(list)
+    for contact, code, county in ctx.db.execute(
+            "SELECT k.id, s.code, s.county_code FROM staff s JOIN contacts k ON k.phone_hash = s.phone_hash"
+            " ORDER BY s.code"):
+        staff[contact].append((code, county))
+    staff_masks = _masks(ctx, set(staff))
+    for r in rows:
+        if r.contact in staff:
+            members = staff[r.contact]
+            hits.append((r.as_dict(), "staff_phone", {"phone": staff_masks[r.contact], "staff": [m[0] for m in members],
+                                                      "staff_county": [m[1] for m in members],
+                                                      "same_county": any(m[1] == r.county for m in members)}))
+
+    # repeated_comment: the same normalised text ≥ comment_repeats times from comment_days before the period
+    # on. Normalising only shortens a text, so the raw length already leaves the short ones out.
+    lookback_day = start_day - timedelta(days=s["comment_days"])
+    lookback = lookback_day.isoformat()
+    earlier = _rows(ctx, lookback, (start_day - timedelta(days=1)).isoformat(), s["comment_min_length"]) \
+        if s["comment_days"] else []
+    texts: dict[str, list[_Row]] = defaultdict(list)
+    normalised: dict[str, str] = {}
+    for r in (*earlier, *rows):
+        if r.comment is None:
+            continue
+        norm = normalised.get(r.comment)
+        if norm is None:
+            norm = normalised[r.comment] = normalise_comment(r.comment)
+        if len(norm) >= s["comment_min_length"]:
+            texts[norm].append(r)
+    for norm in sorted(texts, key=lambda t: texts[t][0].id):
+        group = texts[norm]
+        if len(group) >= s["comment_repeats"] and any(r.day >= start for r in group):
+            evidence = {"text": norm[:60], "count": len(group), "threshold": s["comment_repeats"],
+                        "since": lookback, "ratings": [g.id for g in group][:_MAX_LISTED]}
+            hits += [(r.as_dict(), "repeated_comment", evidence) for r in group]
+
+    # bad_token: a QR token that did not verify.
+    for r in rows:
+        if r.token_ok == 0:
+            hits.append((r.as_dict(), "bad_token", {"qr_token": r.token, "window": r.window}))
+    return hits, notes
+
+
+def _masks(ctx: Context, contact_ids: set[int]) -> dict[int, str]:
+    ids = sorted(contact_ids)
+    result: dict[int, str] = {}
+    for i in range(0, len(ids), 500):
+        chunk = ids[i:i + 500]
+        result.update(ctx.db.execute(f"SELECT id, phone_masked FROM contacts WHERE id IN ({','.join('?' * len(chunk))})",
+                                     chunk).fetchall())
+    return result
+
+
+def scan_flags(ctx: Context, start_day: date | str, end_day: date | str) -> dict[str, Any]:
+    """Flag the ratings of [start_day, end_day] (inclusive) by every rule; returns a summary.
+
+    Joins the caller's transaction (the importer calls it in its batch transaction). Flags already there
+    stay as they are; one audit event ``flags.scan`` when anything new was flagged. No permission check:
+    the importer runs it for whoever imports; the command checks the city.
+    """
+    start = start_day if isinstance(start_day, date) else date.fromisoformat(str(start_day))
+    end = end_day if isinstance(end_day, date) else date.fromisoformat(str(end_day))
+    if end < start:
+        raise InvalidInput(f"the scan ends ({end}) before it starts ({start})", "swap the dates")
+    hits, notes = find_flags(ctx, start, end)
+    new = dict.fromkeys(RULES, 0)
+    now = now_text()
+    by_rule: dict[str, list[tuple[Any, ...]]] = defaultdict(list)
+    for rating, rule, evidence in hits:
+        by_rule[rule].append((rating["id"], rule, rating["county_code"], rating["window_code"], rating["day"],
+                              json.dumps(evidence, ensure_ascii=False, sort_keys=True), now))
+    with transaction(ctx.db):
+        conn = ctx.db.conn
+        for rule, rows in by_rule.items():
+            before = conn.total_changes
+            conn.executemany(
+                "INSERT OR IGNORE INTO flags (rating_id, rule, county_code, window_code, day, evidence, created_at)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?)", rows)
+            new[rule] = conn.total_changes - before
+        summary = {"from": start.isoformat(), "to": end.isoformat(), "ratings": notes["ratings"],
+                   "hits": len(hits), "new": new, "new_total": sum(new.values()),
+                   "ratings_flagged": len({r["id"] for r, _, _ in hits})}
+        if "unreadable_opening_hours" in notes:
+            summary["unreadable_opening_hours"] = notes["unreadable_opening_hours"]
+        if summary["new_total"]:
+            audit.record(ctx.db, str(ctx.operator), "flags.scan", "flags", f"{start}..{end}", None,
+                         {k: v for k, v in summary.items() if k != "hits"})
+    return summary
+
+
+def scan(ctx: Context, period: Period) -> dict[str, Any]:
+    """`haocha flags scan`: the city's scan of a period."""
+    ctx.require_city("scanning for suspicious ratings")
+    return scan_flags(ctx, period.start, period.end)
+
+
+def list_flags(ctx: Context, period: Period | None = None, rule: str | None = None,
+               county: str | None = None) -> list[dict[str, Any]]:
+    """Flags with their rating, newest day first. A county operator sees its own county's only."""
+    if not ctx.operator.is_city:
+        own = ctx.operator.county_code
+        if county and county != own:
+            raise PermissionDenied(f"operator {ctx.operator} may see the flags of county {own} only, not of {county}",
+                                   "leave out --county, or run it as --operator city")
+        county = own
+    where, params = [], []
+    if rule:
+        if rule not in RULES:
+            raise InvalidInput(f"rule {rule!r} is not known", f"rules: {', '.join(RULES)}")
+        where.append("f.rule = ?")
+        params.append(rule)
+    if county:
+        where.append("f.county_code = ?")
+        params.append(county)
+    if period:
+        where.append("f.day BETWEEN ? AND ?")
+        params += [period.start.isoformat(), period.end.isoformat()]
+    sql = ("SELECT f.id, f.rule, f.rating_id AS rating, r.source, r.rating_id AS source_id, f.county_code AS county,"
+           " f.window_code AS window, r.rated_at, r.channel, r.level, r.excluded, f.evidence, f.created_at"
+           " FROM flags f JOIN ratings r ON r.id = f.rating_id"
+           + (" WHERE " + " AND ".join(where) if where else "") + " ORDER BY f.day DESC, f.rating_id, f.rule")
+    rows = []
+    for row in ctx.db.query(sql, params):
+        row["evidence"] = json.loads(row["evidence"])
+        rows.append(row)
+    return rows
+
+
+def describe(rule: str, evidence: dict[str, Any]) -> str:
+    """One line of evidence for a table."""
+    e = evidence
+    if rule == "same_phone":
+        return f"{e['count']} ratings from {e['phone']} on {e['day']}"
+    if rule == "burst":
+        return f"{e['count']} ratings at {e['window']} {e['from'][11:]}–{e['to'][11:]} ({e['threshold']})"
+    if rule == "off_hours":
+        return f"{e['channel']} at {e['rated_at']}: {e['why']} ({e['opening_hours']})"
+    if rule == "staff_phone":
+        return f"{e['phone']} is staff {', '.join(e['staff'])}"
+    if rule == "repeated_comment":
+        return f"{e['count']} times since {e['since']}: {e['text']}"
+    if rule == "bad_token":
+        return f"token {e['qr_token']!r} did not verify"
+    return json.dumps(e, ensure_ascii=False)

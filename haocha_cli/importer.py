@@ -1,0 +1,1191 @@
+"""Rating import (评价导入): files from the rating channels, validated row by row, written as one batch.
+
+One file is one batch and one transaction: the batch row, its ratings, its rejected rows, the daily
+aggregates and the rectification cases (整改) of its bad reviews are committed together or not at all, so a
+killed import leaves the database as it was and running it again completes it. A file imported before (same
+SHA-256) is not read again. A rating id already stored for the source is a duplicate; every other row is
+accepted or rejected with a reason, and read = accepted + duplicate + rejected.
+
+The row loop is the hot path of a million-row file: lookups are precomputed dicts, nothing but batched SQL
+is run per row (multi-row INSERTs, a look-up per group only when a duplicate shows up), phones are hashed
+and encrypted once per distinct number, and aggregates are summed in memory and upserted in bulk.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import re
+import sqlite3
+from collections.abc import Callable, Iterable, Iterator
+from datetime import datetime, timedelta
+from itertools import chain
+from operator import itemgetter
+from pathlib import Path
+from typing import Any
+
+import sqlite_utils
+
+from haocha_cli import audit
+from haocha_cli.clock import now
+from haocha_cli.config import LEVELS
+from haocha_cli.context import Context
+from haocha_cli.errors import HaochaError, InvalidInput, NotFound
+from haocha_cli.indicators import INDICATORS, in_scope, version_on, weights
+from haocha_cli.privacy import mask_phone, normalize_phone
+from haocha_cli.profiles import (
+    FIELDS,
+    INDICATOR_CODES,
+    LEVEL_SCALES,
+    SCALE_TEXT,
+    Profile,
+    indicator_aliases,
+    load_profile,
+    normalize_header,
+    normalize_label,
+    parse_scale,
+)
+from haocha_cli.readers import cell_text, open_table
+
+# Column order of an inserted rating; source and batch_id are literals of the statement.
+RATING_COLUMNS = ("id", "rating_id", "line", "rated_at", "day", "window_code", "county_code", "mode", "channel",
+                  "item_code", "level", "rating_index", "weights_version", "scores", "problems", "case_no",
+                  "rating_round", "comment", "contact_id", "anonymous", "staff_code", "qr_token", "token_ok")
+# Optional columns travel as '' / 0 / -1 and become NULL in SQL: binding None is several times slower
+# than binding a string in Python's sqlite3 (it goes through the adapter protocol).
+_VALUE_SQL = {"scores": "NULLIF(?, '')", "problems": "NULLIF(?, '')", "case_no": "NULLIF(?, '')",
+              "comment": "NULLIF(?, '')", "contact_id": "NULLIF(?, 0)", "staff_code": "NULLIF(?, '')",
+              "qr_token": "NULLIF(?, '')", "token_ok": "NULLIF(?, -1)"}
+GROUP_ROWS = 1000  # rows per multi-row INSERT (fewer if SQLite allows fewer parameters)
+AGG_FLUSH_KEYS = 20_000  # daily-aggregate keys held in memory before they are upserted
+CASE_FLUSH = 500  # bad reviews handed to the closed loop at once
+CACHE_LIMIT = 200_000  # phones remembered per import; beyond, the caches start again (memory stays flat)
+FIRST_REJECTS = 10
+T = (0.0, 0.0, 25.0, 50.0, 75.0, 100.0)  # t(s) = (s - 1) / 4 * 100, indexed by s
+
+# Reason codes of rejected rows, with what they mean (docs/import.md lists the same).
+REASONS = {
+    "row_malformed": "the line cannot be split into cells (a quote is not closed or not doubled)",
+    "cells_count": "the row has more or fewer cells than the header (truncated or misaligned)",
+    "json_invalid": "the line or element is not a JSON object",
+    "column_conflict": "two keys of a JSON object give the same field",
+    "id_missing": "no rating id (评价编号)",
+    "excel_number": "an id, case number or phone that a spreadsheet turned into a number like 3.70E+21",
+    "duplicate_in_file": "the rating id appears earlier in the same file",
+    "time_missing": "no rating time (评价时间)",
+    "time_invalid": "the time is not a date and time haocha reads, or has no time of day",
+    "time_excel_serial": "a spreadsheet date serial number (45418.39) in a CSV file",
+    "time_future": "the time is later than now",
+    "channel_missing": "no channel (评价渠道)",
+    "channel_unknown": "the channel is neither a national channel nor a label of the profile",
+    "channel_mode": "the channel is online-only or offline-only and the window is of the other kind",
+    "window_missing": "no window (窗口编码), and none can be derived",
+    "window_unknown": "the window code is not in the catalogue (a window of another city?)",
+    "window_inactive": "the window was deactivated before the rating's time",
+    "item_unknown": "the service item (事项) is neither a code nor a name of the catalogue",
+    "level_missing": "no level (评价等级)",
+    "level_invalid": "the level is not a level name, nor a code of the declared scale",
+    "score_invalid": "an indicator score is not a whole number 1–5",
+    "score_scope": "an indicator score for an indicator outside the window's mode (online/offline)",
+    "problem_unknown": "a problem tag (差评问题) that is not an indicator code or name",
+    "phone_invalid": "the phone number is not a plausible mobile or landline number",
+    "anonymous_invalid": "是否匿名 is not yes/no",
+    "round_invalid": "评价次数 is not 1 (first rating) or 2 (追评)",
+}
+
+_SCI = re.compile(r"^[+-]?\d+(?:\.\d+)?[eE][+-]?\d+$")
+_NUMBER = re.compile(r"^\d+(?:\.\d+)?$")
+_DATE_TIME = re.compile(
+    r"^(\d{4})[-/.](\d{1,2})[-/.](\d{1,2})(?:[ T]+(\d{1,2}):(\d{1,2})(?::(\d{1,2})(?:[.,](\d+))?)?)?"
+    r"\s*(Z|[+-]\d{2}:?\d{2})?$")
+_CHINESE = re.compile(
+    r"^(\d{4})年(\d{1,2})月(\d{1,2})日\s*(?:(\d{1,2})[:时](\d{1,2})(?:[:分](\d{1,2})秒?)?分?)?$")
+_COMPACT = re.compile(r"^(\d{4})(\d{2})(\d{2})(\d{2})(\d{2})(\d{2})?$")
+_SPLIT_TAGS = re.compile(r"[,，、;；|/\s]+")
+_ANONYMOUS = {"": None, "1": 1, "是": 1, "y": 1, "yes": 1, "true": 1, "匿名": 1, "0": 0, "否": 0, "n": 0,
+              "no": 0, "false": 0, "实名": 0}
+_ROUNDS = {"": 1, "1": 1, "2": 2, "1.0": 1, "2.0": 2, "首次": 1, "首评": 1, "初评": 1, "追评": 2}
+_LEVEL_NAMES = {**{name: i + 1 for i, name in enumerate(LEVELS)},
+                "very dissatisfied": 1, "dissatisfied": 2, "basically satisfied": 3, "satisfied": 4,
+                "very satisfied": 5, "very_dissatisfied": 1, "basically_satisfied": 3, "very_satisfied": 5}
+_SCOPE = {code: scope for code, _, _, _, _, scope, _ in INDICATORS}
+_INDICATOR_NAME = {code: name for code, _, _, name, _, _, _ in INDICATORS}
+_LINE_WORD = {"csv": "line", "jsonl": "line", "json": "element", "xlsx": "row", "form": "record"}
+
+
+class _Reject(Exception):  # noqa: N818 - a control-flow signal, not an error
+    __slots__ = ("code", "reason")
+
+    def __init__(self, code: str, reason: str):
+        self.code = code
+        self.reason = reason
+
+
+# --- public API -----------------------------------------------------------------------------------
+
+
+def file_sha256(path: str | Path) -> str:
+    digest = hashlib.sha256()
+    with Path(path).open("rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def find_batch(db: sqlite_utils.Database, sha256: str) -> int | None:
+    row = db.execute("SELECT id FROM batches WHERE sha256 = ?", [sha256]).fetchone()
+    return row[0] if row else None
+
+
+def import_file(ctx: Context, path: str | Path, *, profile: str | Path | Profile | None = None,
+                level_scale: str | None = None, encoding: str | None = None, source: str | None = None,
+                dry_run: bool = False, progress: Callable[[int, int], None] | None = None) -> dict[str, Any]:
+    """Import one rating file as one batch (city's task). Returns the summary (see ``summary`` keys in
+    docs/import.md). A file already imported returns status "already imported" and changes nothing."""
+    ctx.require_city("importing ratings")
+    path = Path(path)
+    prof = profile if isinstance(profile, Profile) else load_profile(profile)
+    scale = parse_scale(level_scale, "--level-scale") if level_scale else prof.level_scale
+    if not path.exists():
+        raise NotFound(f"file {path} does not exist", "check the path")
+    sha = file_sha256(path)
+    existing = find_batch(ctx.db, sha)
+    if existing is not None:
+        return _already(path.name, existing, sha)
+    table = open_table(path, encoding=encoding)
+    try:
+        job = _Job(ctx, prof, scale, source or prof.source, table.format, path.name, sha, table.encoding,
+                   dry_run, excel_epoch=table.excel_epoch)
+        return job.run(table.header, table.rows, progress=(lambda: progress(table.position(), table.size))
+                       if progress else None)
+    finally:
+        table.close()
+
+
+def import_records(ctx: Context, records: Iterable[dict[str, Any]], *, source: str, file_name: str = "form",
+                   sha256: str | None = None, fmt: str = "form", profile: str | Path | Profile | None = None,
+                   level_scale: str | None = None, dry_run: bool = False) -> dict[str, Any]:
+    """Import already-parsed ratings (dicts keyed by field names or any header the profile knows) through
+    the same validation, batch and aggregate path as a file; `haocha serve`'s rating page uses it.
+
+    Without ``sha256`` the records are hashed (so the same submission twice is imported once). The
+    summary's ``ids`` lists the row ids of the accepted ratings. The caller decides who may call it."""
+    prof = profile if isinstance(profile, Profile) else load_profile(profile)
+    scale = parse_scale(level_scale, "level_scale") if level_scale else prof.level_scale
+    records = list(records)
+    if sha256 is None:
+        payload = json.dumps([source, records], ensure_ascii=False, sort_keys=True, default=str)
+        sha256 = hashlib.sha256(payload.encode("utf-8")).hexdigest()
+    existing = find_batch(ctx.db, sha256)
+    if existing is not None:
+        return _already(file_name, existing, sha256)
+    rows = ((i, None, r, None, None) if isinstance(r, dict) else (i, None, None, repr(r), "the record is not a dict")
+            for i, r in enumerate(records, 1))
+    job = _Job(ctx, prof, scale, source, fmt, file_name, sha256, None, dry_run, keep_ids=True)
+    return job.run(None, rows)
+
+
+def _already(name: str, batch_id: int, sha: str) -> dict[str, Any]:
+    return {"file": name, "batch": batch_id, "status": "already imported", "sha256": sha,
+            "message": f"{name} was already imported as batch {batch_id}; nothing added",
+            "rows_read": 0, "accepted": 0, "duplicate": 0, "rejected": 0}
+
+
+# --- the job ----------------------------------------------------------------------------------------
+
+
+class _Job:
+    """One batch: column mapping, row validation, buffered writes."""
+
+    def __init__(self, ctx: Context, profile: Profile, scale: str | None, source: str, fmt: str, file_name: str,
+                 sha: str, encoding: str | None, dry_run: bool, *, excel_epoch: datetime | None = None,
+                 keep_ids: bool = False):
+        self.ctx, self.db, self.conn = ctx, ctx.db, ctx.db.conn
+        self.profile, self.scale, self.source, self.fmt = profile, scale, source, fmt
+        self.file_name, self.sha, self.encoding, self.dry_run = file_name, sha, encoding, dry_run
+        self.excel_epoch, self.keep_ids = excel_epoch, keep_ids
+        self.word = _LINE_WORD.get(fmt, "line")
+        self.read = self.accepted = self.duplicate = self.rejected = 0
+        self.reasons: dict[str, int] = {}
+        self.first_rejects: list[dict[str, Any]] = []
+        self.ignored: list[str] = []
+        self.cases_opened = 0
+        self.tokens_failed = 0
+        self.levels_by_code = 0
+        self.ids: list[int] = []
+        self.now_text = now().isoformat(sep=" ")
+
+    # -- catalogue lookups, built once --
+
+    def _load_catalogue(self) -> None:
+        db = self.db
+        self.windows: dict[str, tuple] = {}
+        self.online_window: dict[str, tuple | None] = {}
+        for code, county, kind, active, deactivated in db.execute(
+                "SELECT code, county_code, kind, active, deactivated_at FROM windows"):
+            entry = (code, county, kind, active, deactivated)
+            self.windows[code] = entry
+            self.windows.setdefault(code.upper(), entry)
+            if kind == "online" and active:
+                # A county with two online channels has no single one to derive a rating's window from.
+                self.online_window[county] = None if county in self.online_window else entry
+        self.counties = {r[0] for r in db.execute("SELECT code FROM counties")}
+        self.items: dict[str, str] = {}
+        for code, name in db.execute("SELECT code, name FROM items"):
+            self.items[code] = code
+            self.items.setdefault(name, code)
+            self.items.setdefault(code.upper(), code)
+        self.channels = dict(self.profile.channels)
+        self.day_info: dict[str, tuple] = {}
+        self.version_modes: dict[str, dict[str, tuple]] = {}
+        self.levels = dict(_LEVEL_NAMES)
+        self.score_values = {str(s): s for s in range(1, 6)} | {f"{s}.0": s for s in range(1, 6)} | \
+            {name: i + 1 for i, name in enumerate(LEVELS)}
+        self.indicator_alias = indicator_aliases()
+        self.bad_levels = self.ctx.config.bad_levels
+        self.token_cache: dict[tuple[str, str], int] = {}
+        self.phone_cache: dict[str, tuple[str, str] | None] = {}
+        self.contact_cache: dict[str, int] = {}
+
+    def _day(self, day: str) -> tuple:
+        """(version, {mode: (W, weights, plain index per level)}) of the indicator version in force."""
+        version = version_on(self.db, day)
+        modes = self.version_modes.get(version)
+        if modes is None:
+            modes = {}
+            for mode, ws in weights(self.db, version).items():
+                total = math.fsum(ws.values())
+                # Weights are normalised to 1; the float residue is noise, not a weight.
+                if abs(total - 1.0) < 1e-9:
+                    total = 1.0
+                modes[mode] = (total, ws, tuple(total * T[s] for s in range(6)))
+            self.version_modes[version] = modes
+        info = (version, modes)
+        self.day_info[day] = info
+        return info
+
+    # -- columns --
+
+    def _map_header(self, header: list[str]) -> None:
+        prof = self.profile
+        fields: dict[str, int] = {}
+        sources: dict[str, str] = {}
+        ignored = []
+        for i, name in enumerate(header):
+            target = prof.field_for(name) if name else None
+            if target is None:
+                if name:
+                    ignored.append(name)
+                continue
+            if target in fields:
+                label = _field_label(target)
+                raise InvalidInput(f"{self.file_name}: columns {sources[target]!r} and {name!r} both give {label}",
+                                   "remove one of them, or map the right one in a profile")
+            fields[target] = i
+            sources[target] = name
+        self.ignored = ignored
+        self._check_required(fields, header)
+        self.header = header
+        self.width = len(header)
+        self._build_getters(fields)
+
+    def _check_required(self, fields: dict[str, int], header: list[str]) -> None:
+        prof = self.profile
+        required = ["rated_at", "level"]
+        if not prof.rating_id_from or "rating_id" in fields:
+            required.insert(0, "rating_id")
+        else:
+            required[:0] = [f for f in prof.rating_id_from if f not in prof.defaults]
+        if "window_code" not in fields and not (prof.window_from_county and "county_code" in fields):
+            required.append("window_code")
+        if "channel" not in prof.defaults:
+            required.append("channel")
+        missing = [f for f in dict.fromkeys(required) if f not in fields and f not in prof.defaults]
+        if missing:
+            found = ", ".join(h for h in header if h) or "(none)"
+            hint = f"columns found: {found}"
+            lowered = {normalize_header(h) for h in header}
+            if prof.name != "platform" and {"satisfaction", "assesstime"} & lowered:
+                hint += "; these look like the provincial platform's fields: try --profile platform"
+            raise InvalidInput(f"{self.file_name}: missing required column(s) "
+                               f"{', '.join(_field_label(f) for f in missing)}", hint)
+
+    def _build_getters(self, fields: dict[str, int]) -> None:
+        """Row cells -> the canonical values in a fixed order, by one itemgetter call: absent fields read
+        from a tail of defaults appended to the row."""
+        order = list(FIELDS)
+        tail: list[str] = []
+        positions = []
+        for name in order:
+            if name in fields:
+                positions.append(fields[name])
+            else:
+                positions.append(self.width + len(tail))
+                tail.append(self.profile.defaults.get(name, ""))
+        self.tail = tail
+        self.getter = itemgetter(*positions)
+        self.field_pos = {name: positions[i] for i, name in enumerate(order)}
+        self.ind_codes = [c for c in INDICATOR_CODES if c in fields]
+        self.ind_getter = itemgetter(*[fields[c] for c in self.ind_codes]) if self.ind_codes else None
+        if len(self.ind_codes) == 1:
+            getter = self.ind_getter
+            self.ind_getter = lambda cells: (getter(cells),)
+        self.phone_pos = fields.get("rater_phone")
+        # Without an id column (or, in JSON, an id value) the profile may build the id from other fields.
+        self.rid_from = None
+        if self.profile.rating_id_from and ("rating_id" not in fields or not self.header):
+            self.rid_from = list(self.profile.rating_id_from)
+
+    def _json_setup(self) -> None:
+        """JSON objects are turned into cells in the order of a fixed virtual header."""
+        self.json_header = list(FIELDS) + INDICATOR_CODES
+        self.json_index = {name: i for i, name in enumerate(self.json_header)}
+        self.key_cache: dict[str, int | None] = {}
+        self.ignored_keys: dict[str, None] = {}
+        self.json_defaults = [self.profile.defaults.get(name, "") for name in self.json_header]
+        self.header = []
+        self.width = len(self.json_header)
+        self._build_getters({name: i for i, name in enumerate(self.json_header)})
+
+    def _cells_of(self, obj: dict[str, Any]) -> list[str]:
+        cells = list(self.json_defaults)
+        taken: dict[int, str] = {}
+        for key, value in obj.items():
+            index = self.key_cache.get(key, -1)
+            if index == -1:
+                target = self.profile.field_for(key)
+                index = self.json_index.get(target) if target else None
+                self.key_cache[key] = index
+                if index is None:
+                    self.ignored_keys.setdefault(key)
+            if index is None:
+                continue
+            text = cell_text(value)
+            if index in taken:
+                if text.strip() and cells[index].strip() and text.strip() != cells[index].strip():
+                    raise _Reject("column_conflict", f"keys {taken[index]!r} and {key!r} both give "
+                                                     f"{_field_label(self.json_header[index])}, differently")
+                if cells[index].strip():
+                    continue
+            cells[index] = text
+            taken[index] = key
+        return cells
+
+    # -- the run --
+
+    def run(self, header: list[str] | None, rows: Iterator, *, progress: Callable[[], None] | None = None
+            ) -> dict[str, Any]:
+        self._load_catalogue()
+        if header is not None:
+            self._map_header(header)
+        else:
+            self._json_setup()
+        conn = self.conn
+        outer = conn.in_transaction
+        restore: list[str] = []
+        if outer:
+            conn.execute("SAVEPOINT haocha_import")
+        else:
+            # Foreign keys are checked here, in Python, against the catalogue: SQLite checking them again for
+            # every row of a large batch costs a quarter of the insert time. Restored after the batch.
+            if conn.execute("PRAGMA foreign_keys").fetchone()[0]:
+                conn.execute("PRAGMA foreign_keys = OFF")
+                restore.append("PRAGMA foreign_keys = ON")
+            cache = conn.execute("PRAGMA cache_size").fetchone()[0]
+            if cache > -65536 and cache < 16384:
+                conn.execute("PRAGMA cache_size = -65536")
+                restore.append(f"PRAGMA cache_size = {cache}")
+            conn.execute("BEGIN IMMEDIATE")
+        try:
+            existing = find_batch(self.db, self.sha)
+            if existing is not None:  # imported by another process while this one waited for the lock
+                result = _already(self.file_name, existing, self.sha)
+            else:
+                result = self._run(rows, progress)
+            keep = not self.dry_run and result["status"] != "already imported"
+            if outer:
+                if not keep:
+                    conn.execute("ROLLBACK TO haocha_import")
+                conn.execute("RELEASE haocha_import")
+            else:
+                conn.execute("COMMIT" if keep else "ROLLBACK")
+        except BaseException:
+            if outer:
+                conn.execute("ROLLBACK TO haocha_import")
+                conn.execute("RELEASE haocha_import")
+            elif conn.in_transaction:
+                conn.execute("ROLLBACK")
+            raise
+        finally:
+            if not outer:
+                for statement in restore:
+                    conn.execute(statement)
+        return result
+
+    def _run(self, rows: Iterator, progress: Callable[[], None] | None) -> dict[str, Any]:
+        conn = self.conn
+        cur = conn.execute(
+            "INSERT INTO batches (file_name, sha256, source, profile, format, encoding, level_scale, operator,"
+            " imported_at, rows_read, accepted, rejected, duplicate, ignored_columns, header)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 0, 0, 0, 0, '[]', ?)",
+            [self.file_name, self.sha, self.source, self.profile.name, self.fmt, self.encoding, self.scale,
+             str(self.ctx.operator), self.now_text, json.dumps(self.header, ensure_ascii=False)])
+        self.batch_id = cur.lastrowid
+        self.next_id = (conn.execute("SELECT max(id) FROM ratings").fetchone()[0] or 0) + 1
+        self.next_contact = (conn.execute("SELECT max(id) FROM contacts").fetchone()[0] or 0) + 1
+        self.agg: dict[tuple, list] = {}
+        self.ind_agg: dict[tuple, list] = {}
+        self.rejects: list[tuple] = []
+        self.pending_cases: list[dict[str, Any]] = []
+        # source and batch are the same for every row: literals, not parameters (binding is the cost).
+        literal_source = "'" + self.source.replace("'", "''") + "'"
+        placeholders = [_VALUE_SQL.get(c, "?") for c in RATING_COLUMNS]
+        self.row_sql = "(" + ", ".join([placeholders[0], literal_source, str(self.batch_id), *placeholders[1:]]) + ")"
+        self.group_rows = max(1, min(GROUP_ROWS, conn.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER)
+                                     // len(RATING_COLUMNS)))
+        self.insert_head = (f"INSERT INTO ratings (id, source, batch_id, {', '.join(RATING_COLUMNS[1:])}) VALUES ")
+        self.insert_sql: dict[int, str] = {}
+        self._loop(rows, progress)
+        self._flush_aggregates()
+        self._flush_cases()
+        if self.read == 0:
+            raise InvalidInput(f"{self.file_name} has a header but no rows" if self.fmt in ("csv", "xlsx")
+                               else f"{self.file_name} holds no ratings",
+                               "export the ratings again; nothing was imported")
+        if self.accepted + self.duplicate + self.rejected != self.read:
+            raise HaochaError(f"internal error: {self.read} rows read but {self.accepted} accepted, "
+                              f"{self.duplicate} duplicate, {self.rejected} rejected", "please report this")
+        if not self.header:
+            self.ignored = list(self.ignored_keys)
+        conn.execute("UPDATE batches SET rows_read = ?, accepted = ?, rejected = ?, duplicate = ?,"
+                     " ignored_columns = ? WHERE id = ?",
+                     [self.read, self.accepted, self.rejected, self.duplicate,
+                      json.dumps(self.ignored, ensure_ascii=False), self.batch_id])
+        summary = self._summary()
+        if not self.dry_run:
+            audit.record(self.db, str(self.ctx.operator), "ratings.import", "batches", self.batch_id, None,
+                         {k: summary[k] for k in ("file", "sha256", "source", "profile", "format", "rows_read",
+                                                  "accepted", "duplicate", "rejected", "cases_opened")})
+        return summary
+
+    def _summary(self) -> dict[str, Any]:
+        return {
+            "file": self.file_name, "batch": None if self.dry_run else self.batch_id,
+            "status": "dry run (nothing written)" if self.dry_run else "imported",
+            "sha256": self.sha, "format": self.fmt, "encoding": self.encoding, "profile": self.profile.name,
+            "source": self.source, "level_scale": SCALE_TEXT[self.scale], "levels_by_code": self.levels_by_code,
+            "rows_read": self.read, "accepted": self.accepted, "duplicate": self.duplicate,
+            "rejected": self.rejected, "reasons": dict(sorted(self.reasons.items(), key=lambda kv: -kv[1])),
+            "first_rejects": self.first_rejects, "ignored_columns": self.ignored,
+            "cases_opened": self.cases_opened, "qr_tokens_not_verified": self.tokens_failed,
+            **({"ids": self.ids} if self.keep_ids else {}),
+        }
+
+    # -- rejects --
+
+    def _reject(self, line: int, cells: list[str] | None, raw: str | None, code: str, reason: str,
+                obj: dict[str, Any] | None = None) -> None:
+        self.rejected += 1
+        self.reasons[code] = self.reasons.get(code, 0) + 1
+        if len(self.first_rejects) < FIRST_REJECTS:
+            self.first_rejects.append({"line": line, "code": code, "reason": reason})
+        phone_enc = None
+        if cells is not None and self.header:
+            cells = list(cells[: self.width])
+            if self.phone_pos is not None and self.phone_pos < len(cells) and cells[self.phone_pos].strip():
+                phone_enc = self._encrypt(cells[self.phone_pos])
+                cells[self.phone_pos] = _mask_any(cells[self.phone_pos])
+            text = json.dumps(cells, ensure_ascii=False)
+        elif obj is not None:
+            obj = dict(obj)
+            for key, value in obj.items():
+                if self.profile.field_for(key) == "rater_phone" and cell_text(value).strip():
+                    phone_enc = self._encrypt(cell_text(value))
+                    obj[key] = _mask_any(cell_text(value))
+            text = json.dumps(obj, ensure_ascii=False, default=str)
+        else:
+            text = json.dumps(raw if raw is not None else "", ensure_ascii=False)
+        self.rejects.append((self.batch_id, line, text, code, reason, phone_enc))
+
+    def _encrypt(self, text: str) -> str:
+        return self.ctx.vault._fernet.encrypt(text.strip().encode("utf-8")).decode("ascii")
+
+    # -- the row loop --
+
+    def _loop(self, rows: Iterator, progress: Callable[[], None] | None) -> None:
+        # Locals: this loop runs once per row of a million-row file.
+        getter, tail, width, ind_getter = self.getter, self.tail, self.width, self.ind_getter
+        is_json = not self.header
+        windows, channels, items, levels = self.windows, self.channels, self.items, self.levels
+        day_info, day_of = self.day_info, self._day
+        now_s = self.now_text
+        fromiso = datetime.fromisoformat
+        rounds, anonymous_map = _ROUNDS, _ANONYMOUS
+        phone_cache, contact_cache = self.phone_cache, self.contact_cache
+        agg, ind_agg = self.agg, self.ind_agg
+        group: list[list] = []
+        group_src: list = []  # cells (or the JSON object) of each grouped row, for a late reject
+        pending_contacts: list[list] = []
+        rid_from = self.rid_from
+        reject = self._reject
+        bad_levels = self.bad_levels
+        xlsx = self.fmt == "xlsx"
+        next_id = self.next_id
+        group_rows = self.group_rows
+        read = 0
+        for line, cells, obj, raw, error in rows:
+            read += 1
+            if cells is None:
+                if error is not None:
+                    reject(line, None, raw, "row_malformed" if self.fmt == "csv" else "json_invalid", error)
+                    continue
+                try:
+                    cells = self._cells_of(obj)
+                except _Reject as exc:
+                    reject(line, None, raw, exc.code, exc.reason, obj)
+                    continue
+            elif len(cells) != width:
+                if len(cells) > width and not any(c.strip() for c in cells[width:]):
+                    del cells[width:]  # trailing empty cells (a spreadsheet's ragged right edge)
+                elif xlsx and len(cells) < width:
+                    cells.extend([""] * (width - len(cells)))
+                else:
+                    reject(line, cells, None, "cells_count",
+                           f"the row has {len(cells)} cells, the header has {width} (truncated or misaligned)")
+                    continue
+            if tail:
+                cells.extend(tail)  # absent fields: their defaults (a reject keeps cells[:width])
+            try:
+                (rid, when, wcode, chan, item, lvl, case_no, rnd, comment, phone, anon, staff, token, problems,
+                 scores_text, county) = getter(cells)
+                # rating id
+                if rid_from is None or rid.strip():
+                    rid = rid.strip()
+                    if not rid:
+                        raise _Reject("id_missing", "the rating id (评价编号) is empty")
+                    if ("E+" in rid or "e+" in rid) and _SCI.match(rid):
+                        raise _excel_number("rating id", rid)
+                # time
+                if len(when) == 19 and when[10] == " " and when[4] == "-" and when[13] == ":" and when[16] == ":":
+                    try:
+                        fromiso(when)
+                    except ValueError:
+                        when = self._parse_time(when)
+                else:
+                    when = self._parse_time(when)
+                if when > now_s:
+                    raise _Reject("time_future", f"the time {when} is later than now ({now_s})")
+                day = when[:10]
+                # channel
+                ch = channels.get(chan)
+                if ch is None:
+                    ch = self._channel(chan)
+                channel, cmode = ch
+                # window
+                win = windows.get(wcode)
+                if win is None:
+                    win = self._window(wcode, county, channel, cmode)
+                wcode, wcounty, kind, active, deactivated = win
+                if not active and (deactivated is None or when >= deactivated):
+                    raise _Reject("window_inactive", f"window {wcode} was deactivated "
+                                  + (f"on {deactivated}, before this rating" if deactivated else
+                                     "(no deactivation time is recorded)"))
+                if cmode is not None and cmode != kind:
+                    raise _Reject("channel_mode", f"channel {chan.strip()} is {cmode} but window {wcode} is {kind}")
+                # item
+                if item:
+                    code = items.get(item)
+                    if code is None:
+                        code = items.get(item.strip())
+                        if code is None:
+                            if item.strip():
+                                raise _Reject("item_unknown", f"service item {item.strip()!r} is not in the catalogue")
+                            code = ""
+                else:
+                    code = ""
+                # level
+                level = levels.get(lvl)
+                if level is None:
+                    level = self._level(lvl, line)
+                # optional fields
+                if case_no:
+                    case_no = case_no.strip()
+                    if ("E+" in case_no or "e+" in case_no) and _SCI.match(case_no):
+                        raise _excel_number("case number (办件编号)", case_no)
+                rnd_value = rounds.get(rnd)
+                if rnd_value is None:
+                    rnd_value = rounds.get(rnd.strip())
+                    if rnd_value is None:
+                        raise _Reject("round_invalid", f"评价次数 {rnd.strip()!r} is not 1 (first) or 2 (追评)")
+                if not rid:
+                    rid = self._compose_id(cells, case_no, rnd_value)
+                info = day_info.get(day)
+                if info is None:
+                    info = day_of(day)
+                version = info[0]
+                total, wts, plain = info[1][kind]
+                ivals = ind_getter(cells) if ind_getter is not None else ()
+                if scores_text or any(ivals):
+                    scores = self._scores(ivals, scores_text, kind)
+                else:
+                    scores = None
+                if scores:
+                    t_level = T[level]
+                    index = total * t_level + sum(wts[c] * (T[s] - t_level) for c, s in scores.items())
+                    scores_json = "{" + ",".join([f'"{c}":{s}' for c, s in scores.items()]) + "}"
+                else:
+                    index = plain[level]
+                    scores_json = ""
+                problems_json = self._problems(problems, kind) if problems else ""
+                contact: int | tuple = 0
+                if phone:
+                    entry = phone_cache.get(phone)
+                    if entry is None:
+                        entry = self._phone(phone)
+                    contact = contact_cache.get(entry[0]) or entry  # (hash, phone): resolved in bulk
+                anonymous = anonymous_map.get(anon)
+                if anonymous is None:
+                    if anon.strip():
+                        anonymous = anonymous_map.get(anon.strip().lower())
+                        if anonymous is None:
+                            raise _Reject("anonymous_invalid", f"是否匿名 {anon.strip()!r} is not 是/否 (yes/no)")
+                    else:
+                        anonymous = 0 if phone else 1
+                if staff:
+                    staff = staff.strip()
+                token_ok = -1
+                if token:
+                    token = token.strip()
+                    if token:
+                        token_ok = self.token_cache.get((wcode, token))
+                        if token_ok is None:
+                            token_ok = self._verify_token(wcode, token)
+                        if not token_ok:
+                            self.tokens_failed += 1
+            except _Reject as exc:
+                reject(line, None if is_json else cells, None, exc.code, exc.reason, obj if is_json else None)
+                continue
+            row = [next_id, rid, line, when, day, wcode, wcounty, kind, channel, code, level, index, version,
+                   scores_json, problems_json, case_no, rnd_value, comment, contact, anonymous, staff, token,
+                   token_ok]
+            next_id += 1
+            group.append(row)
+            group_src.append(obj if is_json else cells)
+            if contact.__class__ is tuple:
+                pending_contacts.append(row)
+            # daily aggregates (subtracted again if the row turns out to be a duplicate)
+            key = (day, wcode, code, channel)
+            entry_agg = agg.get(key)
+            if entry_agg is None:
+                entry_agg = agg[key] = [wcounty, kind, 0, 0, 0, 0, 0, 0, 0.0, 0.0]
+            entry_agg[2] += 1
+            entry_agg[2 + level] += 1
+            entry_agg[8] += index
+            entry_agg[9] += index * index
+            if scores:
+                for c, s in scores.items():
+                    ikey = (day, wcode, code, channel, c)
+                    e = ind_agg.get(ikey)
+                    if e is None:
+                        e = ind_agg[ikey] = [wcounty, kind, 0, 0, 0, 0, 0, 0]
+                    e[2] += 1
+                    e[3] += s
+                    e[4] += s * s
+                    e[5] += level
+                    e[6] += level * level
+                    e[7] += s * level
+            if len(group) >= group_rows:
+                self.read = read
+                self._flush(group, group_src, pending_contacts, bad_levels)
+                group, group_src, pending_contacts = [], [], []
+                if progress is not None:
+                    progress()
+        self.read = read
+        if group:
+            self._flush(group, group_src, pending_contacts, bad_levels)
+        self._flush_rejects()
+        if progress is not None:
+            progress()
+
+    # -- per-row helpers off the fast path --
+
+    def _parse_time(self, text: str) -> str:
+        return parse_time(text, self.excel_epoch)
+
+    def _channel(self, text: str) -> tuple[str, str | None]:
+        key = normalize_label(text)
+        found = self.channels.get(key)
+        if found is None:
+            if not key:
+                raise _Reject("channel_missing", "the channel (评价渠道) is empty")
+            raise _Reject("channel_unknown", f"channel {text.strip()!r} is neither a national channel nor a "
+                                             f"label of profile {self.profile.name}")
+        self.channels[text] = found
+        return found
+
+    def _window(self, text: str, county: str, channel: str, cmode: str | None) -> tuple:
+        code = text.strip()
+        if code:
+            found = self.windows.get(code) or self.windows.get(code.upper())
+            if found is None:
+                raise _Reject("window_unknown", f"window {code} is not in the catalogue (a window of another city?)")
+            return found
+        if self.profile.window_from_county and county.strip():
+            county_code = county.strip()
+            if len(county_code) == 12 and county_code.endswith("000000"):
+                county_code = county_code[:6]
+            if county_code not in self.counties:
+                raise _Reject("window_unknown", f"county {county_code} is not in the catalogue (another city?)")
+            if cmode != "online":
+                raise _Reject("window_missing", f"no window is given, and channel {channel} is not an online "
+                                                f"channel whose window could be the county's online channel")
+            found = self.online_window.get(county_code)
+            if found is None:
+                raise _Reject("window_missing", f"no window is given, and county {county_code} has not exactly one "
+                                                "active online channel")
+            return found
+        raise _Reject("window_missing", "the window code (窗口编码) is empty")
+
+    def _level(self, text: str, line: int) -> int:
+        value = text.strip()
+        if not value:
+            raise _Reject("level_missing", "the level (评价等级) is empty")
+        level = self.levels.get(value) or self.levels.get(value.lower())
+        if level is not None:
+            self.levels[text] = level
+            return level
+        if _NUMBER.match(value):
+            number = float(value)
+            if self.scale is None:
+                raise InvalidInput(
+                    f"{self.file_name}: {self.word} {line}: level {value!r} is a numeric code and no level scale is "
+                    "declared; nothing was imported",
+                    "level codes run both ways: give --level-scale national (GB/T 39046: 1 = 非常满意) or "
+                    "--level-scale platform (5 = 非常满意), or a profile that declares it; names such as 非常满意 "
+                    "are always accepted")
+            mapped = LEVEL_SCALES[self.scale].get(int(number)) if number.is_integer() else None
+            if mapped is None:
+                raise _Reject("level_invalid", f"level code {value} is not 1–5 on the {self.scale} scale")
+            self.levels_by_code += 1
+            return mapped
+        raise _Reject("level_invalid", f"{value!r} is not a level ({' / '.join(reversed(LEVELS))})")
+
+    def _compose_id(self, cells: list[str], case_no: str, rnd: int) -> str:
+        parts = []
+        for name in self.rid_from:
+            if name == "case_no":
+                value = case_no
+            elif name == "rating_round":
+                value = str(rnd)
+            else:
+                value = cells[self.field_pos[name]].strip()
+            if not value:
+                labels = " + ".join(_field_label(n) for n in self.rid_from)
+                raise _Reject("id_missing", f"the rating id is built from {labels}, and {_field_label(name)} is empty")
+            parts.append(value)
+        return self.profile.rating_id_separator.join(parts)
+
+    def _scores(self, ivals: tuple, scores_text: str, kind: str) -> dict[str, int]:
+        """The indicator scores given, {code: 1..5} in code order; raises _Reject."""
+        given = [(c, v) for c, v in zip(self.ind_codes, ivals, strict=True) if v and not v.isspace()]
+        if scores_text and not scores_text.isspace():
+            try:
+                extra = json.loads(scores_text)
+            except ValueError:
+                raise _Reject("score_invalid", f"指标评分 {scores_text.strip()[:60]!r} is not a JSON object") from None
+            if not isinstance(extra, dict):
+                raise _Reject("score_invalid", "指标评分 is not a JSON object {indicator: score}")
+            for key, value in extra.items():
+                code = self.indicator_alias.get(normalize_header(key))
+                if code is None:
+                    raise _Reject("score_invalid", f"指标评分 names {key!r}, not an indicator")
+                given.append((code, cell_text(value)))
+            given.sort()
+        scores: dict[str, int] = {}
+        values = self.score_values
+        for code, value in given:
+            score = values.get(value)
+            if score is None:
+                score = values.get(value.strip())
+                if score is None:
+                    raise _Reject("score_invalid", f"score of {_INDICATOR_NAME[code]} ({code}) is {value.strip()!r}; "
+                                                   "scores are whole numbers 1–5")
+            if not in_scope(_SCOPE[code], kind):
+                raise _Reject("score_scope", f"indicator {_INDICATOR_NAME[code]} ({code}) is {_SCOPE[code]} only; "
+                                             f"the window is {kind}")
+            scores[code] = score
+        return scores
+
+    def _problems(self, text: str, kind: str) -> str:
+        codes: list[str] = []
+        for token in _SPLIT_TAGS.split(text.strip()):
+            if not token:
+                continue
+            code = self.indicator_alias.get(normalize_header(token))
+            if code is None:
+                raise _Reject("problem_unknown", f"problem tag {token!r} is not an indicator code or name")
+            if code not in codes:
+                codes.append(code)
+        return json.dumps(codes) if codes else ""
+
+    def _phone(self, text: str) -> tuple[str, str]:
+        value = text.strip()
+        if ("E+" in value or "e+" in value) and _SCI.match(value):
+            raise _excel_number("phone number", value)
+        phone = normalize_phone(value)
+        if phone is None:
+            raise _Reject("phone_invalid", f"phone number {_mask_any(value)} is not a plausible mobile or landline")
+        if len(self.phone_cache) > CACHE_LIMIT:
+            self.phone_cache.clear()
+        entry = (self.ctx.vault.hash(phone), phone)
+        self.phone_cache[text] = entry
+        return entry
+
+    def _verify_token(self, window: str, token: str) -> int:
+        from haocha_cli.qr import verify_token
+
+        ok = 1 if verify_token(self.ctx.keys.qr_secret, window, token, int(self.ctx.config["qr.token_length"])) else 0
+        if len(self.token_cache) > CACHE_LIMIT:
+            self.token_cache.clear()
+        self.token_cache[(window, token)] = ok
+        return ok
+
+    # -- writing --
+
+    def _resolve_contacts(self, pending: list[list]) -> None:
+        """Phone hashes of the group -> contact ids: looked up in bulk, new ones encrypted once and added."""
+        cache = self.contact_cache
+        phones = {row[18][0]: row[18][1] for row in pending}
+        wanted = {h for h in phones if h not in cache}
+        if wanted:
+            if len(cache) > CACHE_LIMIT:
+                cache.clear()
+            for found_hash, contact_id in self.conn.execute(
+                    "SELECT phone_hash, id FROM contacts WHERE phone_hash IN (SELECT value FROM json_each(?))",
+                    [json.dumps(sorted(wanted))]):
+                cache[found_hash] = contact_id
+            new = []
+            for phone_hash in sorted(wanted - set(cache)):
+                phone = phones[phone_hash]
+                encrypted = self.ctx.vault._fernet.encrypt(phone.encode("ascii")).decode("ascii")
+                new.append((self.next_contact, phone_hash, encrypted, mask_phone(phone)))
+                cache[phone_hash] = self.next_contact
+                self.next_contact += 1
+            if new:
+                self.conn.executemany(
+                    "INSERT INTO contacts (id, phone_hash, phone_enc, phone_masked) VALUES (?, ?, ?, ?)", new)
+        for row in pending:
+            row[18] = cache[row[18][0]]
+
+    def _flush(self, group: list[list], group_src: list[tuple], pending: list[list], bad_levels: set[int]) -> None:
+        if pending:
+            self._resolve_contacts(pending)
+        count = len(group)
+        sql = self.insert_sql.get(count)
+        if sql is None:
+            sql = self.insert_sql[count] = (self.insert_head + ", ".join([self.row_sql] * count)
+                                            + " ON CONFLICT (source, rating_id) DO NOTHING")
+        inserted = self.conn.execute(sql, list(chain.from_iterable(group))).rowcount
+        if inserted != count:
+            group = self._sort_out_duplicates(group, group_src)
+        self.accepted += len(group)
+        if self.keep_ids:
+            self.ids.extend(row[0] for row in group)
+        for row in group:
+            if row[10] in bad_levels:
+                self.pending_cases.append(_rating_dict(row, self.source, self.batch_id))
+        if len(self.pending_cases) >= CASE_FLUSH:
+            self._flush_cases()
+        if len(self.rejects) >= 1000:
+            self._flush_rejects()
+        if len(self.agg) >= AGG_FLUSH_KEYS or len(self.ind_agg) >= AGG_FLUSH_KEYS:
+            self._flush_aggregates()
+
+    def _sort_out_duplicates(self, group: list[list], group_src: list[tuple]) -> list[list]:
+        """Rows the INSERT skipped: a rating id stored before (duplicate) or earlier in this file (rejected)."""
+        first, last = group[0][0], group[-1][0]
+        present = {r[0] for r in self.conn.execute("SELECT id FROM ratings WHERE id BETWEEN ? AND ?", [first, last])}
+        skipped = [i for i, row in enumerate(group) if row[0] not in present]
+        owners = {rid: (batch, line) for rid, batch, line in self.conn.execute(
+            "SELECT rating_id, batch_id, line FROM ratings WHERE source = ? AND rating_id IN"
+            " (SELECT value FROM json_each(?))", [self.source, json.dumps([group[i][1] for i in skipped])])}
+        for i in skipped:
+            row = group[i]
+            self._unaggregate(row)
+            batch, line = owners[row[1]]
+            if batch == self.batch_id:
+                src = group_src[i]
+                self._reject(row[2], src if self.header else None, None, "duplicate_in_file",
+                             f"rating id {row[1]} appears earlier in this file ({self.word} {line})",
+                             None if self.header else src)
+            else:
+                self.duplicate += 1
+        return [row for row in group if row[0] in present]
+
+    def _unaggregate(self, row: list) -> None:
+        day, wcode, code, channel, level, index = row[4], row[5], row[9], row[8], row[10], row[11]
+        entry = self.agg[(day, wcode, code, channel)]
+        entry[2] -= 1
+        entry[2 + level] -= 1
+        entry[8] -= index
+        entry[9] -= index * index
+        if row[13]:
+            for c, s in json.loads(row[13]).items():
+                e = self.ind_agg[(day, wcode, code, channel, c)]
+                e[2] -= 1
+                e[3] -= s
+                e[4] -= s * s
+                e[5] -= level
+                e[6] -= level * level
+                e[7] -= s * level
+
+    def _flush_rejects(self) -> None:
+        if self.rejects:
+            self.conn.executemany(
+                "INSERT INTO rejects (batch_id, line, raw, code, reason, phone_enc) VALUES (?, ?, ?, ?, ?, ?)",
+                self.rejects)
+            self.rejects = []
+
+    def _flush_cases(self) -> None:
+        if self.pending_cases:
+            from haocha_cli.cases import open_cases
+
+            self.cases_opened += open_cases(self.ctx, self.pending_cases) or 0
+            self.pending_cases = []
+
+    def _flush_aggregates(self) -> None:
+        rows = [(*key, e[0], e[1], e[2], e[3], e[4], e[5], e[6], e[7], e[8], e[9])
+                for key, e in self.agg.items() if e[2]]
+        if rows:
+            self.conn.executemany(
+                "INSERT INTO daily_agg (day, window_code, item_code, channel, county_code, mode, n, l1, l2, l3, l4,"
+                " l5, index_sum, index_sq) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+                " ON CONFLICT (day, window_code, item_code, channel) DO UPDATE SET n = n + excluded.n,"
+                " l1 = l1 + excluded.l1, l2 = l2 + excluded.l2, l3 = l3 + excluded.l3, l4 = l4 + excluded.l4,"
+                " l5 = l5 + excluded.l5, index_sum = index_sum + excluded.index_sum,"
+                " index_sq = index_sq + excluded.index_sq", rows)
+        rows = [(*key, e[0], e[1], e[2], e[3], e[4], e[5], e[6], e[7]) for key, e in self.ind_agg.items() if e[2]]
+        if rows:
+            self.conn.executemany(
+                "INSERT INTO daily_indicator_agg (day, window_code, item_code, channel, indicator_code, county_code,"
+                " mode, n, score_sum, score_sq, level_sum, level_sq, cross_sum) VALUES"
+                " (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+                " ON CONFLICT (day, window_code, item_code, channel, indicator_code) DO UPDATE SET n = n + excluded.n,"
+                " score_sum = score_sum + excluded.score_sum, score_sq = score_sq + excluded.score_sq,"
+                " level_sum = level_sum + excluded.level_sum, level_sq = level_sq + excluded.level_sq,"
+                " cross_sum = cross_sum + excluded.cross_sum", rows)
+        self.agg.clear()
+        self.ind_agg.clear()
+
+
+def _rating_dict(row: list, source: str, batch_id: int) -> dict[str, Any]:
+    rating = dict(zip(RATING_COLUMNS, row, strict=True))
+    rating["source"] = source
+    rating["batch_id"] = batch_id
+    for key in ("scores", "problems", "case_no", "comment", "staff_code", "qr_token"):
+        if rating[key] == "":
+            rating[key] = None
+    if not rating["contact_id"]:
+        rating["contact_id"] = None
+    if rating["token_ok"] == -1:
+        rating["token_ok"] = None
+    return rating
+
+
+def _field_label(name: str) -> str:
+    return f"{FIELDS[name]} ({name})" if name in FIELDS else name
+
+
+def _excel_number(what: str, value: str) -> _Reject:
+    return _Reject("excel_number", f"{what} {value} was turned into a number by a spreadsheet and has lost digits; "
+                                   "format the column as text and export again")
+
+
+def _mask_any(text: str) -> str:
+    value = text.strip()
+    phone = normalize_phone(value)
+    if phone:
+        return mask_phone(phone)
+    if len(value) <= 4:
+        return "****"
+    return value[:3] + "****" + value[-2:]
+
+
+# --- times ----------------------------------------------------------------------------------------
+
+
+def parse_time(text: str, excel_epoch: datetime | None = None) -> str:
+    """A rating time as 'YYYY-MM-DD HH:MM:SS' local time (Asia/Shanghai); raises _Reject.
+
+    Accepted: 2024-05-06 09:30:00, 2024/5/6 9:30, 2024.05.06 09:30:00, 2024-05-06T09:30:00+08:00 (an
+    offset or Z is converted to local time), 20240506093000, 202405060930, 2024年5月6日 9:30 or
+    9时30分, and in .xlsx cells an Excel serial number (45418.395833)."""
+    value = text.strip()
+    if not value:
+        raise _Reject("time_missing", "the rating time (评价时间) is empty")
+    parts = None
+    tz = None
+    m = _DATE_TIME.match(value)
+    if m:
+        parts = m.groups()[:6]
+        tz = m.group(8)
+    else:
+        m = _COMPACT.match(value) or _CHINESE.match(value)
+        if m:
+            parts = m.groups()[:6]
+        elif _NUMBER.match(value) and 1 <= float(value) < 2958466:
+            if excel_epoch is None:
+                raise _Reject("time_excel_serial", f"the time {value} is a spreadsheet date serial number; format "
+                                                   "the column as a date and time before saving the CSV")
+            return _from_serial(float(value), excel_epoch)
+    if parts is None:
+        raise _Reject("time_invalid", f"{value!r} is not a date and time (e.g. 2024-05-06 09:30:00)")
+    year, month, day, hour, minute, second = parts
+    if hour is None:
+        raise _Reject("time_invalid", f"{value!r} has no time of day")
+    try:
+        moment = datetime(int(year), int(month), int(day), int(hour), int(minute), int(second or 0))
+    except ValueError:
+        raise _Reject("time_invalid", f"{value!r} is not a valid date and time") from None
+    if tz:
+        offset = timedelta(0) if tz == "Z" else timedelta(
+            hours=int(tz[1:3]), minutes=int(tz[-2:])) * (1 if tz[0] == "+" else -1)
+        moment = moment - offset + timedelta(hours=8)  # to the bureau's time, Asia/Shanghai (UTC+8)
+    return moment.strftime("%Y-%m-%d %H:%M:%S")
+
+
+def _from_serial(serial: float, epoch: datetime) -> str:
+    from openpyxl.utils.datetime import from_excel
+
+    if serial.is_integer():
+        raise _Reject("time_invalid", f"the cell holds the date {from_excel(serial, epoch):%Y-%m-%d} but no time of day")
+    moment = from_excel(serial, epoch)
+    if moment.microsecond >= 500_000:
+        moment += timedelta(seconds=1)
+    return moment.replace(microsecond=0).strftime("%Y-%m-%d %H:%M:%S")
+
+
+# --- batches --------------------------------------------------------------------------------------
+
+
+def list_batches(db: sqlite_utils.Database) -> list[dict[str, Any]]:
+    return list(db.query(
+        "SELECT id AS batch, imported_at, file_name, format, profile, source, rows_read, accepted, duplicate,"
+        " rejected, operator FROM batches ORDER BY id"))
+
+
+def get_batch(db: sqlite_utils.Database, batch_id: int) -> dict[str, Any]:
+    rows = list(db.query("SELECT * FROM batches WHERE id = ?", [batch_id]))
+    if not rows:
+        last = db.execute("SELECT max(id) FROM batches").fetchone()[0]
+        raise NotFound(f"batch {batch_id} does not exist",
+                       f"batches are numbered 1 to {last}" if last else "no file has been imported yet")
+    batch = rows[0]
+    batch["ignored_columns"] = json.loads(batch["ignored_columns"])
+    batch["header"] = json.loads(batch["header"])
+    batch["level_scale"] = SCALE_TEXT.get(batch["level_scale"], batch["level_scale"])
+    batch["reasons"] = [
+        {"code": code, "count": count, "meaning": REASONS.get(code, ""), "example": example}
+        for code, count, example in db.execute(
+            "SELECT code, count(*), min(reason) FROM rejects WHERE batch_id = ? GROUP BY code ORDER BY count(*) DESC,"
+            " code", [batch_id])]
+    batch["cases_opened"] = _count_cases(db, batch_id)
+    return batch
+
+
+def _count_cases(db: sqlite_utils.Database, batch_id: int) -> int | None:
+    try:
+        return db.execute("SELECT count(*) FROM cases WHERE rating_id IN (SELECT id FROM ratings WHERE batch_id = ?)",
+                          [batch_id]).fetchone()[0]
+    except Exception:  # noqa: BLE001 - no cases table before the closed loop's migration
+        return None
+
+
+def batch_rejects(ctx: Context, batch_id: int, *, reveal_phones: bool = False) -> dict[str, Any]:
+    """The rejected rows of a batch as they were read (phones masked unless revealed), with their reason.
+
+    Returns {"header": [...] or None, "rows": [{"line", "code", "reason", "cells" | "object" | "text"}]}."""
+    batch = get_batch(ctx.db, batch_id)
+    if reveal_phones:
+        ctx.require_city("revealing raters' phone numbers")
+    header = batch["header"] or None
+    phone_pos = None
+    profile = None
+    if header:
+        try:
+            profile = load_profile(batch["profile"])
+        except HaochaError:
+            profile = None
+        if profile is not None:
+            phone_pos = next((i for i, h in enumerate(header) if profile.field_for(h) == "rater_phone"), None)
+    rows = []
+    for line, raw, code, reason, phone_enc in ctx.db.execute(
+            "SELECT line, raw, code, reason, phone_enc FROM rejects WHERE batch_id = ? ORDER BY line", [batch_id]):
+        value = json.loads(raw)
+        phone = ctx.vault.reveal(phone_enc) if reveal_phones and phone_enc else None
+        entry: dict[str, Any] = {"line": line, "code": code, "reason": reason}
+        if isinstance(value, list):
+            if phone is not None and phone_pos is not None and phone_pos < len(value):
+                value[phone_pos] = phone
+            entry["cells"] = value
+        elif isinstance(value, dict):
+            if phone is not None:
+                for key in value:
+                    if (profile or load_profile(batch["profile"])).field_for(key) == "rater_phone":
+                        value[key] = phone
+            entry["object"] = value
+        else:
+            entry["text"] = value
+        rows.append(entry)
+    if reveal_phones and any(r for r in rows):
+        from haocha_cli.db import transaction
+
+        with transaction(ctx.db):
+            audit.record(ctx.db, str(ctx.operator), "batches.reveal_phones", "batches", batch_id, None,
+                         {"rejects": len(rows)})
+    return {"batch": batch_id, "header": header, "format": batch["format"], "rows": rows}
+
+
+def write_rejects(ctx: Context, batch_id: int, out: str | Path, *, reveal_phones: bool = False) -> int:
+    """Write a batch's rejected rows, as they were plus a ``reject_reason`` column, to CSV (UTF-8 with BOM,
+    so that Excel shows the Chinese) or JSON Lines, by the output file's extension. Returns the row count."""
+    import csv
+
+    data = batch_rejects(ctx, batch_id, reveal_phones=reveal_phones)
+    out = Path(out)
+    as_csv = out.suffix.lower() in (".csv", ".txt") or (out.suffix.lower() not in (".jsonl", ".json", ".ndjson")
+                                                        and data["header"] is not None)
+    try:
+        if as_csv:
+            with out.open("w", encoding="utf-8-sig", newline="") as fh:
+                writer = csv.writer(fh)
+                header = data["header"]
+                if header is None:
+                    keys: dict[str, None] = {}
+                    for r in data["rows"]:
+                        keys.update(dict.fromkeys(r.get("object") or {}))
+                    header = list(keys)
+                writer.writerow([*header, "reject_reason"])
+                for r in data["rows"]:
+                    if "cells" in r:
+                        cells = r["cells"] + [""] * (len(header) - len(r["cells"]))
+                    elif "object" in r:
+                        cells = [cell_text(r["object"].get(k)) for k in header]
+                    else:
+                        cells = [r["text"]] + [""] * (len(header) - 1)
+                    writer.writerow([*cells, f"{r['code']}: {r['reason']}"])
+        else:
+            with out.open("w", encoding="utf-8") as fh:
+                for r in data["rows"]:
+                    if "object" in r:
+                        obj = dict(r["object"])
+                    elif "cells" in r:
+                        obj = dict(zip(data["header"] or [], r["cells"], strict=False))
+                    else:
+                        obj = {"text": r["text"]}
+                    obj["reject_reason"] = f"{r['code']}: {r['reason']}"
+                    fh.write(json.dumps(obj, ensure_ascii=False) + "\n")
+    except OSError as exc:
+        raise InvalidInput(f"cannot write {out}: {exc.strerror}", "check that the folder exists and is writable") from None
+    return len(data["rows"])

@@ -56,6 +56,9 @@ DEFAULTS: list[tuple[str, Any, str]] = [
     ("risk.high_when_h", 1, "a county is high risk when at least this many failure modes have action priority H"),
     ("risk.medium_when_m", 1, "… medium risk when at least this many have H or M (else low)"),
     ("ranking.shrink_weight", 0, "W of the shrunk ranking score; 0 = the mean N per unit"),
+    ("pilot.county", "", "a pilot county (e.g. 370213) whose before/after comparison the monthly report shows"),
+    ("pilot.before", "", "the pilot's baseline, D..D or a period such as 2026-Q1"),
+    ("pilot.after", "", "the pilot's period, D..D or a period such as 2026-Q2"),
 ]
 _DEFAULT_KEYS = {k for k, _, _ in DEFAULTS}
 CONFIG_FILE_NAME = "haocha.toml"

@@ -20,6 +20,8 @@ from haocha_cli.clock import today
 from haocha_cli.context import Context
 from haocha_cli.db import transaction
 from haocha_cli.errors import HaochaError, InvalidInput, NotFound
+from haocha_cli.spreadsheet import csv_safe as _csv_safe
+from haocha_cli.spreadsheet import make_text
 
 # (key, Chinese header, English header)
 READ_ONLY = [
@@ -108,13 +110,6 @@ def _write_csv(rows: list[dict[str, Any]], path: Path) -> None:
             writer.writerow([_csv_safe(row.get(key, "")) for key, _, _ in COLUMNS])
 
 
-def _csv_safe(value: Any) -> Any:
-    # A text cell starting with = + - @ is run as a formula by spreadsheet programs; a leading ' keeps it text.
-    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
-        return "'" + value
-    return value
-
-
 def _write_xlsx(rows: list[dict[str, Any]], path: Path) -> None:
     from openpyxl import Workbook
     from openpyxl.styles import Font, PatternFill
@@ -134,9 +129,7 @@ def _write_xlsx(rows: list[dict[str, Any]], path: Path) -> None:
         ws.column_dimensions[get_column_letter(i)].width = 22 if key in ("rated_at", "window", "measures") else 14
     for r, row in enumerate(rows, 2):
         for c, (key, _, _) in enumerate(COLUMNS, 1):
-            cell = ws.cell(row=r, column=c, value=row.get(key))
-            if isinstance(cell.value, str) and cell.value.startswith("="):
-                cell.data_type = "s"  # text, never a formula
+            make_text(ws.cell(row=r, column=c, value=row.get(key)))  # text, never a formula
     last = max(len(rows) + 1, 200)
     for key, choices in (("classify", "可整改,无法整改,无需整改"), ("revisit", "已联系上,联系不上")):
         col = get_column_letter([k for k, _, _ in COLUMNS].index(key) + 1)

@@ -84,6 +84,8 @@ ACTIONS: dict[str, Action] = {a.name: a for a in (
     Action("rerate", "county/city", frozenset({"closed"}), "re-rating case {id}"),
     Action("appeal", "county", frozenset({"new", "rectifying", "reopened"}), "appealing case {id}"),
     Action("decide", "city", frozenset({"appealed"}), "deciding the appeal of case {id}"),
+    Action("reopen", "city", frozenset({"closed", "rerated", "unrectifiable", "no_action"}),
+           "reopening case {id}"),
 )}
 
 
@@ -390,6 +392,28 @@ def rerate(ctx: Context, case_id: int, level: str) -> dict[str, Any]:
             if note:
                 changes["calendar_note"] = note
         return _update(ctx, case, "rerate", changes)
+
+
+def reopen(ctx: Context, case_id: int, reason: str) -> dict[str, Any]:
+    """The city reopens a resolved case (a failed spot-check, 抽查不合格). A rectification that did not hold
+    is rectified again with a new deadline counted from today; a classification (unrectifiable, no-action)
+    that did not hold goes back to the county to classify again."""
+    reason = _text(reason, "a reason (--reason)")
+    with transaction(ctx.db):
+        case = _checked(ctx, case_id, "reopen")
+        now = now_text()
+        if case["state"] in ("closed", "rerated"):
+            start = _day(now)
+            due, note = _deadline(load_calendar(ctx.db).overrides, start, case["rectify_days"])
+            changes: dict[str, Any] = {"state": "reopened", "reopen_count": case["reopen_count"] + 1,
+                                       "rectify_from": start.isoformat(), "rectify_due": due.isoformat(),
+                                       "resolved_at": None, "on_time": None}
+            if note:
+                changes["calendar_note"] = note
+        else:
+            changes = {"state": "new", "classification": None, "classify_reason": None, "classified_at": None,
+                       "resolved_at": None, "on_time": None, "reopen_count": case["reopen_count"] + 1}
+        return _update(ctx, case, "reopen", changes, {"reason": reason})
 
 
 def appeal(ctx: Context, case_id: int, reason: str, evidence: str) -> dict[str, Any]:

@@ -18,13 +18,17 @@ from haocha_cli.commands import audit as audit_commands
 from haocha_cli.commands import calendar as calendar_commands
 from haocha_cli.commands import cases as cases_commands
 from haocha_cli.commands import config as config_commands
+from haocha_cli.commands import demo as demo_commands
+from haocha_cli.commands import export as export_commands
 from haocha_cli.commands import flags as flags_commands
 from haocha_cli.commands import index as index_commands
 from haocha_cli.commands import indicators as indicator_commands
 from haocha_cli.commands import org as org_commands
 from haocha_cli.commands import qr as qr_commands
 from haocha_cli.commands import ratings as rating_commands
+from haocha_cli.commands import report as report_commands
 from haocha_cli.commands import risk as risk_commands
+from haocha_cli.commands import serve as serve_commands
 from haocha_cli.commands import spc as spc_commands
 from haocha_cli.commands import spotcheck as spotcheck_commands
 from haocha_cli.commands._common import State
@@ -117,12 +121,16 @@ app.add_typer(audit_commands.app, name="audit")
 app.add_typer(cases_commands.app, name="cases")
 app.add_typer(calendar_commands.app, name="calendar")
 app.add_typer(qr_commands.app, name="qr")
+app.add_typer(report_commands.app, name="report")
+app.command("demo")(demo_commands.demo_command)
 app.add_typer(flags_commands.app, name="flags")
 app.add_typer(spotcheck_commands.app, name="spotcheck")
 app.add_typer(risk_commands.app, name="risk")
+app.add_typer(export_commands.app, name="export")
 index_commands.register(app)
 app.command("spc")(spc_commands.spc_command)
 app.command("import")(rating_commands.import_command)
+app.command("serve")(serve_commands.serve_command)
 app.add_typer(rating_commands.batches_app, name="batches")
 
 

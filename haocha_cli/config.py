@@ -56,6 +56,17 @@ DEFAULTS: list[tuple[str, Any, str]] = [
     ("risk.high_when_h", 1, "a county is high risk when at least this many failure modes have action priority H"),
     ("risk.medium_when_m", 1, "… medium risk when at least this many have H or M (else low)"),
     ("ranking.shrink_weight", 0, "W of the shrunk ranking score; 0 = the mean N per unit"),
+    # `haocha serve`, the rating page (docs/serve.md). Rate limits are counted in memory by one process.
+    ("serve.address_limit", 20, "submissions and follow-up look-ups one client address may make within"
+     " serve.address_minutes (a hall's Wi-Fi is one address); 0 = no limit"),
+    ("serve.address_minutes", 10, "the sliding window of serve.address_limit, in minutes"),
+    ("serve.phone_limit", 3, "ratings one phone may submit within serve.phone_minutes; 0 = no limit"),
+    ("serve.phone_minutes", 60, "the sliding window of serve.phone_limit, in minutes"),
+    ("serve.comment_max_chars", 500, "the longest comment (文字评价) the rating page accepts, in characters;"
+     " 0 = no limit but the request size (32 kB)"),
+    ("serve.form_max_age_minutes", 120, "a rating form older than this is refused (scan again); 0 = no limit"),
+    ("serve.forwarded_allow_ips", "127.0.0.1,::1",
+     "reverse proxies whose X-Forwarded-For header names the client (for the rate limits); '' = none"),
     ("pilot.county", "", "a pilot county (e.g. 370213) whose before/after comparison the monthly report shows"),
     ("pilot.before", "", "the pilot's baseline, D..D or a period such as 2026-Q1"),
     ("pilot.after", "", "the pilot's period, D..D or a period such as 2026-Q2"),

@@ -19,7 +19,7 @@ import sqlite_utils
 
 from haocha_cli import audit
 from haocha_cli.clock import now_text, today
-from haocha_cli.config import Config
+from haocha_cli.config import DEFAULTS, Config
 from haocha_cli.context import Context
 from haocha_cli.db import get_meta, set_meta, transaction
 from haocha_cli.errors import ConfigError, InvalidInput, NotFound
@@ -263,8 +263,9 @@ def occurrence_scale(config: Config, measure: str) -> list[float]:
           and all(isinstance(x, (int, float)) and not isinstance(x, bool) and x >= 0 for x in scale)
           and all(a < b for a, b in zip(scale, scale[1:], strict=False)))
     if not ok:
+        default = next(v for k, v, _ in DEFAULTS if k == key)
         raise ConfigError(f"{key} must be 9 ascending non-negative numbers (the thresholds of Occurrence 2…10)",
-                          f"the default is {[0.01, 0.02, 0.05, 0.08, 0.12, 0.16, 0.20, 0.30, 0.50]}")
+                          f"the default is {default}")
     return [float(x) for x in scale]
 
 

@@ -13,6 +13,7 @@ and encrypted once per distinct number, and aggregates are summed in memory and 
 
 from __future__ import annotations
 
+import gc
 import hashlib
 import json
 import math
@@ -157,8 +158,8 @@ def import_file(ctx: Context, path: str | Path, *, profile: str | Path | Profile
     try:
         job = _Job(ctx, prof, scale, source or prof.source, table.format, path.name, sha, table.encoding,
                    dry_run, excel_epoch=table.excel_epoch)
-        return job.run(table.header, table.rows, progress=(lambda: progress(table.position(), table.size))
-                       if progress else None)
+        return job.run(table.header, table.rows,
+                       progress=(lambda: progress(table.position(), table.size)) if progress else None)
     finally:
         table.close()
 
@@ -195,8 +196,26 @@ def _already(name: str, batch_id: int, sha: str) -> dict[str, Any]:
 # --- the job ----------------------------------------------------------------------------------------
 
 
+class _Tally:
+    """Rejected rows counted by one side (the reader's validation, the writer's duplicate check)."""
+
+    def __init__(self) -> None:
+        self.rejected = 0
+        self.reasons: dict[str, int] = {}
+        self.first: list[dict[str, Any]] = []
+
+    def count(self, line: int, code: str, reason: str) -> None:
+        self.rejected += 1
+        self.reasons[code] = self.reasons.get(code, 0) + 1
+        if len(self.first) < FIRST_REJECTS:
+            self.first.append({"line": line, "code": code, "reason": reason})
+
+
 class _Job:
-    """One batch: column mapping, row validation, buffered writes."""
+    """One batch: a producer reads and validates rows into groups, the consumer writes each group.
+
+    (Running the producer in a thread was measured: SQLite releases the GIL while it writes, but the two
+    threads then queue for the GIL and the import got slower, not faster.)"""
 
     def __init__(self, ctx: Context, profile: Profile, scale: str | None, source: str, fmt: str, file_name: str,
                  sha: str, encoding: str | None, dry_run: bool, *, excel_epoch: datetime | None = None,
@@ -206,9 +225,8 @@ class _Job:
         self.file_name, self.sha, self.encoding, self.dry_run = file_name, sha, encoding, dry_run
         self.excel_epoch, self.keep_ids = excel_epoch, keep_ids
         self.word = _LINE_WORD.get(fmt, "line")
-        self.read = self.accepted = self.duplicate = self.rejected = 0
-        self.reasons: dict[str, int] = {}
-        self.first_rejects: list[dict[str, Any]] = []
+        self.read = self.accepted = self.duplicate = 0
+        self.reader_tally, self.writer_tally = _Tally(), _Tally()
         self.ignored: list[str] = []
         self.cases_opened = 0
         self.tokens_failed = 0
@@ -245,7 +263,7 @@ class _Job:
         self.indicator_alias = indicator_aliases()
         self.bad_levels = self.ctx.config.bad_levels
         self.token_cache: dict[tuple[str, str], int] = {}
-        self.phone_cache: dict[str, tuple[str, str] | None] = {}
+        self.phone_cache: dict[str, tuple[str, str]] = {}
         self.contact_cache: dict[str, int] = {}
 
     def _day(self, day: str) -> tuple:
@@ -374,7 +392,7 @@ class _Job:
 
     # -- the run --
 
-    def run(self, header: list[str] | None, rows: Iterator, *, progress: Callable[[], None] | None = None
+    def run(self, header: list[str] | None, rows: Iterator, *, progress: Callable[[], None] | None = None,
             ) -> dict[str, Any]:
         self._load_catalogue()
         if header is not None:
@@ -393,10 +411,13 @@ class _Job:
                 conn.execute("PRAGMA foreign_keys = OFF")
                 restore.append("PRAGMA foreign_keys = ON")
             cache = conn.execute("PRAGMA cache_size").fetchone()[0]
-            if cache > -65536 and cache < 16384:
+            if -65536 < cache < 16384:
                 conn.execute("PRAGMA cache_size = -65536")
                 restore.append(f"PRAGMA cache_size = {cache}")
             conn.execute("BEGIN IMMEDIATE")
+        # Nothing a batch allocates holds a cycle; collecting would only walk a million live rows again and again.
+        gc_was_on = gc.isenabled()
+        gc.disable()
         try:
             existing = find_batch(self.db, self.sha)
             if existing is not None:  # imported by another process while this one waited for the lock
@@ -418,6 +439,8 @@ class _Job:
                 conn.execute("ROLLBACK")
             raise
         finally:
+            if gc_was_on:
+                gc.enable()
             if not outer:
                 for statement in restore:
                     conn.execute(statement)
@@ -436,19 +459,23 @@ class _Job:
         self.next_contact = (conn.execute("SELECT max(id) FROM contacts").fetchone()[0] or 0) + 1
         self.agg: dict[tuple, list] = {}
         self.ind_agg: dict[tuple, list] = {}
-        self.rejects: list[tuple] = []
+        self.reject_rows: list[tuple] = []
         self.pending_cases: list[dict[str, Any]] = []
         # source and batch are the same for every row: literals, not parameters (binding is the cost).
         literal_source = "'" + self.source.replace("'", "''") + "'"
         placeholders = [_VALUE_SQL.get(c, "?") for c in RATING_COLUMNS]
         self.row_sql = "(" + ", ".join([placeholders[0], literal_source, str(self.batch_id), *placeholders[1:]]) + ")"
-        self.group_rows = max(1, min(GROUP_ROWS, conn.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER)
-                                     // len(RATING_COLUMNS)))
-        self.insert_head = (f"INSERT INTO ratings (id, source, batch_id, {', '.join(RATING_COLUMNS[1:])}) VALUES ")
+        self.variable_limit = conn.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER)
+        self.group_rows = max(1, min(GROUP_ROWS, self.variable_limit // len(RATING_COLUMNS)))
+        self.insert_head = f"INSERT INTO ratings (id, source, batch_id, {', '.join(RATING_COLUMNS[1:])}) VALUES "
         self.insert_sql: dict[int, str] = {}
-        self._loop(rows, progress)
+        self._drive(self._produce(rows), progress)
+        self._flush_rejects()
         self._flush_aggregates()
         self._flush_cases()
+        if not self.header:
+            self.ignored = list(self.ignored_keys)
+        self.rejected = self.reader_tally.rejected + self.writer_tally.rejected
         if self.read == 0:
             raise InvalidInput(f"{self.file_name} has a header but no rows" if self.fmt in ("csv", "xlsx")
                                else f"{self.file_name} holds no ratings",
@@ -456,8 +483,6 @@ class _Job:
         if self.accepted + self.duplicate + self.rejected != self.read:
             raise HaochaError(f"internal error: {self.read} rows read but {self.accepted} accepted, "
                               f"{self.duplicate} duplicate, {self.rejected} rejected", "please report this")
-        if not self.header:
-            self.ignored = list(self.ignored_keys)
         conn.execute("UPDATE batches SET rows_read = ?, accepted = ?, rejected = ?, duplicate = ?,"
                      " ignored_columns = ? WHERE id = ?",
                      [self.read, self.accepted, self.rejected, self.duplicate,
@@ -470,26 +495,28 @@ class _Job:
         return summary
 
     def _summary(self) -> dict[str, Any]:
+        reasons = dict(self.reader_tally.reasons)
+        for code, count in self.writer_tally.reasons.items():
+            reasons[code] = reasons.get(code, 0) + count
+        first = sorted(self.reader_tally.first + self.writer_tally.first, key=lambda r: r["line"])[:FIRST_REJECTS]
         return {
             "file": self.file_name, "batch": None if self.dry_run else self.batch_id,
             "status": "dry run (nothing written)" if self.dry_run else "imported",
             "sha256": self.sha, "format": self.fmt, "encoding": self.encoding, "profile": self.profile.name,
             "source": self.source, "level_scale": SCALE_TEXT[self.scale], "levels_by_code": self.levels_by_code,
             "rows_read": self.read, "accepted": self.accepted, "duplicate": self.duplicate,
-            "rejected": self.rejected, "reasons": dict(sorted(self.reasons.items(), key=lambda kv: -kv[1])),
-            "first_rejects": self.first_rejects, "ignored_columns": self.ignored,
+            "rejected": self.rejected, "reasons": dict(sorted(reasons.items(), key=lambda kv: (-kv[1], kv[0]))),
+            "first_rejects": first, "ignored_columns": self.ignored,
             "cases_opened": self.cases_opened, "qr_tokens_not_verified": self.tokens_failed,
             **({"ids": self.ids} if self.keep_ids else {}),
         }
 
     # -- rejects --
 
-    def _reject(self, line: int, cells: list[str] | None, raw: str | None, code: str, reason: str,
-                obj: dict[str, Any] | None = None) -> None:
-        self.rejected += 1
-        self.reasons[code] = self.reasons.get(code, 0) + 1
-        if len(self.first_rejects) < FIRST_REJECTS:
-            self.first_rejects.append({"line": line, "code": code, "reason": reason})
+    def _reject_row(self, tally: _Tally, line: int, cells: list[str] | None, raw: str | None, code: str,
+                    reason: str, obj: dict[str, Any] | None = None) -> tuple:
+        """Count a rejected row and return it as stored: phone masked in the row, encrypted beside it."""
+        tally.count(line, code, reason)
         phone_enc = None
         if cells is not None and self.header:
             cells = list(cells[: self.width])
@@ -506,14 +533,19 @@ class _Job:
             text = json.dumps(obj, ensure_ascii=False, default=str)
         else:
             text = json.dumps(raw if raw is not None else "", ensure_ascii=False)
-        self.rejects.append((self.batch_id, line, text, code, reason, phone_enc))
+        return (self.batch_id, line, text, code, reason, phone_enc)
 
     def _encrypt(self, text: str) -> str:
         return self.ctx.vault._fernet.encrypt(text.strip().encode("utf-8")).decode("ascii")
 
-    # -- the row loop --
+    # -- the producer: read and validate --
 
-    def _loop(self, rows: Iterator, progress: Callable[[], None] | None) -> None:
+    def _produce(self, rows: Iterator) -> Iterator[tuple]:
+        """Groups of validated rows: (rows, their cells or objects, their scores, rows whose phone still needs
+        a contact id, rejected rows, rows read so far)."""
+        return self._validate(rows)
+
+    def _validate(self, rows: Iterator) -> Iterator[tuple]:
         # Locals: this loop runs once per row of a million-row file.
         getter, tail, width, ind_getter = self.getter, self.tail, self.width, self.ind_getter
         is_json = not self.header
@@ -523,27 +555,29 @@ class _Job:
         fromiso = datetime.fromisoformat
         rounds, anonymous_map = _ROUNDS, _ANONYMOUS
         phone_cache, contact_cache = self.phone_cache, self.contact_cache
-        agg, ind_agg = self.agg, self.ind_agg
-        group: list[list] = []
-        group_src: list = []  # cells (or the JSON object) of each grouped row, for a late reject
-        pending_contacts: list[list] = []
         rid_from = self.rid_from
-        reject = self._reject
-        bad_levels = self.bad_levels
+        tally = self.reader_tally
+        reject = self._reject_row
         xlsx = self.fmt == "xlsx"
         next_id = self.next_id
         group_rows = self.group_rows
+        group: list[list] = []
+        group_src: list = []  # cells (or the JSON object) of each grouped row, for a late reject
+        group_scores: list = []
+        pending: list[list] = []
+        rejects: list[tuple] = []
         read = 0
         for line, cells, obj, raw, error in rows:
             read += 1
             if cells is None:
                 if error is not None:
-                    reject(line, None, raw, "row_malformed" if self.fmt == "csv" else "json_invalid", error)
+                    rejects.append(reject(tally, line, None, raw, "row_malformed" if self.fmt == "csv" else "json_invalid",
+                                          error))
                     continue
                 try:
                     cells = self._cells_of(obj)
                 except _Reject as exc:
-                    reject(line, None, raw, exc.code, exc.reason, obj)
+                    rejects.append(reject(tally, line, None, raw, exc.code, exc.reason, obj))
                     continue
             elif len(cells) != width:
                 if len(cells) > width and not any(c.strip() for c in cells[width:]):
@@ -551,8 +585,9 @@ class _Job:
                 elif xlsx and len(cells) < width:
                     cells.extend([""] * (width - len(cells)))
                 else:
-                    reject(line, cells, None, "cells_count",
-                           f"the row has {len(cells)} cells, the header has {width} (truncated or misaligned)")
+                    rejects.append(reject(tally, line, cells, None, "cells_count",
+                                          f"the row has {len(cells)} cells, the header has {width} "
+                                          "(truncated or misaligned)"))
                     continue
             if tail:
                 cells.extend(tail)  # absent fields: their defaults (a reject keeps cells[:width])
@@ -571,9 +606,9 @@ class _Job:
                     try:
                         fromiso(when)
                     except ValueError:
-                        when = self._parse_time(when)
+                        when = parse_time(when, self.excel_epoch)
                 else:
-                    when = self._parse_time(when)
+                    when = parse_time(when, self.excel_epoch)
                 if when > now_s:
                     raise _Reject("time_future", f"the time {when} is later than now ({now_s})")
                 day = when[:10]
@@ -606,8 +641,9 @@ class _Job:
                     code = ""
                 # level
                 level = levels.get(lvl)
+                by_code = False
                 if level is None:
-                    level = self._level(lvl, line)
+                    level, by_code = self._level(lvl, line)
                 # optional fields
                 if case_no:
                     case_no = case_no.strip()
@@ -623,7 +659,6 @@ class _Job:
                 info = day_info.get(day)
                 if info is None:
                     info = day_of(day)
-                version = info[0]
                 total, wts, plain = info[1][kind]
                 ivals = ind_getter(cells) if ind_getter is not None else ()
                 if scores_text or any(ivals):
@@ -637,7 +672,7 @@ class _Job:
                 else:
                     index = plain[level]
                     scores_json = ""
-                problems_json = self._problems(problems, kind) if problems else ""
+                problems_json = self._problems(problems) if problems else ""
                 contact: int | tuple = 0
                 if phone:
                     entry = phone_cache.get(phone)
@@ -664,54 +699,32 @@ class _Job:
                         if not token_ok:
                             self.tokens_failed += 1
             except _Reject as exc:
-                reject(line, None if is_json else cells, None, exc.code, exc.reason, obj if is_json else None)
+                rejects.append(reject(tally, line, None if is_json else cells, None, exc.code, exc.reason,
+                                      obj if is_json else None))
                 continue
-            row = [next_id, rid, line, when, day, wcode, wcounty, kind, channel, code, level, index, version,
+            row = [next_id, rid, line, when, day, wcode, wcounty, kind, channel, code, level, index, info[0],
                    scores_json, problems_json, case_no, rnd_value, comment, contact, anonymous, staff, token,
                    token_ok]
             next_id += 1
+            if by_code:
+                self.levels_by_code += 1
             group.append(row)
             group_src.append(obj if is_json else cells)
+            group_scores.append(scores)
             if contact.__class__ is tuple:
-                pending_contacts.append(row)
-            # daily aggregates (subtracted again if the row turns out to be a duplicate)
-            key = (day, wcode, code, channel)
-            entry_agg = agg.get(key)
-            if entry_agg is None:
-                entry_agg = agg[key] = [wcounty, kind, 0, 0, 0, 0, 0, 0, 0.0, 0.0]
-            entry_agg[2] += 1
-            entry_agg[2 + level] += 1
-            entry_agg[8] += index
-            entry_agg[9] += index * index
-            if scores:
-                for c, s in scores.items():
-                    ikey = (day, wcode, code, channel, c)
-                    e = ind_agg.get(ikey)
-                    if e is None:
-                        e = ind_agg[ikey] = [wcounty, kind, 0, 0, 0, 0, 0, 0]
-                    e[2] += 1
-                    e[3] += s
-                    e[4] += s * s
-                    e[5] += level
-                    e[6] += level * level
-                    e[7] += s * level
+                pending.append(row)
             if len(group) >= group_rows:
                 self.read = read
-                self._flush(group, group_src, pending_contacts, bad_levels)
-                group, group_src, pending_contacts = [], [], []
-                if progress is not None:
-                    progress()
+                yield (group, group_src, group_scores, pending, rejects, read)
+                group, group_src, group_scores, pending, rejects = [], [], [], [], []
+            elif len(rejects) >= group_rows:
+                yield ([], [], [], [], rejects, read)
+                rejects = []
         self.read = read
-        if group:
-            self._flush(group, group_src, pending_contacts, bad_levels)
-        self._flush_rejects()
-        if progress is not None:
-            progress()
+        if group or rejects:
+            yield (group, group_src, group_scores, pending, rejects, read)
 
     # -- per-row helpers off the fast path --
-
-    def _parse_time(self, text: str) -> str:
-        return parse_time(text, self.excel_epoch)
 
     def _channel(self, text: str) -> tuple[str, str | None]:
         key = normalize_label(text)
@@ -747,14 +760,15 @@ class _Job:
             return found
         raise _Reject("window_missing", "the window code (窗口编码) is empty")
 
-    def _level(self, text: str, line: int) -> int:
+    def _level(self, text: str, line: int) -> tuple[int, bool]:
+        """(level, read by code); a numeric code without a declared scale stops the whole file."""
         value = text.strip()
         if not value:
             raise _Reject("level_missing", "the level (评价等级) is empty")
         level = self.levels.get(value) or self.levels.get(value.lower())
         if level is not None:
             self.levels[text] = level
-            return level
+            return level, False
         if _NUMBER.match(value):
             number = float(value)
             if self.scale is None:
@@ -767,13 +781,12 @@ class _Job:
             mapped = LEVEL_SCALES[self.scale].get(int(number)) if number.is_integer() else None
             if mapped is None:
                 raise _Reject("level_invalid", f"level code {value} is not 1–5 on the {self.scale} scale")
-            self.levels_by_code += 1
-            return mapped
+            return mapped, True
         raise _Reject("level_invalid", f"{value!r} is not a level ({' / '.join(reversed(LEVELS))})")
 
     def _compose_id(self, cells: list[str], case_no: str, rnd: int) -> str:
         parts = []
-        for name in self.rid_from:
+        for name in self.rid_from or ["rating_id"]:
             if name == "case_no":
                 value = case_no
             elif name == "rating_round":
@@ -781,7 +794,7 @@ class _Job:
             else:
                 value = cells[self.field_pos[name]].strip()
             if not value:
-                labels = " + ".join(_field_label(n) for n in self.rid_from)
+                labels = " + ".join(_field_label(n) for n in self.rid_from or ["rating_id"])
                 raise _Reject("id_missing", f"the rating id is built from {labels}, and {_field_label(name)} is empty")
             parts.append(value)
         return self.profile.rating_id_separator.join(parts)
@@ -817,7 +830,7 @@ class _Job:
             scores[code] = score
         return scores
 
-    def _problems(self, text: str, kind: str) -> str:
+    def _problems(self, text: str) -> str:
         codes: list[str] = []
         for token in _SPLIT_TAGS.split(text.strip()):
             if not token:
@@ -851,7 +864,66 @@ class _Job:
         self.token_cache[(window, token)] = ok
         return ok
 
-    # -- writing --
+    # -- the consumer: write --
+
+    def _drive(self, producer: Iterator[tuple], progress: Callable[[], None] | None) -> None:
+        for message in producer:
+            self._consume(message, progress)
+
+    def _consume(self, message: tuple, progress: Callable[[], None] | None) -> None:
+        group, group_src, group_scores, pending, rejects, read = message
+        if rejects:
+            self.reject_rows.extend(rejects)
+        if group:
+            if pending:
+                self._resolve_contacts(pending)
+            count = len(group)
+            sql = self.insert_sql.get(count)
+            if sql is None:
+                sql = self.insert_sql[count] = (self.insert_head + ", ".join([self.row_sql] * count)
+                                                + " ON CONFLICT (source, rating_id) DO NOTHING")
+            inserted = self.conn.execute(sql, list(chain.from_iterable(group))).rowcount
+            if inserted != count:
+                group, group_scores = self._sort_out_duplicates(group, group_src, group_scores)
+            self.accepted += len(group)
+            self._aggregate(group, group_scores)
+        if len(self.reject_rows) >= 1000:
+            self._flush_rejects()
+        if len(self.pending_cases) >= CASE_FLUSH:
+            self._flush_cases()
+        if len(self.agg) >= AGG_FLUSH_KEYS or len(self.ind_agg) >= AGG_FLUSH_KEYS:
+            self._flush_aggregates()
+        if progress is not None:
+            progress()
+
+    def _aggregate(self, group: list[list], group_scores: list) -> None:
+        agg, ind_agg, bad_levels = self.agg, self.ind_agg, self.bad_levels
+        for row, scores in zip(group, group_scores, strict=True):
+            day, wcode, county, kind, channel, code, level, index = row[4:12]
+            key = (day, wcode, code, channel)
+            entry = agg.get(key)
+            if entry is None:
+                entry = agg[key] = [county, kind, 0, 0, 0, 0, 0, 0, 0.0, 0.0]
+            entry[2] += 1
+            entry[2 + level] += 1
+            entry[8] += index
+            entry[9] += index * index
+            if scores:
+                for c, s in scores.items():
+                    ikey = (day, wcode, code, channel, c)
+                    e = ind_agg.get(ikey)
+                    if e is None:
+                        e = ind_agg[ikey] = [county, kind, 0, 0, 0, 0, 0, 0]
+                    e[2] += 1
+                    e[3] += s
+                    e[4] += s * s
+                    e[5] += level
+                    e[6] += level * level
+                    e[7] += s * level
+            if level in bad_levels:
+                self.pending_cases.append(_rating_dict(row, self.source, self.batch_id))
+        if self.keep_ids:
+            self.ids.extend(row[0] for row in group)
 
     def _resolve_contacts(self, pending: list[list]) -> None:
         """Phone hashes of the group -> contact ids: looked up in bulk, new ones encrypted once and added."""
@@ -878,31 +950,7 @@ class _Job:
         for row in pending:
             row[18] = cache[row[18][0]]
 
-    def _flush(self, group: list[list], group_src: list[tuple], pending: list[list], bad_levels: set[int]) -> None:
-        if pending:
-            self._resolve_contacts(pending)
-        count = len(group)
-        sql = self.insert_sql.get(count)
-        if sql is None:
-            sql = self.insert_sql[count] = (self.insert_head + ", ".join([self.row_sql] * count)
-                                            + " ON CONFLICT (source, rating_id) DO NOTHING")
-        inserted = self.conn.execute(sql, list(chain.from_iterable(group))).rowcount
-        if inserted != count:
-            group = self._sort_out_duplicates(group, group_src)
-        self.accepted += len(group)
-        if self.keep_ids:
-            self.ids.extend(row[0] for row in group)
-        for row in group:
-            if row[10] in bad_levels:
-                self.pending_cases.append(_rating_dict(row, self.source, self.batch_id))
-        if len(self.pending_cases) >= CASE_FLUSH:
-            self._flush_cases()
-        if len(self.rejects) >= 1000:
-            self._flush_rejects()
-        if len(self.agg) >= AGG_FLUSH_KEYS or len(self.ind_agg) >= AGG_FLUSH_KEYS:
-            self._flush_aggregates()
-
-    def _sort_out_duplicates(self, group: list[list], group_src: list[tuple]) -> list[list]:
+    def _sort_out_duplicates(self, group: list[list], group_src: list, group_scores: list) -> tuple[list, list]:
         """Rows the INSERT skipped: a rating id stored before (duplicate) or earlier in this file (rejected)."""
         first, last = group[0][0], group[-1][0]
         present = {r[0] for r in self.conn.execute("SELECT id FROM ratings WHERE id BETWEEN ? AND ?", [first, last])}
@@ -912,40 +960,24 @@ class _Job:
             " (SELECT value FROM json_each(?))", [self.source, json.dumps([group[i][1] for i in skipped])])}
         for i in skipped:
             row = group[i]
-            self._unaggregate(row)
             batch, line = owners[row[1]]
             if batch == self.batch_id:
                 src = group_src[i]
-                self._reject(row[2], src if self.header else None, None, "duplicate_in_file",
-                             f"rating id {row[1]} appears earlier in this file ({self.word} {line})",
-                             None if self.header else src)
+                self.reject_rows.append(self._reject_row(
+                    self.writer_tally, row[2], src if self.header else None, None, "duplicate_in_file",
+                    f"rating id {row[1]} appears earlier in this file ({self.word} {line})",
+                    None if self.header else src))
             else:
                 self.duplicate += 1
-        return [row for row in group if row[0] in present]
-
-    def _unaggregate(self, row: list) -> None:
-        day, wcode, code, channel, level, index = row[4], row[5], row[9], row[8], row[10], row[11]
-        entry = self.agg[(day, wcode, code, channel)]
-        entry[2] -= 1
-        entry[2 + level] -= 1
-        entry[8] -= index
-        entry[9] -= index * index
-        if row[13]:
-            for c, s in json.loads(row[13]).items():
-                e = self.ind_agg[(day, wcode, code, channel, c)]
-                e[2] -= 1
-                e[3] -= s
-                e[4] -= s * s
-                e[5] -= level
-                e[6] -= level * level
-                e[7] -= s * level
+        kept = [i for i, row in enumerate(group) if row[0] in present]
+        return [group[i] for i in kept], [group_scores[i] for i in kept]
 
     def _flush_rejects(self) -> None:
-        if self.rejects:
+        if self.reject_rows:
             self.conn.executemany(
                 "INSERT INTO rejects (batch_id, line, raw, code, reason, phone_enc) VALUES (?, ?, ?, ?, ?, ?)",
-                self.rejects)
-            self.rejects = []
+                self.reject_rows)
+            self.reject_rows = []
 
     def _flush_cases(self) -> None:
         if self.pending_cases:
@@ -955,28 +987,30 @@ class _Job:
             self.pending_cases = []
 
     def _flush_aggregates(self) -> None:
-        rows = [(*key, e[0], e[1], e[2], e[3], e[4], e[5], e[6], e[7], e[8], e[9])
-                for key, e in self.agg.items() if e[2]]
-        if rows:
-            self.conn.executemany(
-                "INSERT INTO daily_agg (day, window_code, item_code, channel, county_code, mode, n, l1, l2, l3, l4,"
-                " l5, index_sum, index_sq) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
-                " ON CONFLICT (day, window_code, item_code, channel) DO UPDATE SET n = n + excluded.n,"
-                " l1 = l1 + excluded.l1, l2 = l2 + excluded.l2, l3 = l3 + excluded.l3, l4 = l4 + excluded.l4,"
-                " l5 = l5 + excluded.l5, index_sum = index_sum + excluded.index_sum,"
-                " index_sq = index_sq + excluded.index_sq", rows)
-        rows = [(*key, e[0], e[1], e[2], e[3], e[4], e[5], e[6], e[7]) for key, e in self.ind_agg.items() if e[2]]
-        if rows:
-            self.conn.executemany(
-                "INSERT INTO daily_indicator_agg (day, window_code, item_code, channel, indicator_code, county_code,"
-                " mode, n, score_sum, score_sq, level_sum, level_sq, cross_sum) VALUES"
-                " (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
-                " ON CONFLICT (day, window_code, item_code, channel, indicator_code) DO UPDATE SET n = n + excluded.n,"
-                " score_sum = score_sum + excluded.score_sum, score_sq = score_sq + excluded.score_sq,"
-                " level_sum = level_sum + excluded.level_sum, level_sq = level_sq + excluded.level_sq,"
-                " cross_sum = cross_sum + excluded.cross_sum", rows)
+        # In key order: each statement then fills neighbouring B-tree pages instead of splitting pages all over.
+        rows = sorted((*key, *e) for key, e in self.agg.items())
+        self._upsert(rows, "daily_agg", ("day", "window_code", "item_code", "channel"),
+                     ("county_code", "mode"), ("n", "l1", "l2", "l3", "l4", "l5", "index_sum", "index_sq"))
+        rows = sorted((*key, *e) for key, e in self.ind_agg.items())
+        self._upsert(rows, "daily_indicator_agg", ("day", "window_code", "item_code", "channel", "indicator_code"),
+                     ("county_code", "mode"), ("n", "score_sum", "score_sq", "level_sum", "level_sq", "cross_sum"))
         self.agg.clear()
         self.ind_agg.clear()
+
+    def _upsert(self, rows: list[tuple], table: str, key: tuple[str, ...], plain: tuple[str, ...],
+                summed: tuple[str, ...]) -> None:
+        """Add the sums to the table's rows, many rows per statement."""
+        if not rows:
+            return
+        columns = key + plain + summed
+        per = max(1, min(500, self.variable_limit // len(columns)))
+        one = "(" + ", ".join("?" * len(columns)) + ")"
+        tail = (f" ON CONFLICT ({', '.join(key)}) DO UPDATE SET "
+                + ", ".join(f"{c} = {c} + excluded.{c}" for c in summed))
+        for start in range(0, len(rows), per):
+            part = rows[start:start + per]
+            self.conn.execute(f"INSERT INTO {table} ({', '.join(columns)}) VALUES {', '.join([one] * len(part))}{tail}",
+                              list(chain.from_iterable(part)))
 
 
 def _rating_dict(row: list, source: str, batch_id: int) -> dict[str, Any]:

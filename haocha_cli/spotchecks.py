@@ -245,12 +245,10 @@ def _reopen(ctx: Context, case_id: int, why: str) -> str:
         return f"case {case_id} is open already ({state})"
     if state == "excluded":
         return f"case {case_id} is excluded already"
-    reopen = getattr(cases, "reopen", None)
-    if reopen is None:
-        raise InvalidTransition(f"case {case_id} cannot be reopened by a spot-check yet",
-                                "the closed-loop module has no reopen function (haocha_cli.cases.reopen)")
-    reopen(ctx, case_id, why)
-    return f"case {case_id} reopened"
+    reopened = cases.reopen(ctx, case_id, why)
+    if reopened["state"] == "reopened":
+        return f"case {case_id} reopened: to be rectified again by {reopened['rectify_due']}"
+    return f"case {case_id} reopened: back to the county to classify again"
 
 
 def _exclude(ctx: Context, rating_id: int) -> str:

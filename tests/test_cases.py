@@ -88,7 +88,7 @@ def test_full_life_from_import_to_re_rating(db_path, run, tmp_path):
     assert (case["revisit_first_at"], case["revisit_outcome"], case["revisit_reached"]) == (
         "2025-01-26 10:00:00", "reached", 1)
     assert (case["closed_at"], case["on_time"], case["rerate_level"]) == ("2025-02-10 16:00:00", 1, "满意")
-    assert data["allowed"] == []
+    assert data["allowed"] == ["reopen (city)"]  # only a failed spot-check can reopen it
     history = [(e["at"], e["operator"], e["action"], json.loads(e["after"]).get("state")) for e in data["history"]]
     assert history[1:] == [
         ("2025-01-26 09:30:00", LC, "case.classify", "rectifying"),
@@ -320,3 +320,25 @@ def test_a_comment_is_shown_as_written_never_as_markup(db_path, run):
                            "comment": "[red]太慢[/red] <b>x</b>"}])
     out = ok(run("2025-03-03 12:00:00", "cases", "show", "1")).stdout
     assert "[red]太慢[/red] <b>x</b>" in out
+
+
+def test_city_reopens_a_resolved_case_after_a_failed_spot_check(db_path, run):
+    add_ratings(db_path, [{"rated_at": "2025-03-03 10:00:00", "window": "LC01", "level": "不满意"},
+                          {"rated_at": "2025-03-03 11:00:00", "window": "LC01", "level": "不满意"}])
+    ok(run("2025-03-04 09:00:00", "cases", "classify", "1", "rectifiable", operator="county:370213"))
+    ok(run("2025-03-05 09:00:00", "cases", "close", "1", "--measures", "培训", "--responsible", "张三",
+           operator="county:370213"))
+    ok(run("2025-03-06 09:00:00", "cases", "classify", "2", "unrectifiable", "--reason", "法定时限",
+           operator="county:370213"))
+    refused = run("2025-03-10 09:00:00", "cases", "reopen", "1", "--reason", "抽查不合格", operator="county:370213")
+    assert refused.exit_code == 1
+    assert refused.stderr.startswith("Error: reopening case 1 is the city bureau's (市局) task")
+    ok(run("2025-03-10 09:00:00", "cases", "reopen", "1", "--reason", "抽查回访：整改措施未落实"))
+    ok(run("2025-03-10 09:00:00", "cases", "reopen", "2", "--reason", "抽查回访：可以整改"))
+    conn = sqlite3.connect(db_path)
+    rows = conn.execute("SELECT id, state, rectify_due, reopen_count FROM cases ORDER BY id").fetchall()
+    # case 1: 15 working days from Monday 2025-03-10 → 2025-03-31; case 2 back to be classified
+    assert rows == [(1, "reopened", "2025-03-31", 1), (2, "new", rows[1][2], 1)]
+    again = run("2025-03-10 10:00:00", "cases", "reopen", "1", "--reason", "x")
+    assert again.exit_code == 1
+    assert again.stderr.startswith("Error: case 1 is reopened (复评不满意重新整改): reopen is not allowed")

@@ -150,7 +150,7 @@ def test_apply_a_sheet_saved_by_libreoffice(cases_db, run, tmp_path):
     report = json.loads(result.stdout)
     assert report["rows"][0]["reason"] == (
         "classify rectifiable: case 1 is closed (已整改待复评): classify is not allowed "
-        "(allowed now: revisit (county), contact (county), rerate (county/city))")
+        "(allowed now: revisit (county), contact (county), rerate (county/city), reopen (city))")
     assert snapshot(cases_db) == before
 
 

@@ -88,7 +88,7 @@ def test_index_equals_raw_recomputation_with_scores_exclusions_and_both_modes(cl
     for i in range(600):
         w = rng.choice(windows)
         online = w.endswith("WS")
-        scores = {c: "" for c in ("C1", "D1", "D2", "D3", "A1", "E2")}
+        scores = dict.fromkeys(("C1", "D1", "D2", "D3", "A1", "E2"), "")
         if rng.random() < 0.4:
             for code in rng.sample(["C1", "D1", "D2", "E2"] + (["D3"] if online else ["A1"]), 2):
                 scores[code] = str(rng.randint(1, 5))

@@ -167,4 +167,4 @@ def test_a_bad_occurrence_scale_is_refused(cli, db_path):
     assert result.exit_code == 1
     assert result.stderr.strip() == (
         "Error: risk.occurrence_scale.flags must be 9 ascending non-negative numbers (the thresholds of "
-        "Occurrence 2…10) (the default is [0.01, 0.02, 0.05, 0.08, 0.12, 0.16, 0.2, 0.3, 0.5])")
+        "Occurrence 2…10) (the default is [0.5, 1.0, 2.0, 3.0, 5.0, 7.5, 10.0, 15.0, 20.0])")

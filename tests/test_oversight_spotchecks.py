@@ -186,3 +186,35 @@ def test_failed_checks_exclude_a_false_rating_or_send_back_a_classification(cli,
     # one audit event per recorded outcome (the unreachable attempt included)
     assert conn.execute("SELECT count(*) FROM audit_events WHERE action = 'spotcheck.record'").fetchone()[0] == 4
     assert conn.execute("SELECT count(*) FROM audit_events WHERE action = 'spotcheck.sample'").fetchone()[0] == 1
+
+
+def test_a_failed_check_reopens_its_case(cli, month, db_path):
+    assert cli("spotcheck", "sample", "--period", "2024-05", "--seed", "42").exit_code == 0
+    check = next(c for c in _checks(cli) if c["reason"] == "closed_case" and c["county"] == HD)
+    assert check["case_state"] == "closed"
+    result = cli("spotcheck", "record", str(check["id"]), "--outcome", "failed", "--note",
+                 "the rater says nobody called and nothing changed")
+    assert result.exit_code == 0, result.output
+    # 15 working days from 2024-06-03: the Dragon Boat Festival (2024-06-10) is a day off
+    done = f"case {check['case']} reopened: to be rectified again by 2024-06-25"
+    assert result.stderr.strip() == f"spot-check {check['id']}: failed; {done}"
+    conn = sqlite3.connect(db_path)
+    state, reopened, start, resolved = conn.execute(
+        "SELECT state, reopen_count, rectify_from, resolved_at FROM cases WHERE id = ?", [check["case"]]).fetchone()
+    # back to rectification with a new deadline counted from the day of the check; counted against the county
+    assert (state, reopened, start, resolved) == ("reopened", 1, "2024-06-03", None)
+    shown = json.loads(cli("cases", "show", str(check["case"]), "--format", "json").stdout)
+    assert shown["case"]["state"] == "reopened"
+    listed = {c["id"]: c for c in _checks(cli)}
+    assert listed[check["id"]]["consequence"] == done
+    assert listed[check["id"]]["case_state"] == "reopened"
+    stats = {r["county"]: r for r in json.loads(cli("spotcheck", "stats", "--format", "json").stdout)}
+    assert (stats[HD]["failed"], stats[HD]["pass_rate"]) == (1, 0.0)
+    # an approved no-action classification that does not hold goes back to the county to classify again
+    approved = next(c for c in _checks(cli) if c["case"] == month["no_action"][0])
+    assert approved["case_state"] == "no_action"
+    result = cli("spotcheck", "record", str(approved["id"]), "--outcome", "failed", "--note", "the shop was wronged")
+    assert result.stderr.strip() == (f"spot-check {approved['id']}: failed; case {approved['case']} reopened: back "
+                                     "to the county to classify again")
+    assert conn.execute("SELECT state, classification, reopen_count FROM cases WHERE id = ?",
+                        [approved["case"]]).fetchone() == ("new", None, 1)

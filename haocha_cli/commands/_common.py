@@ -82,7 +82,9 @@ def render(rows: list[dict[str, Any]], fmt: Format, *, columns: list[str] | None
     for row in rows:
         # Text(), not str: a comment such as "[red]x[/red]" is data, not rich markup.
         table.add_row(*[Text(_cell(row.get(c))) for c in columns])
-    Console(highlight=False).print(table)
+    # Piped into a file or a mail, a table keeps its rows on one line instead of the default 80 columns.
+    width = None if sys.stdout.isatty() else 200
+    Console(highlight=False, width=width).print(table)
     if not rows:
         say("(no rows)")
 

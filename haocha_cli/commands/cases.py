@@ -131,6 +131,22 @@ def reject(ctx: typer.Context, case_id: int = typer.Argument(..., help="Case num
     _done(run(state(ctx).context(), case_id, reason))
 
 
+@app.command("reopen")
+def reopen(ctx: typer.Context, case_id: int = typer.Argument(..., help="Case number."),
+           reason: str = typer.Option(..., "--reason", help="Why the case is reopened (e.g. a failed spot-check).")) -> None:
+    """Reopen a resolved case (city), e.g. after a failed spot-check (抽查不合格): a closed or re-rated
+    case is rectified again with a new deadline; an unrectifiable or no-action case goes back to be
+    classified again.
+
+    Example:
+
+        haocha --operator city cases reopen 12 --reason "抽查回访：整改措施未落实"
+    """
+    from haocha_cli.cases import reopen as run
+
+    _done(run(state(ctx).context(), case_id, reason))
+
+
 @app.command("revisit")
 def revisit(
     ctx: typer.Context,

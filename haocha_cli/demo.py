@@ -1,0 +1,321 @@
+"""`haocha demo`: the Licang (李沧区) pilot story end to end, on embedded data.
+
+The Qingdao organisation; deterministic ratings for a baseline (2026-03 … 2026-05) and a pilot period
+(2026-06 … 2026-08) in which Licang improves; QR codes; imports of the monthly batches as the channels
+export them (Chinese headers, one GB18030 file, one batch with bad rows); cases at every stage of the
+closed loop; suspicious patterns planted and flagged; a spot-check sample; the FMEA risk assessment; and
+the daily, monthly and county reports. Every step goes through the same core functions as the commands.
+"""
+
+from __future__ import annotations
+
+import csv
+import os
+import random
+from collections.abc import Callable
+from contextlib import contextmanager
+from datetime import date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from haocha_cli.errors import InvalidInput
+
+PILOT = "370213"
+BASELINE = ("2026-03-01", "2026-05-31")
+PILOT_PERIOD = ("2026-06-01", "2026-08-31")
+NOW = "2026-09-01 09:00:00"  # the demo's clock: the morning after the pilot
+LEVELS = ["非常不满意", "不满意", "基本满意", "满意", "非常满意"]
+HEADER = ["评价编号", "评价时间", "窗口编码", "评价渠道", "事项编码", "满意度", "办件编号", "文字评价", "联系电话",
+          "工作人员", "差评问题", "C1", "C2", "D1", "D2", "D3", "B2"]
+# Probabilities of 非常不满意 … 非常满意
+BEFORE = [0.05, 0.07, 0.12, 0.26, 0.50]
+LICANG_BEFORE = [0.07, 0.10, 0.15, 0.26, 0.42]
+LICANG_AFTER = [0.015, 0.035, 0.07, 0.25, 0.63]
+AFTER = [0.045, 0.065, 0.12, 0.26, 0.51]
+BAD_COMMENTS = ["排队等候时间太长", "材料要求没有一次性告知，跑了两趟", "超过承诺时限才办结", "工作人员态度生硬",
+                "网上申报系统经常卡顿", "<b>不耐烦</b> & 推诿", "公示的办事指南和实际要求不一致"]
+ITEM_WEIGHTS = {"XK01": 30, "XK02": 30, "XK03": 15, "XK04": 5, "XK05": 5, "XK06": 5, "XK07": 5, "XK08": 5}
+
+
+@contextmanager
+def _clock(at: str):
+    saved = os.environ.get("HAOCHA_NOW")
+    os.environ["HAOCHA_NOW"] = at
+    try:
+        yield
+    finally:
+        if saved is None:
+            os.environ.pop("HAOCHA_NOW", None)
+        else:
+            os.environ["HAOCHA_NOW"] = saved
+
+
+def _days(start: str, end: str) -> list[date]:
+    a, b = date.fromisoformat(start), date.fromisoformat(end)
+    return [a + timedelta(days=i) for i in range((b - a).days + 1)]
+
+
+def _phone(rng: random.Random) -> str:
+    return f"1{rng.choice('3578')}{rng.randint(0, 9)}{rng.randint(10_000_000, 99_999_999)}"
+
+
+def generate_ratings(windows: list[dict[str, Any]], total: int, seed: int = 2026) -> list[dict[str, str]]:
+    """Deterministic ratings over the baseline and pilot periods; Licang improves in the pilot."""
+    rng = random.Random(seed)
+    days = _days(BASELINE[0], PILOT_PERIOD[1])
+    weights = [2.0 if w["kind"] == "offline" else 1.0 for w in windows]
+    per_day = total / len(days)
+    items, item_w = list(ITEM_WEIGHTS), list(ITEM_WEIGHTS.values())
+    rows: list[dict[str, str]] = []
+    seq = 0
+    for day in days:
+        pilot_on = day.isoformat() >= PILOT_PERIOD[0]
+        count = max(1, round(per_day * (0.6 if day.weekday() >= 5 else 1.15)))
+        for w in rng.choices(windows, weights=weights, k=count):
+            seq += 1
+            licang = w["county_code"] == PILOT
+            probs = (LICANG_AFTER if pilot_on else LICANG_BEFORE) if licang else (AFTER if pilot_on else BEFORE)
+            level = rng.choices(range(1, 6), weights=probs)[0]
+            if w["kind"] == "offline":
+                channel = rng.choices(["政务大厅平板电脑", "二维码", "短信"], weights=[5, 4, 1])[0]
+                hour = rng.choice([9, 10, 11, 13, 14, 15, 16]) if channel == "政务大厅平板电脑" else rng.randint(9, 20)
+                if day.weekday() >= 5 and channel == "政务大厅平板电脑":
+                    channel = "二维码"  # the hall is closed at weekends: only QR ratings from home
+            else:
+                channel, hour = rng.choice(["PC端", "移动服务端"]), rng.randint(7, 22)
+            at = datetime(day.year, day.month, day.day, hour, rng.randint(0, 59), rng.randint(0, 59))
+            row = dict.fromkeys(HEADER, "")
+            row.update({"评价编号": f"QD{day:%Y%m%d}{seq:06d}", "评价时间": at.isoformat(sep=" "),
+                        "窗口编码": w["code"], "评价渠道": channel, "事项编码": rng.choices(items, item_w)[0],
+                        "满意度": LEVELS[level - 1], "办件编号": f"BJ{seq:07d}"})
+            if rng.random() < 0.35:
+                row["联系电话"] = _phone(rng)
+            if rng.random() < 0.3:
+                scope = ["C1", "C2", "D1", "D2"] + (["B2"] if w["kind"] == "offline" else ["D3"])
+                for code in rng.sample(scope, rng.randint(1, 3)):
+                    row[code] = str(min(5, max(1, level + rng.choice([-1, 0, 0, 0, 1]))))
+            if level <= 2:
+                row["文字评价"] = rng.choice(BAD_COMMENTS)
+                row["差评问题"] = rng.choice(["D1", "C1", "C2", "D2", "D1 C2"])
+            rows.append(row)
+    return rows
+
+
+def _planted(windows: dict[str, dict[str, Any]]) -> list[dict[str, str]]:
+    """Suspicious patterns the oversight must find (评价信息不实 risk), in the last week of August."""
+    rows = []
+
+    def add(rid, at, window, channel, level, **extra):
+        row = dict.fromkeys(HEADER, "")
+        row.update({"评价编号": rid, "评价时间": at, "窗口编码": window, "评价渠道": channel, "事项编码": "XK01",
+                    "满意度": level})
+        row.update(extra)
+        rows.append(row)
+
+    for i in range(4):  # one phone, four ratings in one day
+        add(f"QDX-PHONE-{i}", f"2026-08-24 1{i}:05:00", "SN01", "二维码", "非常满意", 联系电话="13966668888")
+    for i in range(6):  # a burst at one window within minutes
+        add(f"QDX-BURST-{i}", f"2026-08-25 10:0{i}:30", "JZ01", "政务大厅平板电脑", "非常满意")
+    add("QDX-NIGHT", "2026-08-26 21:40:00", "CY01", "政务大厅平板电脑", "非常满意")  # hall device, hall closed
+    add("QDX-STAFF", "2026-08-27 10:30:00", "LC01", "二维码", "非常满意", 联系电话="13900000401")  # staff's phone
+    for i in range(3):  # the same praise again and again
+        add(f"QDX-SAME-{i}", f"2026-08-2{i + 5} 15:00:00", "HD01", "短信", "非常满意",
+            文字评价="工作人员服务热情周到，非常满意！")
+    return rows
+
+
+def _write_csv(path: Path, rows: list[dict[str, str]], encoding: str = "utf-8-sig") -> None:
+    with open(path, "w", encoding=encoding, newline="") as fh:
+        writer = csv.DictWriter(fh, fieldnames=HEADER)
+        writer.writeheader()
+        writer.writerows(rows)
+
+
+def _bad_batch() -> list[dict[str, str]]:
+    """A clerk's batch with mistakes: each bad row is rejected with its reason, the rest imported."""
+    good = dict.fromkeys(HEADER, "")
+    good.update({"评价编号": "QDB-1", "评价时间": "2026-08-28 10:00:00", "窗口编码": "LC01", "评价渠道": "二维码",
+                 "事项编码": "XK01", "满意度": "满意"})
+    rows = [good]
+    for rid, change in (("QDB-2", {"窗口编码": "ZZ99"}), ("QDB-3", {"评价时间": "2026-13-01 10:00"}),
+                        ("QDB-4", {"满意度": "很好"}), ("QDB-5", {"评价时间": "2027-01-01 10:00:00"}),
+                        ("QDB-6", {"联系电话": "12345"}), ("QDB-1", {})):
+        rows.append({**good, "评价编号": rid, **change})
+    rows.append({**good, "评价编号": "QDB-7", "满意度": "非常满意"})
+    return rows
+
+
+def run_demo(out: Path, ratings: int = 12000, seed: int = 2026,
+             progress: Callable[[str], None] | None = None) -> dict[str, Any]:
+    """Build the whole pilot story in ``out``; returns where everything is."""
+    from haocha_cli import cases, fmea, qrcodes, reports, spotchecks
+    from haocha_cli.bootstrap import init_database
+    from haocha_cli.context import Context, Operator, open_context
+    from haocha_cli.importer import import_file
+    from haocha_cli.periods import parse_period
+
+    if ratings < 1000:
+        raise InvalidInput(f"--ratings {ratings} is too few for the pilot story", "use 1000 or more")
+    say = progress or (lambda _message: None)
+    out.mkdir(parents=True, exist_ok=True)
+    db_path = out / "haocha.db"
+    for suffix in ("", "-wal", "-shm", ".key"):  # the demo rebuilds only what it made itself
+        Path(str(db_path) + suffix).unlink(missing_ok=True)
+    (out / "haocha.toml").write_text(
+        "# The Licang pilot: the monthly report compares its baseline and pilot periods.\n"
+        f'[pilot]\ncounty = "{PILOT}"\nbefore = "{BASELINE[0]}..{BASELINE[1]}"\n'
+        f'after = "{PILOT_PERIOD[0]}..{PILOT_PERIOD[1]}"\n', encoding="utf-8")
+    summary: dict[str, Any] = {"out": str(out), "database": str(db_path)}
+    with _clock(NOW):
+        say("1/8 database, organisation and indicator system V1.0")
+        init_database(db_path)
+        ctx = open_context(db_path, "city")
+        windows = list(ctx.db.query("SELECT code, county_code, kind FROM windows WHERE active ORDER BY code"))
+
+        say("2/8 QR codes for every window and the printable sheet")
+        qr_dir = out / "qr"
+        summary["qr_codes"] = len(qrcodes.generate(ctx, qr_dir, fmt="png"))
+        qrcodes.sheet(ctx, qr_dir / "sheet.html")
+        summary["qr_sheet"] = str(qr_dir / "sheet.html")
+
+        say(f"3/8 {ratings} ratings as monthly batches from the rating channels")
+        batch_dir = out / "batches"
+        batch_dir.mkdir(exist_ok=True)
+        rows = generate_ratings(windows, ratings, seed) + _planted({w["code"]: w for w in windows})
+        months: dict[str, list[dict[str, str]]] = {}
+        for row in rows:
+            months.setdefault(row["评价时间"][:7], []).append(row)
+        imported = []
+        for month, month_rows in sorted(months.items()):
+            path = batch_dir / f"ratings-{month}.csv"
+            # August's file as a clerk re-saved it in Chinese Excel: GB18030
+            _write_csv(path, month_rows, "gb18030" if month == "2026-08" else "utf-8-sig")
+            imported.append(import_file(ctx, path))
+        bad = batch_dir / "ratings-2026-08-fixes.csv"
+        _write_csv(bad, _bad_batch())
+        bad_summary = import_file(ctx, bad)
+        summary["batches"] = len(imported) + 1
+        summary["ratings"] = sum(b["accepted"] for b in imported) + bad_summary["accepted"]
+        summary["rejected_rows"] = bad_summary["rejected"] + sum(b["rejected"] for b in imported)
+
+        say("4/8 the closed loop: counties work their cases")
+        summary["cases"] = _work_cases(ctx, Context, Operator, cases)
+
+        say("5/8 suspicious ratings and the city's spot-checks")
+        flags_found = ctx.db.execute("SELECT count(*) FROM flags").fetchone()[0]
+        summary["flags"] = flags_found
+        sample = spotchecks.draw_sample(ctx, parse_period("2026-08"), seed=seed)
+        summary["spot_checks"] = _record_checks(ctx, spotchecks, sample)
+
+        say("6/8 FMEA risk assessment per county")
+        assessed = fmea.assess(ctx, parse_period("2026-08"))
+        summary["risk_levels"] = {c["county"]: c["level"] for c in assessed["counties"]}
+
+        say("7/8 reports: daily, monthly, Licang's county report")
+        report_dir = out / "reports"
+        written = []
+        written += reports.write(reports.build(ctx, "daily", day=date(2026, 8, 31)), "both", report_dir)
+        for month in ("2026-05", "2026-08"):
+            written += reports.write(reports.build(ctx, "monthly", month=parse_period(month)), "both", report_dir)
+        written += reports.write(reports.build(ctx, "county", county_code=PILOT, period=parse_period("2026-08")),
+                                 "both", report_dir)
+        summary["reports"] = [str(p) for p in written]
+        summary["monthly_report"] = str(report_dir / "monthly-2026-08.html")
+
+        say("8/8 the pilot judged")
+        from haocha_cli import indices
+
+        comparison = indices.compare(ctx.db, ctx.config, PILOT, parse_period(f"{BASELINE[0]}..{BASELINE[1]}"),
+                                     parse_period(f"{PILOT_PERIOD[0]}..{PILOT_PERIOD[1]}"))
+        summary["pilot"] = {
+            "index_before": comparison["groups"]["pilot_before"]["index"],
+            "index_after": comparison["groups"]["pilot_after"]["index"],
+            "did_index": comparison["did_index"]["diff"], "did_index_p": comparison["did_index"]["p_value"],
+            "did_good_rate": comparison["did_good_rate"]["diff"],
+            "did_good_rate_p": comparison["did_good_rate"]["p_value"],
+        }
+        ctx.db.close()
+    return summary
+
+
+# How many days each county takes to close a rectifiable case: Licang's pilot process is quick, some
+# counties are slow enough to miss the 15-working-day deadline now and then.
+CLOSE_DAYS = {PILOT: (2, 8), "370283": (8, 30), "370285": (6, 26)}
+DEFAULT_CLOSE_DAYS = (4, 18)
+
+
+def _work_cases(ctx, Context, Operator, cases) -> dict[str, int]:
+    """Walk the cases through every stage, deterministically, each action at a plausible time."""
+    rows = list(ctx.db.query("SELECT id, county_code, real_name, rated_at FROM cases ORDER BY id"))
+    rng = random.Random(17)
+    by_county: dict[str, Any] = {}
+
+    def as_county(code):
+        if code not in by_county:
+            by_county[code] = Context(ctx.db, ctx.db_path, ctx.config, Operator("county", code))
+        return by_county[code]
+
+    def at(start: datetime, days: float, action, *args):
+        when = start + timedelta(days=days)
+        if when.isoformat(sep=" ") >= NOW:
+            return False  # not yet: the case stays where it is on the demo's "today"
+        with _clock(when.isoformat(sep=" ", timespec="seconds")):
+            action(*args)
+        return True
+
+    for i, case in enumerate(rows):
+        county = as_county(case["county_code"])
+        t0 = datetime.fromisoformat(case["rated_at"])
+        lo, hi = CLOSE_DAYS.get(case["county_code"], DEFAULT_CLOSE_DAYS)
+        if case["real_name"] and (case["county_code"] == PILOT or i % 12):
+            late = 0.1 if case["county_code"] == PILOT else rng.choice([0.1, 0.2, 0.9, 2.5])
+            at(t0, late, cases.revisit, county, case["id"], "reached" if i % 7 else "unreachable", "电话回访，已了解情况")
+        step = i % 20
+        if step == 0:
+            at(t0, 1, cases.classify, county, case["id"], "unrectifiable", "法定审查时限无法缩短，已向评价人解释")
+            continue
+        if step == 1:
+            if not at(t0, 1, cases.classify, county, case["id"], "no-action", "评价人误评，实际已按时办结"):
+                continue
+            if i % 40 == 1:
+                at(t0, 2, cases.approve, ctx, case["id"], "核实属实")
+                continue
+            if not at(t0, 2, cases.reject, ctx, case["id"], "依据不足，请按可整改处理"):
+                continue
+        elif step == 2:
+            if not at(t0, 1, cases.appeal, county, case["id"], "同一人短时间内重复恶意差评", "窗口录像与办件记录"):
+                continue
+            upheld = i % 40 == 2
+            at(t0, 3, cases.decide, ctx, case["id"], upheld, "经核查" + ("属实，支持申诉" if upheld else "不属实，驳回申诉"))
+            if upheld:
+                continue
+        start = 3 if step in (1, 2) else 1
+        if not at(t0, start, cases.classify, county, case["id"], "rectifiable", "问题属实，立即整改"):
+            continue
+        close_after = start + rng.uniform(lo, hi)
+        if not at(t0, close_after, cases.close, county, case["id"], "加强培训，落实一次性告知制度", "窗口负责人"):
+            continue
+        if step == 4:
+            continue  # closed, the rater has not re-rated yet
+        level = "不满意" if step == 5 else ("基本满意" if step == 6 else "满意")
+        if at(t0, close_after + 2, cases.rerate, county, case["id"], level) and step == 5:
+            # reopened: rectified again, and this time the rater is satisfied
+            if at(t0, close_after + 6, cases.close, county, case["id"], "更换窗口人员并复核流程", "分管领导"):
+                at(t0, close_after + 8, cases.rerate, county, case["id"], "满意")
+    return dict(ctx.db.execute("SELECT state, count(*) FROM cases GROUP BY state ORDER BY state").fetchall())
+
+
+def _record_checks(ctx, spotchecks, sample: dict[str, Any]) -> dict[str, int]:
+    """The city calls back: most checks confirm, a few fail (reopening a case or excluding a false rating)."""
+    checks = spotchecks.list_checks(ctx, sample_id=sample["sample"])
+    outcomes: dict[str, int] = {}
+    for i, check in enumerate(checks):
+        # Licang's closures hold up; two slow counties' often do not
+        fail_every = {PILOT: 0, "370283": 3, "370285": 3}.get(check["county"], 10)
+        if fail_every and i % fail_every == 1:
+            outcome = "failed"
+        else:
+            outcome = "unreachable" if i % 11 == 7 else "confirmed"
+        spotchecks.record_check(ctx, check["id"], outcome, "市局电话回访")
+        outcomes[outcome] = outcomes.get(outcome, 0) + 1
+    return outcomes

@@ -1,0 +1,776 @@
+"""`haocha serve`'s rating page (评价页面): the page a window's QR code opens, on Starlette.
+
+A rater scans a window's code (``/r?w=LC01&t=<token>``), picks the service item and one of the five levels,
+optionally scores the indicators of the window's mode and, for a bad review, ticks the problems and writes a
+comment. The submission goes through ``importer.import_records`` (source ``serve``): the same validation,
+batch, aggregates and case opening as a file import, in one short transaction. The rater gets a reference
+number (评价编号); with it one follow-up rating (追评) can be made later at ``/r/followup``.
+
+Integrity: the token must verify for the window (403); every form carries a signed nonce, so a POST without
+a fresh form is refused (403); the nonce is the rating id, so sending a form twice stores one rating; a
+hidden trap field catches form-filling robots; submissions are limited per client address and per phone
+(429, in memory: run one process). Nothing is written unless the rating is accepted.
+
+Every request opens its own connection (WAL, busy timeout) and keeps its write transaction short, so cron
+imports and county staff at the terminal share the database. docs/serve.md describes running it.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+import logging
+import re
+import secrets
+import sqlite3
+import threading
+import time
+from collections import deque
+from collections.abc import Callable
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qsl
+
+from jinja2 import Environment, FileSystemLoader, StrictUndefined
+from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, PlainTextResponse, Response
+from starlette.routing import Route
+
+from haocha_cli import qr
+from haocha_cli.clock import now_text
+from haocha_cli.config import LEVELS, Config, load_config
+from haocha_cli.context import Context, Operator
+from haocha_cli.db import get_meta, open_db
+from haocha_cli.errors import HaochaError
+from haocha_cli.indicators import INDICATORS, in_scope
+from haocha_cli.privacy import normalize_phone
+from haocha_cli.resources import resource_path
+
+log = logging.getLogger("haocha.serve")
+
+SOURCE = "serve"
+CHANNEL = "二维码"  # national channel kind of a scanned window code
+REFERENCE_LENGTH = 12  # base32 characters: 60 bits, so a reference cannot be guessed for someone else's 追评
+FOLLOWUP_SUFFIX = "#2"  # rating id of the follow-up: reference + "#2" (评价次数 2), unique per source
+MAX_BODY_BYTES = 32 * 1024  # a filled form is about 2 kB; the longest comment at 4 bytes a character fits
+MAX_FIELD_CHARS = 64  # window codes, tokens, nonces, items, levels, phones
+BUSY_TIMEOUT_MS = 10_000  # a rater waits at most this long for a cron import's write lock, then gets 503
+LEVELS_SHOWN = list(reversed(LEVELS))  # 非常满意 first, the order raters know from every other 好差评 page
+TRAP_FIELD = "website"
+_REFERENCE = re.compile(rf"[A-Z2-7]{{{REFERENCE_LENGTH}}}")
+_REFERENCE_JUNK = re.compile(r"[\s\-_–—.·]+")
+_LOOKALIKES = str.maketrans({"0": "O", "1": "I", "8": "B"})
+_SCOPE = {code: scope for code, _, _, _, _, scope, _ in INDICATORS}
+SECURITY_HEADERS = [
+    (b"content-security-policy",
+     b"default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'"),
+    (b"x-frame-options", b"DENY"),
+    (b"x-content-type-options", b"nosniff"),
+    # The page URL holds the window's token: never send it on to another site.
+    (b"referrer-policy", b"no-referrer"),
+    # A form carries a one-time nonce: a cached copy would offer a used one.
+    (b"cache-control", b"no-store"),
+]
+
+# What the rater reads, by code. The importer's reject codes (importer.REASONS) are among them, so a row
+# the core path refuses gets the same message as the page's own check. (status, message, what to do)
+MESSAGES: dict[str, tuple[int, str, str]] = {
+    "link_incomplete": (400, "二维码链接不完整。", "请用手机直接扫描窗口上张贴的二维码，不要手动输入或截取链接。"),
+    "token_invalid": (403, "二维码校验未通过：这不是该窗口的有效评价二维码。",
+                      "请直接扫描窗口上张贴的二维码进行评价；如二维码已更换，请扫描新的二维码。"),
+    "window_unknown": (404, "未找到该窗口。", "请扫描正在使用的窗口上的二维码，或咨询大厅工作人员。"),
+    "window_inactive": (410, "该窗口已停用，不再接受评价。", "请扫描正在使用的窗口上的二维码，或咨询大厅工作人员。"),
+    "form_invalid": (403, "评价表单无效，提交未被接受（表单不是由本评价页面生成的）。",
+                     "请重新扫描窗口上的二维码，在打开的评价页面中填写并提交。"),
+    "form_expired": (403, "评价页面打开时间过长，已失效。", "请重新扫描窗口上的二维码后评价。"),
+    "trap_filled": (400, "提交未被接受：表单中一个应当留空的隐藏项被填写了（浏览器的自动填表功能可能会这样做）。",
+                    "请关闭自动填表后，重新扫描二维码评价。"),
+    "too_large": (413, "提交的内容过长。", "请缩短文字评价后，重新扫描二维码评价。"),
+    "form_encoding": (400, "提交的内容无法识别。", "请用手机浏览器重新扫描二维码评价。"),
+    "rate_address": (429, "提交过于频繁，暂时不能再提交。", "请 {minutes} 分钟后再试。"),
+    "rate_phone": (429, "该联系电话的评价次数已达上限。", "请 {minutes} 分钟后再试，或不填电话进行匿名评价。"),
+    "level_missing": (400, "请选择总体满意度。", "在五个选项中选择一项。"),
+    "level_invalid": (400, "总体满意度只能是：非常满意、满意、基本满意、不满意、非常不满意。", "请在五个选项中重新选择一项。"),
+    "item_missing": (400, "请选择您办理的事项。", "如列表中没有，请选择“其他事项”。"),
+    "item_unknown": (400, "所选事项不在本局的办理事项目录中。", "请从列表中重新选择。"),
+    "score_invalid": (400, "分项评分只能是 1 至 5 分，或不评。", "请重新选择分项评分。"),
+    "score_scope": (400, "所评的分项不适用于该窗口。", "请只对页面上列出的分项评分。"),
+    "problem_unknown": (400, "所勾选的问题不在该窗口的评价指标中。", "请只勾选页面上列出的问题。"),
+    "comment_too_long": (400, "文字评价最多 {max} 字，您填写了 {length} 字。", "请删减后再提交，已填写的内容都保留在下方。"),
+    "phone_invalid": (400, "联系电话格式不正确。",
+                      "请填写 11 位手机号码或带区号的固定电话；不想留电话可以留空，即为匿名评价。"),
+    "reference_invalid": (400, "评价编号格式不正确。", "评价编号是 12 位字母和数字（如 ABCD-EFGH-JKLM），请核对后重新输入。"),
+    "reference_unknown": (404, "未找到该评价编号。", "请核对评价完成页上显示的评价编号后重新输入。"),
+    "followup_done": (409, "该评价已经追评过，每条评价只能追评一次。", "如有其他问题，请咨询大厅工作人员。"),
+    "busy": (503, "系统繁忙，评价暂未保存。", "请稍等片刻后再次点击提交，已填写的内容都保留在页面上。"),
+    "unavailable": (503, "评价系统暂时无法使用，评价未保存。", "请稍后再试，或咨询大厅工作人员。"),
+    "not_found": (404, "页面不存在。", "请用手机扫描窗口上张贴的二维码进入评价页面。"),
+    "method": (405, "不支持这种访问方式。", "请用手机扫描窗口上张贴的二维码进入评价页面。"),
+    "server_error": (500, "系统出错，评价未保存。", "请稍后重新扫描二维码评价；如仍不能提交，请告知大厅工作人员。"),
+    "rejected": (400, "评价未能保存。", "请重新扫描二维码后评价；如仍不能提交，请咨询大厅工作人员。"),
+}
+# Importer reject codes that cannot come from this page's own fields map to the generic message.
+_FIELD_ERRORS = {"level_missing", "level_invalid", "item_unknown", "score_invalid", "score_scope", "problem_unknown",
+                 "phone_invalid"}
+
+
+# --- references and signed forms ---------------------------------------------------------------------------
+
+
+def new_reference() -> str:
+    """A fresh 12-character base32 reference: the form's nonce, the rating id and the rater's 评价编号."""
+    return base64.b32encode(secrets.token_bytes(10)).decode("ascii")[:REFERENCE_LENGTH]
+
+
+def format_reference(reference: str) -> str:
+    """ABCD-EFGH-JKLM: easier to copy by hand."""
+    return "-".join(reference[i:i + 4] for i in range(0, len(reference), 4))
+
+
+def normalize_reference(text: str) -> str | None:
+    """The reference as stored, from what a rater typed (any case, dashes or spaces, 0/1/8 for O/I/B)."""
+    value = _REFERENCE_JUNK.sub("", text or "").upper().translate(_LOOKALIKES)
+    return value if _REFERENCE.fullmatch(value) else None
+
+
+def form_key(qr_secret: bytes) -> bytes:
+    """The key that signs forms: derived from the QR secret, so rotating it also voids open forms."""
+    return hmac.new(qr_secret, b"haocha serve form v1", hashlib.sha256).digest()
+
+
+def sign_form(key: bytes, purpose: str, subject: str, token: str, nonce: str, issued: int) -> str:
+    """The signature a rendered form carries: over its purpose (rate / followup), window or reference, token,
+    nonce and issue time (Unix seconds)."""
+    message = "\n".join([purpose, subject, token, nonce, str(issued)]).encode("utf-8")
+    return hmac.new(key, message, hashlib.sha256).hexdigest()[:32]
+
+
+def check_form(key: bytes, purpose: str, subject: str, token: str, nonce: str, issued: str, signature: str,
+               max_age_s: int, now_s: float) -> str | None:
+    """None when the form is genuine and fresh, else the message code (form_invalid / form_expired)."""
+    if not issued.isdigit() or not nonce or len(nonce) > MAX_FIELD_CHARS:
+        return "form_invalid"
+    expected = sign_form(key, purpose, subject, token, nonce, int(issued))
+    if not hmac.compare_digest(expected.encode("ascii"), signature.encode("utf-8", "replace")):
+        return "form_invalid"
+    age = now_s - int(issued)
+    if age < -300:  # issued in the future beyond clock jitter: not a form this server made
+        return "form_invalid"
+    if max_age_s and age > max_age_s:
+        return "form_expired"
+    return None
+
+
+# --- rate limits ------------------------------------------------------------------------------------------
+
+
+class RateLimiter:
+    """Sliding-window counters in memory (one process): ``hit`` counts an event and says whether it is allowed.
+
+    A key's hits older than the window are forgotten; keys with none left are dropped, so memory stays
+    bounded by the traffic of one window.
+    """
+
+    def __init__(self, clock: Callable[[], float] = time.monotonic):
+        self._clock = clock
+        self._hits: dict[Any, deque[float]] = {}
+        self._lock = threading.Lock()
+        self._last_sweep = clock()
+
+    def _recent(self, key: Any, window_s: float, now: float) -> deque[float]:
+        hits = self._hits.get(key)
+        if hits is None:
+            return deque()
+        while hits and hits[0] <= now - window_s:
+            hits.popleft()
+        return hits
+
+    def allowed(self, key: Any, limit: int, window_s: float) -> bool:
+        """Whether one more event would be within ``limit`` (0: no limit); counts nothing."""
+        if not limit:
+            return True
+        with self._lock:
+            return len(self._recent(key, window_s, self._clock())) < limit
+
+    def record(self, key: Any, window_s: float) -> None:
+        with self._lock:
+            now = self._clock()
+            self._recent(key, window_s, now)
+            self._hits.setdefault(key, deque()).append(now)
+            if now - self._last_sweep > window_s:
+                for k in [k for k, v in self._hits.items() if not v or v[-1] <= now - window_s]:
+                    del self._hits[k]
+                self._last_sweep = now
+
+    def hit(self, key: Any, limit: int, window_s: float) -> bool:
+        """Count one event; False (and not counted) when the key already had ``limit`` within the window."""
+        if not limit:
+            return True
+        with self._lock:
+            now = self._clock()
+            hits = self._recent(key, window_s, now)
+            if len(hits) >= limit:
+                return False
+        self.record(key, window_s)
+        return True
+
+
+# --- the service ------------------------------------------------------------------------------------------
+
+
+class _Rater(Operator):
+    """Who writes a rating from the page: recorded as ``serve`` on the batch and in the audit trail."""
+
+    def __str__(self) -> str:
+        return SOURCE
+
+
+RATER = _Rater(SOURCE)
+
+
+class _Refused(Exception):  # noqa: N818 - a control-flow signal: render this message's page
+    def __init__(self, code: str, **values: Any):
+        super().__init__(code)
+        self.code = code
+        self.values = values
+
+
+def _environment() -> Environment:
+    # autoescape=True: window names, items and the rater's own comment are echoed into the page.
+    env = Environment(loader=FileSystemLoader(str(resource_path("templates"))), autoescape=True,
+                      undefined=StrictUndefined, keep_trailing_newline=True, trim_blocks=True, lstrip_blocks=True)
+    env.filters["ref"] = format_reference
+    return env
+
+
+class Service:
+    """The page's logic, independent of Starlette's request objects (each public method returns a Response)."""
+
+    def __init__(self, db_path: str | Path, config_path: str | Path | None = None,
+                 clock: Callable[[], float] = time.time, limiter: RateLimiter | None = None):
+        self.db_path = Path(db_path)
+        self.config: Config = load_config(config_path, db_path=db_path)
+        self.clock = clock
+        self.limiter = limiter or RateLimiter()
+        self.env = _environment()
+        with self.context() as ctx:  # fail at start, not at the first rater: no database, no key, bad secret
+            qr.make_token(ctx.keys.qr_secret, "check")
+            self.bureau = get_meta(ctx.db, "city_bureau_name") or self.config["bureau_name"]
+
+    # -- plumbing --
+
+    @contextmanager
+    def context(self):
+        db = open_db(self.db_path, create=False)
+        try:
+            db.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+            yield Context(db, self.db_path, self.config, RATER)
+        finally:
+            db.conn.close()
+
+    def setting(self, key: str) -> int:
+        return int(self.config[key])
+
+    def page(self, template: str, status: int = 200, **values: Any) -> HTMLResponse:
+        html = self.env.get_template(template).render(bureau=self.bureau, **values)
+        # The headers are set here as well as by the middleware: a 500 page is sent from outside it.
+        return HTMLResponse(html, status_code=status,
+                            headers={k.decode("ascii"): v.decode("ascii") for k, v in SECURITY_HEADERS})
+
+    def error(self, code: str, **values: Any) -> HTMLResponse:
+        status, message, hint = MESSAGES[code]
+        return self.page("serve_error.html.j2", status, code=code, message=message.format(**values),
+                         hint=hint.format(**values))
+
+    def over_address_limit(self, address: str) -> HTMLResponse | None:
+        """Count one submission or reference look-up of ``address``; the 429 page when it is one too many."""
+        minutes = self.setting("serve.address_minutes")
+        if self.limiter.hit(("address", address), self.setting("serve.address_limit"), minutes * 60):
+            return None
+        log.warning("rate limit: too many submissions from one client address")
+        return self.error("rate_address", minutes=minutes)
+
+    def guarded(self, work: Callable[[], Response]) -> Response:
+        try:
+            return work()
+        except _Refused as refused:
+            return self.error(refused.code, **refused.values)
+        except HaochaError as exc:
+            log.error("rating page unavailable: %s", exc)
+            return self.error("unavailable")
+        except sqlite3.OperationalError as exc:
+            if "locked" in str(exc) or "busy" in str(exc):
+                return self.error("busy")
+            raise
+
+    def window(self, ctx: Context, code: str, token: str) -> dict[str, Any]:
+        """The window named by a scanned link, once its token verifies; refuses otherwise."""
+        if not code or not token:
+            raise _Refused("link_incomplete")
+        # The token is checked before the window is looked up, so the page tells nobody which codes exist.
+        if len(code) > MAX_FIELD_CHARS or len(token) > MAX_FIELD_CHARS or not qr.verify_token(
+                ctx.keys.qr_secret, code, token, self.setting("qr.token_length")):
+            log.warning("refused: the QR token does not verify for window %r", code[:MAX_FIELD_CHARS])
+            raise _Refused("token_invalid")
+        return self.window_row(ctx, code)
+
+    def window_row(self, ctx: Context, code: str) -> dict[str, Any]:
+        rows = list(ctx.db.query(
+            "SELECT w.code, w.name, w.kind, w.active, w.county_code, c.name AS county_name FROM windows w"
+            " JOIN counties c ON c.code = w.county_code WHERE w.code = ?", [code]))
+        if not rows:
+            raise _Refused("window_unknown")
+        if not rows[0]["active"]:
+            raise _Refused("window_inactive")
+        return rows[0]
+
+    # -- the first rating --
+
+    def rate_form(self, code: str, token: str) -> Response:
+        def work() -> Response:
+            with self.context() as ctx:
+                window = self.window(ctx, code, token)
+                nonce = new_reference()
+                hidden = {"w": code, "t": token, **self.signed(ctx, "rate", code, token, nonce)}
+                return self.rate_page(ctx, window, hidden, {}, [])
+        return self.guarded(work)
+
+    def signed(self, ctx: Context, purpose: str, subject: str, token: str, nonce: str) -> dict[str, str]:
+        """The hidden fields that make a form genuine: nonce, issue time, signature."""
+        issued = int(self.clock())
+        key = form_key(ctx.keys.qr_secret)
+        return {"n": nonce, "ts": str(issued), "sig": sign_form(key, purpose, subject, token, nonce, issued)}
+
+    def _secret(self) -> bytes:
+        # Read for every form checked (before any database work), so a rotated secret counts at once.
+        from haocha_cli.privacy import load_keys
+
+        return load_keys(self.db_path, self.config["qr.secret_env"]).qr_secret
+
+    def rate_page(self, ctx: Context, window: dict[str, Any], hidden: dict[str, str], values: dict[str, Any],
+                  errors: list[str], status: int = 200) -> HTMLResponse:
+        items = [dict(r) for r in ctx.db.query("SELECT code, name FROM items WHERE active ORDER BY code")]
+        return self.page("rate.html.j2", status, followup=None, window=window, items=items,
+                         indicators=_indicators(window["kind"]), levels=LEVELS_SHOWN,
+                         bad_levels=self.config["bad_levels"], hidden=hidden, values=values, errors=errors, comment_max=self.setting("serve.comment_max_chars"),
+                         trap=TRAP_FIELD)
+
+    def rate_submit(self, form: dict[str, list[str]]) -> Response:
+        def work() -> Response:
+            code, token = _one(form, "w"), _one(form, "t")
+            nonce = _one(form, "n")
+            self.check_form(form, "rate", code, token)
+            with self.context() as ctx:
+                window = self.window(ctx, code, token)
+                hidden = {"w": code, "t": token, "n": nonce, "ts": _one(form, "ts"), "sig": _one(form, "sig")}
+                if self.stored(ctx, nonce):
+                    return self.done_page(ctx, window, nonce, repeated=True)
+                values, errors = self.read_fields(form, window["kind"], ctx, with_item=True, with_phone=True)
+                if errors:
+                    return self.rate_page(ctx, window, hidden, values, errors, 400)
+                phone_key = None
+                if values["phone"]:
+                    phone_key = ("phone", ctx.vault.hash(values["phone_digits"]))
+                    minutes = self.setting("serve.phone_minutes")
+                    if not self.limiter.allowed(phone_key, self.setting("serve.phone_limit"), minutes * 60):
+                        log.warning("rate limit: too many ratings from one phone")
+                        raise _Refused("rate_phone", minutes=minutes)
+                record = {
+                    "rating_id": nonce, "rated_at": now_text(), "window_code": window["code"], "channel": CHANNEL,
+                    "item_code": values["item_code"], "level": values["level"], "case_no": nonce,
+                    "rating_round": "1", "comment": values["comment"], "rater_phone": values["phone_digits"],
+                    "anonymous": "否" if values["phone"] else "是", "qr_token": token,
+                    "problems": ",".join(values["problems"]), "scores": _scores_json(values["scores"]),
+                }
+                try:
+                    outcome = self.store(ctx, record, nonce)
+                except sqlite3.OperationalError as exc:
+                    if "locked" in str(exc) or "busy" in str(exc):
+                        return self.rate_page(ctx, window, hidden, values, [_message("busy")], 503)
+                    raise
+                if outcome == "duplicate":
+                    return self.done_page(ctx, window, nonce, repeated=True)
+                if outcome != "accepted":
+                    return self.store_refused(ctx, window, hidden, values, outcome)
+                if phone_key is not None:
+                    self.limiter.record(phone_key, self.setting("serve.phone_minutes") * 60)
+                return self.done_page(ctx, window, nonce, repeated=False)
+        return self.guarded(work)
+
+    def check_form(self, form: dict[str, list[str]], purpose: str, subject: str, token: str) -> None:
+        if any(v.strip() for v in form.get(TRAP_FIELD, [])):
+            log.warning("refused: the trap field was filled")
+            raise _Refused("trap_filled")
+        problem = check_form(form_key(self._secret()), purpose, subject, token, _one(form, "n"), _one(form, "ts"),
+                             _one(form, "sig"), self.setting("serve.form_max_age_minutes") * 60, self.clock())
+        if problem:
+            log.warning("refused: %s (%s form)", problem, purpose)
+            raise _Refused(problem)
+
+    def stored(self, ctx: Context, rating_id: str) -> bool:
+        return ctx.db.execute("SELECT 1 FROM ratings WHERE source = ? AND rating_id = ?",
+                              [SOURCE, rating_id]).fetchone() is not None
+
+    def store(self, ctx: Context, record: dict[str, str], nonce: str) -> str:
+        """Import one rating through the core path: "accepted", "duplicate", or the reject's code and reason.
+
+        The import runs inside this transaction (as a savepoint), so a refused or duplicate submission is
+        rolled back whole: no batch, no reject row, nothing half-written."""
+        from haocha_cli.importer import import_records
+
+        conn = ctx.db.conn
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            summary = import_records(ctx, [record], source=SOURCE, file_name=f"{SOURCE}:{nonce}", fmt="form")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        if summary.get("accepted") == 1:
+            conn.execute("COMMIT")
+            return "accepted"
+        conn.execute("ROLLBACK")
+        if summary.get("status") == "already imported" or summary.get("duplicate"):
+            return "duplicate"
+        first = (summary.get("first_rejects") or [{"code": "rejected", "reason": ""}])[0]
+        log.warning("the importer refused a rating from the page: %s: %s", first["code"], first["reason"])
+        return f"{first['code']}\t{first['reason']}"
+
+    def store_refused(self, ctx: Context, window: dict[str, Any], hidden: dict[str, str], values: dict[str, Any],
+                      outcome: str) -> Response:
+        code, reason = outcome.split("\t", 1)
+        if code in _FIELD_ERRORS:
+            return self.rate_page(ctx, window, hidden, values, [_message(code)], 400)
+        if code in ("window_inactive", "window_unknown"):
+            raise _Refused(code)
+        return self.page("serve_error.html.j2", 400, code=code, message=MESSAGES["rejected"][1],
+                         hint=MESSAGES["rejected"][2] + f"（原因代码：{code}）")
+
+    def read_fields(self, form: dict[str, list[str]], kind: str, ctx: Context, *, with_item: bool,
+                    with_phone: bool) -> tuple[dict[str, Any], list[str]]:
+        """The rater's answers, checked; (values to store or show again, Chinese messages)."""
+        errors: list[str] = []
+        values: dict[str, Any] = {"item": "", "item_code": "", "phone": "", "phone_digits": ""}
+        level = form.get("level", [])
+        values["level"] = level[0] if len(level) == 1 else ""
+        if not level or (len(level) == 1 and not level[0].strip()):
+            errors.append(_message("level_missing"))
+        elif len(level) != 1 or level[0] not in LEVELS:
+            errors.append(_message("level_invalid"))
+            values["level"] = ""
+        if with_item:
+            item = _one(form, "item").strip()
+            values["item"] = item
+            if not item:
+                errors.append(_message("item_missing"))
+            elif item != "-":
+                found = ctx.db.execute("SELECT code FROM items WHERE code = ? AND active", [item]).fetchone()
+                if found is None:
+                    errors.append(_message("item_unknown"))
+                    values["item"] = ""
+                else:
+                    values["item_code"] = found[0]
+        allowed = {code for code, _n, _p, _d in _indicators(kind)}
+        scores: dict[str, int] = {}
+        score_error = None
+        for name, given in form.items():
+            if not name.startswith("s_"):
+                continue
+            code = name[2:]
+            text = given[0].strip() if len(given) == 1 else "x"
+            if text == "":
+                continue  # 不评
+            if code not in _SCOPE:
+                score_error = score_error or "score_invalid"
+            elif code not in allowed:
+                score_error = score_error or "score_scope"
+            elif text not in ("1", "2", "3", "4", "5"):
+                score_error = score_error or "score_invalid"
+            else:
+                scores[code] = int(text)
+        if score_error:
+            errors.append(_message(score_error))
+        values["scores"] = dict(sorted(scores.items()))
+        values["scores_open"] = bool(scores or score_error)
+        problems = [p for p in dict.fromkeys(form.get("p", [])) if p]
+        if any(p not in allowed for p in problems):
+            errors.append(_message("problem_unknown"))
+            problems = [p for p in problems if p in allowed]
+        values["problems_ticked"] = problems
+        # Problem tags belong to a bad review: with any other level they are dropped, not refused (without
+        # JavaScript the boxes are always on the page, and a rater may tick one, then choose 满意).
+        values["problems"] = problems if values["level"] in self.config["bad_levels"] else []
+        comment = _one(form, "comment").replace("\r\n", "\n").replace("\r", "\n").replace("\x00", "")
+        values["comment"] = comment.strip()
+        limit = self.setting("serve.comment_max_chars")
+        if limit and len(values["comment"]) > limit:
+            errors.append(_message("comment_too_long", max=limit, length=len(values["comment"])))
+        if with_phone:
+            phone = _one(form, "phone").strip()
+            values["phone"] = phone[:MAX_FIELD_CHARS]
+            if phone:
+                digits = normalize_phone(phone) if len(phone) <= MAX_FIELD_CHARS else None
+                if digits is None:
+                    errors.append(_message("phone_invalid"))
+                else:
+                    values["phone_digits"] = digits
+        return values, errors
+
+    def done_page(self, ctx: Context, window: dict[str, Any], reference: str, *, repeated: bool) -> HTMLResponse:
+        row = ctx.db.execute(
+            "SELECT r.level, r.anonymous, (SELECT count(*) FROM cases c WHERE c.rating_id = r.id) FROM ratings r"
+            " WHERE r.source = ? AND r.rating_id = ?", [SOURCE, reference]).fetchone()
+        level, anonymous, cases = row if row else (None, 1, 0)
+        return self.page("serve_result.html.j2", kind="rating", window=window, reference=reference,
+                         repeated=repeated, level=LEVELS[level - 1] if level else "", case_opened=bool(cases),
+                         real_name=not anonymous, rectify_days=self.setting("deadlines.rectify_days"),
+                         revisit_days=self.setting("deadlines.revisit_days"))
+
+    # -- the follow-up rating (追评) --
+
+    def original(self, ctx: Context, reference: str) -> dict[str, Any]:
+        rows = list(ctx.db.query(
+            "SELECT r.id, r.rating_id, r.rated_at, r.window_code, r.item_code, r.level, r.channel, r.anonymous,"
+            " k.phone_enc, k.phone_masked, i.name AS item_name FROM ratings r"
+            " LEFT JOIN contacts k ON k.id = r.contact_id LEFT JOIN items i ON i.code = r.item_code"
+            " WHERE r.source = ? AND r.rating_id = ? AND r.rating_round = 1", [SOURCE, reference]))
+        if not rows:
+            raise _Refused("reference_unknown")
+        return rows[0]
+
+    def followup_lookup(self, reference_text: str | None, status: int = 200, error: str | None = None) -> Response:
+        return self.page("serve_lookup.html.j2", status, reference=reference_text or "",
+                         errors=[_message(error)] if error else [])
+
+    def followup_form(self, reference_text: str) -> Response:
+        reference = normalize_reference(reference_text)
+        if reference is None:
+            return self.followup_lookup(reference_text[:MAX_FIELD_CHARS], 400, "reference_invalid")
+
+        def work() -> Response:
+            with self.context() as ctx:
+                original = self.original(ctx, reference)
+                if self.stored(ctx, reference + FOLLOWUP_SUFFIX):
+                    raise _Refused("followup_done")
+                window = self.window_row(ctx, original["window_code"])
+                hidden = {"ref": reference, **self.signed(ctx, "followup", reference, "", new_reference())}
+                return self.followup_page(window, original, reference, hidden, {}, [])
+        return self.guarded(work)
+
+    def followup_page(self, window: dict[str, Any], original: dict[str, Any], reference: str,
+                      hidden: dict[str, str], values: dict[str, Any], errors: list[str],
+                      status: int = 200) -> HTMLResponse:
+        followup = {"reference": reference, "rated_at": original["rated_at"][:16],
+                    "level": LEVELS[original["level"] - 1], "item_name": original["item_name"] or "其他事项",
+                    "phone_masked": original["phone_masked"]}
+        return self.page("rate.html.j2", status, followup=followup, window=window, items=[],
+                         indicators=_indicators(window["kind"]), levels=LEVELS_SHOWN,
+                         bad_levels=self.config["bad_levels"], hidden=hidden, values=values,
+                         errors=errors, comment_max=self.setting("serve.comment_max_chars"), trap=TRAP_FIELD)
+
+    def followup_submit(self, form: dict[str, list[str]]) -> Response:
+        def work() -> Response:
+            reference = normalize_reference(_one(form, "ref")) or ""
+            nonce = _one(form, "n")
+            self.check_form(form, "followup", reference, "")
+            with self.context() as ctx:
+                original = self.original(ctx, reference)
+                window = self.window_row(ctx, original["window_code"])
+                hidden = {"ref": reference, "n": nonce, "ts": _one(form, "ts"), "sig": _one(form, "sig")}
+                rating_id = reference + FOLLOWUP_SUFFIX
+                if self.stored(ctx, rating_id):
+                    if self.same_form(ctx, rating_id, nonce):
+                        return self.followup_done(ctx, window, reference, repeated=True)
+                    raise _Refused("followup_done")
+                values, errors = self.read_fields(form, window["kind"], ctx, with_item=False, with_phone=False)
+                if errors:
+                    return self.followup_page(window, original, reference, hidden, values, errors, 400)
+                # The same rater: the follow-up keeps the first rating's item, channel and phone (for 回访).
+                phone = ctx.vault.reveal(original["phone_enc"]) if original["phone_enc"] else ""
+                record = {
+                    "rating_id": rating_id, "rated_at": now_text(), "window_code": window["code"],
+                    "channel": original["channel"], "item_code": original["item_code"], "level": values["level"],
+                    "case_no": reference, "rating_round": "2", "comment": values["comment"], "rater_phone": phone,
+                    "anonymous": "是" if original["anonymous"] else "否",
+                    "problems": ",".join(values["problems"]), "scores": _scores_json(values["scores"]),
+                }
+                try:
+                    outcome = self.store(ctx, record, nonce)
+                except sqlite3.OperationalError as exc:
+                    if "locked" in str(exc) or "busy" in str(exc):
+                        return self.followup_page(window, original, reference, hidden, values,
+                                                  [_message("busy")], 503)
+                    raise
+                if outcome == "duplicate":
+                    if self.same_form(ctx, rating_id, nonce):
+                        return self.followup_done(ctx, window, reference, repeated=True)
+                    raise _Refused("followup_done")
+                if outcome != "accepted":
+                    code = outcome.split("\t", 1)[0]
+                    if code in _FIELD_ERRORS:
+                        return self.followup_page(window, original, reference, hidden, values,
+                                                  [_message(code)], 400)
+                    return self.store_refused(ctx, window, hidden, values, outcome)
+                return self.followup_done(ctx, window, reference, repeated=False)
+        return self.guarded(work)
+
+    def same_form(self, ctx: Context, rating_id: str, nonce: str) -> bool:
+        """Whether the stored rating came from this very form (its batch is named after the form's nonce)."""
+        row = ctx.db.execute("SELECT b.file_name FROM ratings r JOIN batches b ON b.id = r.batch_id"
+                             " WHERE r.source = ? AND r.rating_id = ?", [SOURCE, rating_id]).fetchone()
+        return row is not None and row[0] == f"{SOURCE}:{nonce}"
+
+    def followup_done(self, ctx: Context, window: dict[str, Any], reference: str, *, repeated: bool) -> HTMLResponse:
+        row = ctx.db.execute(
+            "SELECT r.level, r.anonymous, (SELECT count(*) FROM cases c WHERE c.rating_id = r.id) FROM ratings r"
+            " WHERE r.source = ? AND r.rating_id = ?", [SOURCE, reference + FOLLOWUP_SUFFIX]).fetchone()
+        level, anonymous, cases = row
+        return self.page("serve_result.html.j2", kind="followup", window=window, reference=reference,
+                         repeated=repeated, level=LEVELS[level - 1], case_opened=bool(cases),
+                         real_name=not anonymous, rectify_days=self.setting("deadlines.rectify_days"),
+                         revisit_days=self.setting("deadlines.revisit_days"))
+
+
+def _message(code: str, **values: Any) -> str:
+    _status, message, hint = MESSAGES[code]
+    return f"{message.format(**values)}{hint.format(**values)}"
+
+
+def _one(form: dict[str, list[str]], name: str) -> str:
+    """A single-valued field; a field sent twice counts as not sent (a form of ours never does that)."""
+    values = form.get(name, [])
+    return values[0] if len(values) == 1 else ""
+
+
+def _indicators(kind: str) -> list[tuple[str, str, str, str]]:
+    """(code, secondary name, primary name, description) of the indicators of a window's mode."""
+    return [(code, name, primary, desc) for code, primary, _pe, name, _ne, scope, desc in INDICATORS
+            if in_scope(scope, kind)]
+
+
+def _scores_json(scores: dict[str, int]) -> str:
+    return json.dumps(scores) if scores else ""
+
+
+# --- Starlette --------------------------------------------------------------------------------------------
+
+
+class SecurityHeaders:
+    """Adds the security headers to every HTTP response (pure ASGI: no buffering of the body)."""
+
+    def __init__(self, app):
+        self.app = app
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def send_with_headers(message):
+            if message["type"] == "http.response.start":
+                names = {name for name, _ in message.get("headers", [])}
+                message["headers"] = list(message.get("headers", [])) + [
+                    (name, value) for name, value in SECURITY_HEADERS if name not in names]
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
+
+
+async def _read_form(request: Request) -> dict[str, list[str]] | str:
+    """The URL-encoded form, at most MAX_BODY_BYTES; a message code when it is not one we can read."""
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > MAX_BODY_BYTES:
+        return "too_large"
+    content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if content_type != "application/x-www-form-urlencoded":
+        return "form_encoding"
+    body = bytearray()
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > MAX_BODY_BYTES:
+            return "too_large"
+    try:
+        pairs = parse_qsl(bytes(body).decode("utf-8"), keep_blank_values=True, max_num_fields=200)
+    except (UnicodeDecodeError, ValueError):
+        return "form_encoding"
+    form: dict[str, list[str]] = {}
+    for name, value in pairs:
+        form.setdefault(name, []).append(value)
+    return form
+
+
+def _client(request: Request) -> str:
+    # Behind the bureau's proxy, uvicorn's --proxy-headers has already put the X-Forwarded-For address here.
+    return request.client.host if request.client else "unknown"
+
+
+def create_app(db_path: str | Path, config_path: str | Path | None = None, *,
+               clock: Callable[[], float] = time.time, limiter: RateLimiter | None = None) -> Starlette:
+    """The ASGI application of the rating page for the database at ``db_path``.
+
+    Raises HaochaError at once when the database, its key file or the configuration cannot be used.
+    ``clock`` (Unix seconds) dates the forms; ``limiter`` holds the rate-limit counters."""
+    service = Service(db_path, config_path, clock=clock, limiter=limiter)
+
+    async def rate_get(request: Request) -> Response:
+        params = request.query_params
+        return await run_in_threadpool(service.rate_form, params.get("w", ""), params.get("t", ""))
+
+    async def rate_post(request: Request) -> Response:
+        refused = service.over_address_limit(_client(request))
+        if refused is not None:
+            return refused
+        form = await _read_form(request)
+        if isinstance(form, str):
+            return service.error(form)
+        return await run_in_threadpool(service.rate_submit, form)
+
+    async def followup_get(request: Request) -> Response:
+        reference = request.query_params.get("ref")
+        if reference is None:
+            return service.followup_lookup(None)
+        refused = service.over_address_limit(_client(request))
+        if refused is not None:
+            return refused
+        return await run_in_threadpool(service.followup_form, reference)
+
+    async def followup_post(request: Request) -> Response:
+        refused = service.over_address_limit(_client(request))
+        if refused is not None:
+            return refused
+        form = await _read_form(request)
+        if isinstance(form, str):
+            return service.error(form)
+        return await run_in_threadpool(service.followup_submit, form)
+
+    async def health(request: Request) -> Response:
+        def check() -> Response:
+            with service.context() as ctx:
+                ctx.db.execute("SELECT 1 FROM windows LIMIT 1").fetchone()
+            return PlainTextResponse("ok")
+        return await run_in_threadpool(service.guarded, check)
+
+    async def not_found(request: Request, exc: HTTPException) -> Response:
+        return service.error("method" if exc.status_code == 405 else "not_found")
+
+    async def server_error(request: Request, exc: Exception) -> Response:
+        return service.error("server_error")  # uvicorn's log has the traceback; the rater gets no internals
+
+    app = Starlette(
+        routes=[
+            Route("/r", rate_get, methods=["GET"]),
+            Route("/r", rate_post, methods=["POST"]),
+            Route("/r/followup", followup_get, methods=["GET"]),
+            Route("/r/followup", followup_post, methods=["POST"]),
+            Route("/healthz", health, methods=["GET"]),
+        ],
+        exception_handlers={404: not_found, 405: not_found, 500: server_error},
+    )
+    app.state.service = service
+    app.add_middleware(SecurityHeaders)
+    return app

@@ -21,7 +21,7 @@ def line_chart(labels: list[str], series: dict[str, list[float | None]], title: 
     hi = y_max if y_max is not None else (max(values) if values else 1.0)
     if hi - lo < 1e-9:
         lo, hi = lo - 1, hi + 1
-    left, right, top, bottom = 48, 12, 34, 42
+    left, right, top, bottom = 48, 36, 34, 42
     plot_w, plot_h = width - left - right, height - top - bottom
 
     def x(i: int) -> float:

@@ -26,7 +26,9 @@ PILOT_PERIOD = ("2026-06-01", "2026-08-31")
 NOW = "2026-09-01 09:00:00"  # the demo's clock: the morning after the pilot
 LEVELS = ["非常不满意", "不满意", "基本满意", "满意", "非常满意"]
 HEADER = ["评价编号", "评价时间", "窗口编码", "评价渠道", "事项编码", "满意度", "办件编号", "文字评价", "联系电话",
-          "工作人员", "差评问题", "C1", "C2", "D1", "D2", "D3", "B2"]
+          "工作人员", "差评问题", "A1", "A2", "B1", "B2", "B3", "C1", "C2", "D1", "D2", "D3", "E1", "E2"]
+OFFLINE_SCOPE = ["A1", "A2", "B1", "B2", "B3", "C1", "C2", "D1", "D2", "E1", "E2"]
+ONLINE_SCOPE = ["B1", "C1", "C2", "D1", "D2", "D3", "E1", "E2"]
 # Probabilities of 非常不满意 … 非常满意
 BEFORE = [0.05, 0.07, 0.12, 0.26, 0.50]
 LICANG_BEFORE = [0.07, 0.10, 0.15, 0.26, 0.42]
@@ -91,8 +93,8 @@ def generate_ratings(windows: list[dict[str, Any]], total: int, seed: int = 2026
             if rng.random() < 0.35:
                 row["联系电话"] = _phone(rng)
             if rng.random() < 0.3:
-                scope = ["C1", "C2", "D1", "D2"] + (["B2"] if w["kind"] == "offline" else ["D3"])
-                for code in rng.sample(scope, rng.randint(1, 3)):
+                scope = OFFLINE_SCOPE if w["kind"] == "offline" else ONLINE_SCOPE
+                for code in rng.sample(scope, rng.randint(1, 4)):
                     row[code] = str(min(5, max(1, level + rng.choice([-1, 0, 0, 0, 1]))))
             if level <= 2:
                 row["文字评价"] = rng.choice(BAD_COMMENTS)

@@ -19,8 +19,9 @@ import json
 import math
 import re
 import sqlite3
+import time
 from collections.abc import Callable, Iterable, Iterator
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from itertools import chain
 from operator import itemgetter
 from pathlib import Path
@@ -60,7 +61,8 @@ _VALUE_SQL = {"scores": "NULLIF(?, '')", "problems": "NULLIF(?, '')", "case_no":
               "qr_token": "NULLIF(?, '')", "token_ok": "NULLIF(?, -1)"}
 GROUP_ROWS = 1000  # rows per multi-row INSERT (fewer if SQLite allows fewer parameters)
 AGG_FLUSH_KEYS = 20_000  # daily-aggregate keys held in memory before they are upserted
-CASE_FLUSH = 500  # bad reviews handed to the closed loop at once
+CASE_FLUSH = 500
+FLAG_SCAN_DAYS = 7  # days of ratings the suspicious-rating scan reads at once  # bad reviews handed to the closed loop at once
 CACHE_LIMIT = 200_000  # phones remembered per import; beyond, the caches start again (memory stays flat)
 FIRST_REJECTS = 10
 T = (0.0, 0.0, 25.0, 50.0, 75.0, 100.0)  # t(s) = (s - 1) / 4 * 100, indexed by s
@@ -229,6 +231,8 @@ class _Job:
         self.reader_tally, self.writer_tally = _Tally(), _Tally()
         self.ignored: list[str] = []
         self.cases_opened = 0
+        self.flags_raised = 0
+        self.seconds = {"cases": 0.0, "flags": 0.0}  # the closed loop's and the flag scan's share of the time
         self.tokens_failed = 0
         self.levels_by_code = 0
         self.ids: list[int] = []
@@ -447,6 +451,7 @@ class _Job:
         return result
 
     def _run(self, rows: Iterator, progress: Callable[[], None] | None) -> dict[str, Any]:
+        started = time.perf_counter()
         conn = self.conn
         cur = conn.execute(
             "INSERT INTO batches (file_name, sha256, source, profile, format, encoding, level_scale, operator,"
@@ -469,10 +474,13 @@ class _Job:
         self.group_rows = max(1, min(GROUP_ROWS, self.variable_limit // len(RATING_COLUMNS)))
         self.insert_head = f"INSERT INTO ratings (id, source, batch_id, {', '.join(RATING_COLUMNS[1:])}) VALUES "
         self.insert_sql: dict[int, str] = {}
+        self.days: set[str] = set()
         self._drive(self._produce(rows), progress)
         self._flush_rejects()
         self._flush_aggregates()
         self._flush_cases()
+        if not self.dry_run:
+            self._scan_flags()
         if not self.header:
             self.ignored = list(self.ignored_keys)
         self.rejected = self.reader_tally.rejected + self.writer_tally.rejected
@@ -488,6 +496,8 @@ class _Job:
                      [self.read, self.accepted, self.rejected, self.duplicate,
                       json.dumps(self.ignored, ensure_ascii=False), self.batch_id])
         summary = self._summary()
+        summary["seconds"] = {"total": round(time.perf_counter() - started, 2),
+                              "cases": round(self.seconds["cases"], 2), "flags": round(self.seconds["flags"], 2)}
         if not self.dry_run:
             audit.record(self.db, str(self.ctx.operator), "ratings.import", "batches", self.batch_id, None,
                          {k: summary[k] for k in ("file", "sha256", "source", "profile", "format", "rows_read",
@@ -507,7 +517,8 @@ class _Job:
             "rows_read": self.read, "accepted": self.accepted, "duplicate": self.duplicate,
             "rejected": self.rejected, "reasons": dict(sorted(reasons.items(), key=lambda kv: (-kv[1], kv[0]))),
             "first_rejects": first, "ignored_columns": self.ignored,
-            "cases_opened": self.cases_opened, "qr_tokens_not_verified": self.tokens_failed,
+            "cases_opened": self.cases_opened, "flags_raised": self.flags_raised,
+            "qr_tokens_not_verified": self.tokens_failed,
             **({"ids": self.ids} if self.keep_ids else {}),
         }
 
@@ -922,23 +933,24 @@ class _Job:
                     e[7] += s * level
             if level in bad_levels:
                 self.pending_cases.append(_rating_dict(row, self.source, self.batch_id))
+        self.days.update(row[4] for row in group)
         if self.keep_ids:
             self.ids.extend(row[0] for row in group)
 
     def _resolve_contacts(self, pending: list[list]) -> None:
         """Phone hashes of the group -> contact ids: looked up in bulk, new ones encrypted once and added."""
         cache = self.contact_cache
-        phones = {row[18][0]: row[18][1] for row in pending}
-        wanted = {h for h in phones if h not in cache}
+        phones = {row[18][0]: row[18][1] for row in pending}  # in the order of the file
+        wanted = [h for h in phones if h not in cache]
         if wanted:
             if len(cache) > CACHE_LIMIT:
                 cache.clear()
             for found_hash, contact_id in self.conn.execute(
                     "SELECT phone_hash, id FROM contacts WHERE phone_hash IN (SELECT value FROM json_each(?))",
-                    [json.dumps(sorted(wanted))]):
+                    [json.dumps(wanted)]):
                 cache[found_hash] = contact_id
             new = []
-            for phone_hash in sorted(wanted - set(cache)):
+            for phone_hash in [h for h in wanted if h not in cache]:
                 phone = phones[phone_hash]
                 encrypted = self.ctx.vault._fernet.encrypt(phone.encode("ascii")).decode("ascii")
                 new.append((self.next_contact, phone_hash, encrypted, mask_phone(phone)))
@@ -983,8 +995,27 @@ class _Job:
         if self.pending_cases:
             from haocha_cli.cases import open_cases
 
+            started = time.perf_counter()
             self.cases_opened += open_cases(self.ctx, self.pending_cases) or 0
+            self.seconds["cases"] += time.perf_counter() - started
             self.pending_cases = []
+
+    def _scan_flags(self) -> None:
+        """Suspicious-rating flags (评价信息不实) of the batch's days, in the batch's transaction: a week at a
+        time, so that a year-long file is never held in memory at once."""
+        if not self.days:
+            return
+        from haocha_cli.flags import scan_flags
+
+        started = time.perf_counter()
+        days = sorted(date.fromisoformat(d) for d in self.days)
+        end = None
+        for day in days:
+            if end is not None and day <= end:
+                continue  # scanned with its block
+            end = min(day + timedelta(days=FLAG_SCAN_DAYS - 1), days[-1])
+            self.flags_raised += scan_flags(self.ctx, day, end)["new_total"]
+        self.seconds["flags"] = time.perf_counter() - started
 
     def _flush_aggregates(self) -> None:
         # In key order: each statement then fills neighbouring B-tree pages instead of splitting pages all over.
@@ -1128,32 +1159,29 @@ def get_batch(db: sqlite_utils.Database, batch_id: int) -> dict[str, Any]:
     return batch
 
 
-def _count_cases(db: sqlite_utils.Database, batch_id: int) -> int | None:
-    try:
-        return db.execute("SELECT count(*) FROM cases WHERE rating_id IN (SELECT id FROM ratings WHERE batch_id = ?)",
-                          [batch_id]).fetchone()[0]
-    except Exception:  # noqa: BLE001 - no cases table before the closed loop's migration
-        return None
+def _count_cases(db: sqlite_utils.Database, batch_id: int) -> int:
+    return db.execute("SELECT count(*) FROM cases WHERE rating_id IN (SELECT id FROM ratings WHERE batch_id = ?)",
+                      [batch_id]).fetchone()[0]
 
 
 def batch_rejects(ctx: Context, batch_id: int, *, reveal_phones: bool = False) -> dict[str, Any]:
     """The rejected rows of a batch as they were read (phones masked unless revealed), with their reason.
 
-    Returns {"header": [...] or None, "rows": [{"line", "code", "reason", "cells" | "object" | "text"}]}."""
+    Returns {"batch", "header" (tabular) or None, "format", "rows": [{"line", "code", "reason", and "cells",
+    "object" or "text"}]}. Revealing phones is the city's, and is recorded in the audit trail."""
     batch = get_batch(ctx.db, batch_id)
     if reveal_phones:
         ctx.require_city("revealing raters' phone numbers")
     header = batch["header"] or None
+    try:
+        profile: Profile | None = load_profile(batch["profile"])
+    except HaochaError:  # a profile file that has moved since: phones stay masked
+        profile = None
     phone_pos = None
-    profile = None
-    if header:
-        try:
-            profile = load_profile(batch["profile"])
-        except HaochaError:
-            profile = None
-        if profile is not None:
-            phone_pos = next((i for i, h in enumerate(header) if profile.field_for(h) == "rater_phone"), None)
+    if header and profile is not None:
+        phone_pos = next((i for i, h in enumerate(header) if profile.field_for(h) == "rater_phone"), None)
     rows = []
+    revealed = 0
     for line, raw, code, reason, phone_enc in ctx.db.execute(
             "SELECT line, raw, code, reason, phone_enc FROM rejects WHERE batch_id = ? ORDER BY line", [batch_id]):
         value = json.loads(raw)
@@ -1162,22 +1190,24 @@ def batch_rejects(ctx: Context, batch_id: int, *, reveal_phones: bool = False) -
         if isinstance(value, list):
             if phone is not None and phone_pos is not None and phone_pos < len(value):
                 value[phone_pos] = phone
+                revealed += 1
             entry["cells"] = value
         elif isinstance(value, dict):
-            if phone is not None:
+            if phone is not None and profile is not None:
                 for key in value:
-                    if (profile or load_profile(batch["profile"])).field_for(key) == "rater_phone":
+                    if profile.field_for(key) == "rater_phone":
                         value[key] = phone
+                        revealed += 1
             entry["object"] = value
         else:
             entry["text"] = value
         rows.append(entry)
-    if reveal_phones and any(r for r in rows):
+    if revealed:
         from haocha_cli.db import transaction
 
         with transaction(ctx.db):
             audit.record(ctx.db, str(ctx.operator), "batches.reveal_phones", "batches", batch_id, None,
-                         {"rejects": len(rows)})
+                         {"phones_revealed": revealed})
     return {"batch": batch_id, "header": header, "format": batch["format"], "rows": rows}
 
 

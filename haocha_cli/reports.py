@@ -52,7 +52,7 @@ LABELS: dict[str, dict[str, str]] = {
         "control_group": "其他区县（对照）", "windows": "窗口满意度", "county_cases": "整改事项及期限",
         "period": "统计期", "city": "全市", "note_n0": "本期无计入统计的评价（N = 0）。", "masked": "电话已脱敏显示",
         "signal_none": "当日无控制图信号。", "flags_none": "当日无可疑评价提示。", "previous": "上期",
-        "risk_levels": "区县风险等级（抽查比例依此设定）",
+        "risk_levels": "区县风险等级（抽查比例依此设定）", "risk_high": "高", "risk_medium": "中", "risk_low": "低",
     },
     "en": {
         "daily": "Daily review report", "monthly": "Monthly review report", "county": "County review report",
@@ -90,6 +90,12 @@ def _num(value: float | None, digits: int = 1) -> str:
 
 def _pct(value: float | None) -> str:
     return "–" if value is None else f"{value * 100:.1f}%"
+
+
+def _p(value: float | None) -> str:
+    if value is None:
+        return "–"
+    return "<0.0001" if value < 0.0001 else f"{value:.4f}"
 
 
 def _signed(value: float | None, digits: int = 1) -> str:
@@ -332,7 +338,8 @@ def _fmea_section(ctx: Context, L) -> dict[str, Any]:
             for r in risks]
     levels = fmea.risk_levels(ctx.db)
     names = dict(ctx.db.execute("SELECT code, name FROM counties").fetchall())
-    level_rows = [[f"{names.get(code, code)} ({code})", level] for code, level in sorted(levels.items())]
+    level_rows = [[f"{names.get(code, code)} ({code})", L.get(f"risk_{level}", level)]
+                  for code, level in sorted(levels.items())]
     return _section(L["fmea"], tables=[
         _table(["", L["step"], L["failure_mode"], "S", "O", "D", L["rpn"], L["ap"]], body),
         _table([L["county_col"], L["risk_level"]], level_rows, caption=L["risk_levels"])])
@@ -368,7 +375,7 @@ def _pilot_section(ctx: Context, L) -> dict[str, Any] | None:
         unit = " pp" if scale == 100 else ""
         diff = None if r["diff"] is None else r["diff"] * scale
         ci = ("–" if r["ci_low"] is None else f"[{r['ci_low'] * scale:+.1f}, {r['ci_high'] * scale:+.1f}]{unit}")
-        body.append([label, f"{_signed(diff)}{unit}", ci, "–" if r["p_value"] is None else f"{r['p_value']:.4f}"])
+        body.append([label, f"{_signed(diff)}{unit}", ci, _p(r["p_value"])])
     para = (f"{L['pilot_county']}: {name} ({county}); {L['before']} {data['before']['label']} "
             f"(N = {g['pilot_before']['n']}, {L['index']} {_num(g['pilot_before']['index'])}); "
             f"{L['after']} {data['after']['label']} (N = {g['pilot_after']['n']}, {L['index']} "

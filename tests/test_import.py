@@ -432,3 +432,18 @@ def test_batches_list_and_show(cli, tmp_path):
 
 def test_row_helper_matches_header():
     assert len(row()) == len(HEADER)
+
+
+def test_the_import_flags_suspicious_ratings_of_its_days_in_the_same_batch(cli, db_path, tmp_path):
+    # Three ratings from one phone on one day (flags.phone_per_day = 3), on two days months apart, so that
+    # the scan covers both of its week-long blocks; and a QR token that does not verify.
+    rows = [good(i, rated_at=f"{day} 10:0{i % 3}:00", rater_phone="13812345678", rating_id=f"{day}-{i}")
+            for day in ("2024-01-08", "2024-03-11") for i in range(3)]
+    rows.append(good(9, staff_code="NOTATOKEN"))
+    path = write_csv(tmp_path / "flags.csv", rows, header=[h if h != "工作人员" else "二维码令牌" for h in HEADER])
+    [summary] = imported(cli, str(path))
+    assert summary["flags_raised"] == 7
+    assert query(db_path, "SELECT rule, day, count(*) FROM flags GROUP BY rule, day ORDER BY day") == [
+        ("same_phone", "2024-01-08", 3), ("same_phone", "2024-03-11", 3), ("bad_token", "2024-05-06", 1)]
+    [dry] = imported(cli, str(write_csv(tmp_path / "again.csv", [good(10, staff_code="x")])), "--dry-run")
+    assert dry["flags_raised"] == 0

@@ -100,7 +100,7 @@ def _print_summary(result: dict, fmt: Format) -> None:
         return
     rows = [{"field": k, "value": result[k]} for k in (
         "file", "batch", "status", "format", "encoding", "profile", "source", "level_scale", "rows_read",
-        "accepted", "duplicate", "rejected", "cases_opened", "qr_tokens_not_verified")]
+        "accepted", "duplicate", "rejected", "cases_opened", "flags_raised", "qr_tokens_not_verified")]
     if result["levels_by_code"]:
         rows.insert(8, {"field": "levels_by_code", "value": result["levels_by_code"]})
     if result["ignored_columns"]:

@@ -1,0 +1,49 @@
+"""`haocha demo`: the Licang pilot story end to end, deterministic, on embedded data."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+
+from typer.testing import CliRunner
+
+from haocha_cli.cli import app
+
+
+def test_demo_builds_the_pilot_story_and_its_reports(tmp_path):
+    out = tmp_path / "demo"
+    result = CliRunner().invoke(app, ["demo", "--out", str(out), "--ratings", "2000"])
+    assert result.exit_code == 0, result.output
+    assert f"monthly report:  {out / 'reports' / 'monthly-2026-08.html'}" in result.stdout
+    db = out / "haocha.db"
+    conn = sqlite3.connect(db)
+    # the batch with bad rows: each rejected with its reason, and nothing lost
+    batch = conn.execute("SELECT rows_read, accepted, rejected, duplicate FROM batches"
+                         " WHERE file_name = 'ratings-2026-08-fixes.csv'").fetchone()
+    assert batch[0] == batch[1] + batch[2] + batch[3] and batch[2] == 6  # 5 bad rows and an id repeated in the file
+    # cases at every stage of the closed loop
+    states = {s for (s,) in conn.execute("SELECT DISTINCT state FROM cases")}
+    assert {"rerated", "closed", "rectifying", "unrectifiable", "no_action", "excluded"} <= states
+    assert conn.execute("SELECT count(*) FROM spot_checks WHERE outcome = 'failed'").fetchone()[0] > 0
+    # the pilot's effect, as the monthly report shows it
+    html = (out / "reports" / "monthly-2026-08.html").read_text(encoding="utf-8")
+    assert "试点效果评估" in html and "李沧区 (370213)" in html
+    compare = CliRunner().invoke(app, ["--db", str(db), "compare", "--county", "370213", "--before",
+                                       "2026-03-01..2026-05-31", "--after", "2026-06-01..2026-08-31", "-f", "json"])
+    data = json.loads(compare.stdout)
+    assert data["did_index"]["diff"] > 5 and data["did_index"]["p_value"] < 0.01
+    assert (out / "qr" / "sheet.html").exists() and len(list((out / "qr").glob("*.png"))) == 25
+    assert CliRunner().invoke(app, ["--db", str(db), "audit", "verify"]).exit_code == 0
+
+
+def test_demo_is_deterministic(tmp_path):
+    for name in ("a", "b"):
+        assert CliRunner().invoke(app, ["demo", "--out", str(tmp_path / name), "--ratings", "1000"]).exit_code == 0
+    for report in ("daily-2026-08-31.md", "monthly-2026-08.html", "county-370213-2026-08.md"):
+        assert (tmp_path / "a" / "reports" / report).read_bytes() == (tmp_path / "b" / "reports" / report).read_bytes()
+
+
+def test_demo_refuses_too_few_ratings(tmp_path):
+    result = CliRunner().invoke(app, ["demo", "--out", str(tmp_path), "--ratings", "10"])
+    assert result.exit_code == 1
+    assert result.stderr.strip() == "Error: --ratings 10 is too few for the pilot story (use 1000 or more)"

@@ -48,8 +48,11 @@ def generate(path: Path, rows: int, seed: int = 20240506, encoding: str = "utf-8
     """A rating export as the bureau's devices and channels produce it, in time order over 2024."""
     rng = random.Random(seed)
     phones = [f"1{rng.choice('3456789')}{rng.randrange(10**9):09d}" for _ in range(20_000)]
-    start = datetime(2024, 1, 1, 9, 0, 0)
-    step = timedelta(seconds=365 * 24 * 3600 / rows)
+    # Ratings come while the halls are open: weekdays of 2024, 09:00-12:00 and 13:30-17:00.
+    days = [datetime(2024, 1, 1) + timedelta(days=d) for d in range(366)]
+    days = [d for d in days if d.weekday() < 5]
+    open_seconds = 6.5 * 3600
+    step = len(days) * open_seconds / rows
     scope = dict.fromkeys(OFFLINE, "offline") | dict.fromkeys(ONLINE, "online")
     with path.open("w", encoding=encoding, newline="") as fh:
         writer = csv.writer(fh)
@@ -71,11 +74,18 @@ def generate(path: Path, rows: int, seed: int = 20240506, encoding: str = "utf-8
             bad = level in ("不满意", "非常不满意")
             problems = rng.choice(["办理时限", "C1,C2", "一次办好"]) if bad and rng.random() < 0.7 else ""
             writer.writerow([
-                f"PJ{seed % 1000:03d}{i:09d}", (start + step * i).strftime("%Y-%m-%d %H:%M:%S"), window, channel,
+                f"PJ{seed % 1000:03d}{i:09d}", _when(days, step * i).strftime("%Y-%m-%d %H:%M:%S"), window, channel,
                 rng.choice(ITEMS), level, f"BJ2024{i:010d}", "1", rng.choice(COMMENTS) if rng.random() < 0.1 else "",
                 phone, "否" if real_name else "是", f"S{rng.randrange(1, 60):03d}" if rng.random() < 0.3 else "",
                 problems, *scores,
             ])
+
+
+def _when(days: list[datetime], position: float) -> datetime:
+    day, second = divmod(int(position), int(6.5 * 3600))
+    morning = 3 * 3600
+    start = timedelta(hours=9) if second < morning else timedelta(hours=13, minutes=30) - timedelta(seconds=morning)
+    return days[day] + start + timedelta(seconds=second)
 
 
 def _run_child(args: list[str], env: dict[str, str] | None = None, out: Path | None = None

@@ -104,7 +104,13 @@ def verify(db: sqlite_utils.Database) -> dict[str, Any]:
     head = get_meta(db, "audit_head")
     expected_head = f"{expected_id - 1}:{prev_hash}" if count else None
     if head != expected_head:
-        last = head.split(":")[0] if head else "none"
+        if head is None:
+            return _bad(count, expected_id - 1, "the record of the last event (meta audit_head) was removed")
+        last = int(head.split(":")[0])
+        if last < count:  # rows appended behind haocha's back, chained or not
+            return _bad(count, last + 1, f"event {last + 1} was added outside haocha (the trail ended at event {last})")
+        if last == count:  # the last row rewritten with a hash of its own
+            return _bad(count, last, f"event {last} was altered after it was written")
         return _bad(count, expected_id, f"the last event(s) were removed: the trail ended at event {last}")
     return {"ok": True, "events": count, "problem": None, "event_id": None}
 

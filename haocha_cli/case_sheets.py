@@ -21,7 +21,7 @@ from haocha_cli.context import Context
 from haocha_cli.db import transaction
 from haocha_cli.errors import HaochaError, InvalidInput, NotFound
 from haocha_cli.spreadsheet import csv_safe as _csv_safe
-from haocha_cli.spreadsheet import make_text
+from haocha_cli.spreadsheet import FORMULA_PREFIXES, make_text
 
 # (key, Chinese header, English header)
 READ_ONLY = [
@@ -229,7 +229,8 @@ def _cell_text(value: Any) -> str:
     if isinstance(value, date):
         return value.isoformat()
     text = str(value).strip()
-    return text[1:] if text.startswith("'") else text
+    # Only the apostrophe that the export put before a formula-like cell is ours; any other is the county's.
+    return text[1:] if text.startswith("'") and text[1:].startswith(FORMULA_PREFIXES) else text
 
 
 def _case_number(value: Any) -> int:

@@ -25,6 +25,7 @@ from haocha_cli.config import LEVELS
 from haocha_cli.context import Context
 from haocha_cli.db import transaction
 from haocha_cli.errors import InvalidInput, InvalidTransition, NotFound, PermissionDenied
+from haocha_cli.privacy import mask_numbers
 from haocha_cli.workdays import WorkCalendar
 
 # state -> Chinese name
@@ -576,6 +577,7 @@ def show_case(ctx: Context, case_id: int) -> dict[str, Any]:
         " k.phone_masked FROM ratings r LEFT JOIN contacts k ON k.id = r.contact_id WHERE r.id = ?",
         [case["rating_id"]]))))
     rating["level"] = _level_name(rating["level"])
+    rating["comment"] = mask_numbers(rating["comment"])  # the phone is read with `cases contact`, audited
     cal = load_calendar(ctx.db)
     left, alert = _alerts(case, today(), cal, int(ctx.config["deadlines.due_soon_days"]))
     shown = {k: v for k, v in case.items() if k not in ("contact_id",)}

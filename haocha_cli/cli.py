@@ -15,6 +15,7 @@ from typer.core import TyperGroup
 
 from haocha_cli import __version__
 from haocha_cli.commands import audit as audit_commands
+from haocha_cli.commands import backup as backup_commands
 from haocha_cli.commands import calendar as calendar_commands
 from haocha_cli.commands import cases as cases_commands
 from haocha_cli.commands import config as config_commands
@@ -131,6 +132,7 @@ index_commands.register(app)
 app.command("spc")(spc_commands.spc_command)
 app.command("import")(rating_commands.import_command)
 app.command("serve")(serve_commands.serve_command)
+app.command("backup")(backup_commands.backup_command)
 app.add_typer(rating_commands.batches_app, name="batches")
 
 

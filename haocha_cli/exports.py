@@ -22,7 +22,6 @@ from __future__ import annotations
 import csv
 import json
 import os
-import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -34,6 +33,7 @@ from haocha_cli.config import LEVELS
 from haocha_cli.context import Context
 from haocha_cli.errors import InvalidInput, NotFound, PermissionDenied
 from haocha_cli.periods import Period, resolve
+from haocha_cli.privacy import mask_numbers
 from haocha_cli.profiles import LEVEL_SCALES, NATIONAL_CHANNELS, load_profile
 from haocha_cli.ratings import EXCLUSION_REASONS
 from haocha_cli.spreadsheet import csv_safe, xlsx_value
@@ -52,19 +52,6 @@ _PROFILE_HINT = "use canonical (haocha's field names) or national (GB/T 39046 / 
 _SATISFACTION = {level: code for code, level in LEVEL_SCALES["platform"].items()}
 SCALE_NOTE = ("platform scale, 5 = 非常满意, 4 = 满意, 3 = 基本满意, 2 = 不满意, 1 = 非常不满意 "
               "(GB/T 39046 level codes run the other way, 1 = 非常满意; this file does not use them)")
-
-# Numbers written into free text: a mobile (138 1234 5678, 138-1234-5678) or a landline with its area code.
-_MOBILE_IN_TEXT = re.compile(r"(?<![0-9])(?:(?:\+|00)86[- ]?)?(1[3-9][0-9])[- ]?([0-9]{4})[- ]?([0-9]{4})(?![0-9])")
-_LANDLINE_IN_TEXT = re.compile(r"(?<![0-9])(0[0-9]{2,3})-([0-9]{7,8})(?![0-9])")
-
-
-def mask_numbers(text: str | None) -> str | None:
-    """Free text with the phone numbers in it masked: 13812345678 -> 138****5678, 0532-88886666 -> 0532-****6666."""
-    if not text:
-        return text
-    text = _MOBILE_IN_TEXT.sub(lambda m: f"{m.group(1)}****{m.group(3)}", text)
-    return _LANDLINE_IN_TEXT.sub(lambda m: f"{m.group(1)}-****{m.group(2)[-4:]}", text)
-
 
 def _platform_channel_codes() -> dict[str, int]:
     """National channel -> the platform's `pf` code, read from the import profile `platform` (its mirror)."""

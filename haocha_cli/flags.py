@@ -23,6 +23,7 @@ from haocha_cli.context import Context
 from haocha_cli.db import transaction
 from haocha_cli.errors import ConfigError, InvalidInput, PermissionDenied
 from haocha_cli.periods import Period
+from haocha_cli.privacy import mask_numbers
 
 # rule -> what it means
 RULES: dict[str, str] = {
@@ -246,7 +247,7 @@ def find_flags(ctx: Context, start_day: date, end_day: date) -> tuple[list[Hit],
     for norm in sorted(texts, key=lambda t: texts[t][0].id):
         group = texts[norm]
         if len(group) >= s["comment_repeats"] and any(r.day >= start for r in group):
-            evidence = {"text": norm[:60], "count": len(group), "threshold": s["comment_repeats"],
+            evidence = {"text": mask_numbers(norm)[:60], "count": len(group), "threshold": s["comment_repeats"],
                         "since": lookback, "ratings": [g.id for g in group][:_MAX_LISTED]}
             hits += [(r.as_dict(), "repeated_comment", evidence) for r in group]
 

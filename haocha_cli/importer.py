@@ -35,7 +35,7 @@ from haocha_cli.config import LEVELS
 from haocha_cli.context import Context
 from haocha_cli.errors import HaochaError, InvalidInput, NotFound
 from haocha_cli.indicators import INDICATORS, in_scope, version_on, weights
-from haocha_cli.privacy import mask_phone, normalize_phone
+from haocha_cli.privacy import mask_numbers, mask_phone, normalize_phone
 from haocha_cli.profiles import (
     FIELDS,
     INDICATOR_CODES,
@@ -49,6 +49,7 @@ from haocha_cli.profiles import (
     parse_scale,
 )
 from haocha_cli.readers import cell_text, open_table
+from haocha_cli.spreadsheet import csv_safe
 
 # Column order of an inserted rating; source and batch_id are literals of the statement.
 RATING_COLUMNS = ("id", "rating_id", "line", "rated_at", "day", "window_code", "county_code", "mode", "channel",
@@ -65,6 +66,7 @@ CASE_FLUSH = 500
 FLAG_SCAN_DAYS = 7  # days of ratings the suspicious-rating scan reads at once  # bad reviews handed to the closed loop at once
 CACHE_LIMIT = 200_000  # phones remembered per import; beyond, the caches start again (memory stays flat)
 FIRST_REJECTS = 10
+RAW_LIMIT = 1 << 20  # characters of a rejected line kept when it cannot be split into cells
 T = (0.0, 0.0, 25.0, 50.0, 75.0, 100.0)  # t(s) = (s - 1) / 4 * 100, indexed by s
 
 # Reason codes of rejected rows, with what they mean (docs/import.md lists the same).
@@ -155,10 +157,10 @@ def import_file(ctx: Context, path: str | Path, *, profile: str | Path | Profile
     sha = file_sha256(path)
     existing = find_batch(ctx.db, sha)
     if existing is not None:
-        return _already(path.name, existing, sha)
+        return _already(_file_name(path), existing, sha)
     table = open_table(path, encoding=encoding)
     try:
-        job = _Job(ctx, prof, scale, source or prof.source, table.format, path.name, sha, table.encoding,
+        job = _Job(ctx, prof, scale, source or prof.source, table.format, _file_name(path), sha, table.encoding,
                    dry_run, excel_epoch=table.excel_epoch)
         return job.run(table.header, table.rows,
                        progress=(lambda: progress(table.position(), table.size)) if progress else None)
@@ -187,6 +189,12 @@ def import_records(ctx: Context, records: Iterable[dict[str, Any]], *, source: s
             for i, r in enumerate(records, 1))
     job = _Job(ctx, prof, scale, source, fmt, file_name, sha256, None, dry_run, keep_ids=True)
     return job.run(None, rows)
+
+
+def _file_name(path: Path) -> str:
+    """The file's name as text SQLite can store: bytes that are not UTF-8 (a name from another system's
+    code page) become U+FFFD."""
+    return path.name.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
 
 
 def _already(name: str, batch_id: int, sha: str) -> dict[str, Any]:
@@ -237,6 +245,7 @@ class _Job:
         self.levels_by_code = 0
         self.ids: list[int] = []
         self.now_text = now().isoformat(sep=" ")
+        self.gc_was_on = True
 
     # -- catalogue lookups, built once --
 
@@ -415,12 +424,12 @@ class _Job:
                 conn.execute("PRAGMA foreign_keys = OFF")
                 restore.append("PRAGMA foreign_keys = ON")
             cache = conn.execute("PRAGMA cache_size").fetchone()[0]
-            if -65536 < cache < 16384:
-                conn.execute("PRAGMA cache_size = -65536")
+            if -32768 < cache < 8192:
+                conn.execute("PRAGMA cache_size = -32768")
                 restore.append(f"PRAGMA cache_size = {cache}")
             conn.execute("BEGIN IMMEDIATE")
         # Nothing a batch allocates holds a cycle; collecting would only walk a million live rows again and again.
-        gc_was_on = gc.isenabled()
+        gc_was_on = self.gc_was_on = gc.isenabled()
         gc.disable()
         try:
             existing = find_batch(self.db, self.sha)
@@ -466,13 +475,13 @@ class _Job:
         self.ind_agg: dict[tuple, list] = {}
         self.reject_rows: list[tuple] = []
         self.pending_cases: list[dict[str, Any]] = []
-        # source and batch are the same for every row: literals, not parameters (binding is the cost).
-        literal_source = "'" + self.source.replace("'", "''") + "'"
+        # source and batch are the same for every row: the source (a user's text) is one parameter ?1 that
+        # every row of the statement reuses, the batch (our integer) a literal; binding per row is the cost.
         placeholders = [_VALUE_SQL.get(c, "?") for c in RATING_COLUMNS]
-        self.row_sql = "(" + ", ".join([placeholders[0], literal_source, str(self.batch_id), *placeholders[1:]]) + ")"
+        self.row_sql = "(" + ", ".join(["?1", str(self.batch_id), *placeholders]) + ")"
         self.variable_limit = conn.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER)
-        self.group_rows = max(1, min(GROUP_ROWS, self.variable_limit // len(RATING_COLUMNS)))
-        self.insert_head = f"INSERT INTO ratings (id, source, batch_id, {', '.join(RATING_COLUMNS[1:])}) VALUES "
+        self.group_rows = max(1, min(GROUP_ROWS, (self.variable_limit - 1) // len(RATING_COLUMNS)))
+        self.insert_head = f"INSERT INTO ratings (source, batch_id, {', '.join(RATING_COLUMNS)}) VALUES "
         self.insert_sql: dict[int, str] = {}
         self.days: set[str] = set()
         self._drive(self._produce(rows), progress)
@@ -526,7 +535,11 @@ class _Job:
 
     def _reject_row(self, tally: _Tally, line: int, cells: list[str] | None, raw: str | None, code: str,
                     reason: str, obj: dict[str, Any] | None = None) -> tuple:
-        """Count a rejected row and return it as stored: phone masked in the row, encrypted beside it."""
+        """Count a rejected row and return it as stored: phone masked in the row, encrypted beside it.
+
+        A phone number written in another cell (a comment, a misaligned row) is masked too, for good; a line
+        that could not be split is stored masked and kept whole, encrypted, for `--reveal-phones`."""
+        reason = mask_numbers(reason)  # a reason may quote the cell
         tally.count(line, code, reason)
         phone_enc = None
         if cells is not None and self.header:
@@ -534,16 +547,25 @@ class _Job:
             if self.phone_pos is not None and self.phone_pos < len(cells) and cells[self.phone_pos].strip():
                 phone_enc = self._encrypt(cells[self.phone_pos])
                 cells[self.phone_pos] = _mask_any(cells[self.phone_pos])
-            text = json.dumps(cells, ensure_ascii=False)
+            text = json.dumps([mask_numbers(c) for c in cells], ensure_ascii=False)
         elif obj is not None:
             obj = dict(obj)
             for key, value in obj.items():
-                if self.profile.field_for(key) == "rater_phone" and cell_text(value).strip():
-                    phone_enc = self._encrypt(cell_text(value))
-                    obj[key] = _mask_any(cell_text(value))
+                value_text = cell_text(value)
+                if self.profile.field_for(key) == "rater_phone" and value_text.strip():
+                    phone_enc = self._encrypt(value_text)
+                    obj[key] = _mask_any(value_text)
+                elif mask_numbers(value_text) != value_text:
+                    obj[key] = mask_numbers(value_text)
             text = json.dumps(obj, ensure_ascii=False, default=str)
         else:
-            text = json.dumps(raw if raw is not None else "", ensure_ascii=False)
+            raw = raw if raw is not None else ""
+            if len(raw) > RAW_LIMIT:  # a "line" of a binary file: SQLite stores at most 1 GB in one value
+                raw = raw[:RAW_LIMIT] + f"… ({len(raw) - RAW_LIMIT} more characters not kept)"
+            masked = mask_numbers(raw)
+            if masked != raw:
+                phone_enc = self.ctx.vault._fernet.encrypt(raw.encode("utf-8")).decode("ascii")
+            text = json.dumps(masked, ensure_ascii=False)
         return (self.batch_id, line, text, code, reason, phone_enc)
 
     def _encrypt(self, text: str) -> str:
@@ -893,7 +915,7 @@ class _Job:
             if sql is None:
                 sql = self.insert_sql[count] = (self.insert_head + ", ".join([self.row_sql] * count)
                                                 + " ON CONFLICT (source, rating_id) DO NOTHING")
-            inserted = self.conn.execute(sql, list(chain.from_iterable(group))).rowcount
+            inserted = self.conn.execute(sql, [self.source, *chain.from_iterable(group)]).rowcount
             if inserted != count:
                 group, group_scores = self._sort_out_duplicates(group, group_src, group_scores)
             self.accepted += len(group)
@@ -996,9 +1018,19 @@ class _Job:
             from haocha_cli.cases import open_cases
 
             started = time.perf_counter()
-            self.cases_opened += open_cases(self.ctx, self.pending_cases) or 0
+            self.cases_opened += self._foreign(open_cases, self.ctx, self.pending_cases) or 0
             self.seconds["cases"] += time.perf_counter() - started
             self.pending_cases = []
+
+    def _foreign(self, function: Callable[..., Any], *args: Any) -> Any:
+        """Call another module's code with the garbage collector as the caller had it: what it allocates
+        is its business (the collector is off only for the batch's own rows)."""
+        if self.gc_was_on:
+            gc.enable()
+        try:
+            return function(*args)
+        finally:
+            gc.disable()
 
     def _scan_flags(self) -> None:
         """Suspicious-rating flags (评价信息不实) of the batch's days, in the batch's transaction: a week at a
@@ -1014,7 +1046,7 @@ class _Job:
             if end is not None and day <= end:
                 continue  # scanned with its block
             end = min(day + timedelta(days=FLAG_SCAN_DAYS - 1), days[-1])
-            self.flags_raised += scan_flags(self.ctx, day, end)["new_total"]
+            self.flags_raised += self._foreign(scan_flags, self.ctx, day, end)["new_total"]
         self.seconds["flags"] = time.perf_counter() - started
 
     def _flush_aggregates(self) -> None:
@@ -1038,10 +1070,14 @@ class _Job:
         one = "(" + ", ".join("?" * len(columns)) + ")"
         tail = (f" ON CONFLICT ({', '.join(key)}) DO UPDATE SET "
                 + ", ".join(f"{c} = {c} + excluded.{c}" for c in summed))
-        for start in range(0, len(rows), per):
-            part = rows[start:start + per]
-            self.conn.execute(f"INSERT INTO {table} ({', '.join(columns)}) VALUES {', '.join([one] * len(part))}{tail}",
-                              list(chain.from_iterable(part)))
+        head = f"INSERT INTO {table} ({', '.join(columns)}) VALUES "
+        whole = len(rows) - len(rows) % per
+        for start in range(0, whole, per):
+            self.conn.execute(head + ", ".join([one] * per) + tail, list(chain.from_iterable(rows[start:start + per])))
+        # The rest one row per statement: a statement of every odd size would each stay prepared in the
+        # connection's statement cache, a large program apiece.
+        if whole < len(rows):
+            self.conn.executemany(head + one + tail, rows[whole:])
 
 
 def _rating_dict(row: list, source: str, batch_id: int) -> dict[str, Any]:
@@ -1200,7 +1236,7 @@ def batch_rejects(ctx: Context, batch_id: int, *, reveal_phones: bool = False) -
                         revealed += 1
             entry["object"] = value
         else:
-            entry["text"] = value
+            entry["text"] = value if phone is None else phone  # the whole line, as it was
         rows.append(entry)
     if revealed:
         from haocha_cli.db import transaction
@@ -1238,7 +1274,8 @@ def write_rejects(ctx: Context, batch_id: int, out: str | Path, *, reveal_phones
                         cells = [cell_text(r["object"].get(k)) for k in header]
                     else:
                         cells = [r["text"]] + [""] * (len(header) - 1)
-                    writer.writerow([*cells, f"{r['code']}: {r['reason']}"])
+                    # Opened in a spreadsheet to be fixed: a cell like =cmd|… must stay text (CSV injection).
+                    writer.writerow([csv_safe(c) for c in [*cells, f"{r['code']}: {r['reason']}"]])
         else:
             with out.open("w", encoding="utf-8") as fh:
                 for r in data["rows"]:

@@ -98,6 +98,20 @@ def normalize_phone(text: str) -> str | None:
     return None
 
 
+# Numbers written into free text: a mobile (138 1234 5678, 138-1234-5678) or a landline with its area code.
+_MOBILE_IN_TEXT = re.compile(r"(?<![0-9])(?:(?:\+|00)86[- ]?)?(1[3-9][0-9])[- ]?([0-9]{4})[- ]?([0-9]{4})(?![0-9])")
+_LANDLINE_IN_TEXT = re.compile(r"(?<![0-9])(0[0-9]{2,3})-([0-9]{7,8})(?![0-9])")
+
+
+def mask_numbers(text: str | None) -> str | None:
+    """Free text (a comment "请回电13812345678") with the phone numbers in it masked: 13812345678 ->
+    138****5678, 0532-88886666 -> 0532-****6666. Every listing, report and export shows free text so."""
+    if not text:
+        return text
+    text = _MOBILE_IN_TEXT.sub(lambda m: f"{m.group(1)}****{m.group(3)}", text)
+    return _LANDLINE_IN_TEXT.sub(lambda m: f"{m.group(1)}-****{m.group(2)[-4:]}", text)
+
+
 def mask_phone(phone: str) -> str:
     """138****1234; a landline keeps its area code and last four digits."""
     if len(phone) == 11 and phone.startswith("1"):
@@ -126,4 +140,5 @@ class PhoneVault:
         return self.hash(phone), self._fernet.encrypt(phone.encode("ascii")).decode("ascii"), mask_phone(phone)
 
     def reveal(self, encrypted: str) -> str:
-        return self._fernet.decrypt(encrypted.encode("ascii")).decode("ascii")
+        # UTF-8: a rejected row keeps its phone cell (any text, not only digits) encrypted the same way.
+        return self._fernet.decrypt(encrypted.encode("ascii")).decode("utf-8")

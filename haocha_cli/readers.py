@@ -12,6 +12,7 @@ import csv
 import io
 import json
 import math
+import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
@@ -255,6 +256,9 @@ def _open_jsonl(path: Path, size: int, enc: str) -> Table:
                 if not isinstance(obj, dict):
                     yield (number, None, None, stripped, "the line is not a JSON object {…}")
                     continue
+                if _SURROGATE_ESCAPE.search(stripped) and _half_character(obj):
+                    yield (number, None, None, stripped, _HALF_CHARACTER)
+                    continue
                 yield (number, None, obj, stripped, None)
         except UnicodeDecodeError:
             raise _decode_error(path, enc, number) from None
@@ -319,13 +323,28 @@ def _open_json(path: Path, size: int, enc: str) -> Table:
             done["pos"] = end
             expect_value = False
             pos = end
-            if isinstance(obj, dict):
+            if isinstance(obj, dict) and _SURROGATE_ESCAPE.search(raw) and _half_character(obj):
+                yield (element, None, None, raw, _HALF_CHARACTER)
+            elif isinstance(obj, dict):
                 yield (element, None, obj, raw, None)
             else:
                 yield (element, None, None, raw, "the element is not a JSON object {…}")
 
     scale = size / max(len(text), 1)
     return Table(path, "json", enc, None, rows(), size, lambda: int(done["pos"] * scale))
+
+
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")  # only such lines are checked: the check costs
+_HALF_CHARACTER = "not valid JSON text (a \\uD800–\\uDFFF escape that is half of a character)"
+
+
+def _half_character(obj: dict[str, Any]) -> bool:
+    """Whether a decoded object holds a lone surrogate (JSON allows the escape; no text can store it)."""
+    try:
+        json.dumps(obj, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    return False
 
 
 # --- Excel .xlsx ----------------------------------------------------------------------------------

@@ -23,6 +23,7 @@ from haocha_cli.db import get_meta
 from haocha_cli.errors import InvalidInput
 from haocha_cli.indicators import INDICATORS
 from haocha_cli.periods import Period, date_range, parse_period
+from haocha_cli.privacy import mask_numbers
 
 KINDS = ("daily", "monthly", "county")
 FORMATS = ("md", "html", "both")
@@ -163,7 +164,7 @@ def _new_bad_reviews(ctx: Context, day: date, L) -> dict[str, Any]:
     from haocha_cli.config import LEVELS
 
     body = [[r["rated_at"][11:16], r["county_code"], r["window_code"], r["item_code"] or "–", LEVELS[r["level"] - 1],
-             r["comment"] or "", r["phone_masked"] or "–", r["case_id"] or "–"] for r in rows]
+             mask_numbers(r["comment"]) or "", r["phone_masked"] or "–", r["case_id"] or "–"] for r in rows]
     return _table([L["time"], L["county_col"], L["window"], L["item"], L["level"], L["comment"], L["phone"],
                    L["case"]], body or [[L["none"]] + [""] * 7])
 

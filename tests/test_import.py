@@ -447,3 +447,20 @@ def test_the_import_flags_suspicious_ratings_of_its_days_in_the_same_batch(cli, 
         ("same_phone", "2024-01-08", 3), ("same_phone", "2024-03-11", 3), ("bad_token", "2024-05-06", 1)]
     [dry] = imported(cli, str(write_csv(tmp_path / "again.csv", [good(10, staff_code="x")])), "--dry-run")
     assert dry["flags_raised"] == 0
+
+
+def test_docs_import_md_names_every_rejection_reason_and_every_canonical_header():
+    import tomllib
+    from pathlib import Path
+
+    from haocha_cli.importer import REASONS
+    from haocha_cli.profiles import PROFILE_DIR
+
+    root = Path(__file__).resolve().parent.parent
+    doc = (root / "docs" / "import.md").read_text(encoding="utf-8")
+    assert [code for code in REASONS if f"| `{code}` |" not in doc] == []
+    canonical = tomllib.loads((PROFILE_DIR / "canonical.toml").read_text(encoding="utf-8"))
+    assert [h for h in canonical["columns"] if h not in doc] == []
+    assert [label for label in canonical["channels"] if label not in doc] == []
+    platform = tomllib.loads((PROFILE_DIR / "platform.toml").read_text(encoding="utf-8"))
+    assert [h for h in platform["columns"] if f"`{h}`" not in doc] == []

@@ -108,6 +108,8 @@ def _print_summary(result: dict, fmt: Format) -> None:
     render(rows, fmt, title=f"import of {result['file']}")
     if result["reasons"]:
         render([{"reason": k, "rows": v} for k, v in result["reasons"].items()], fmt, title="rejected rows by reason")
+        render(result["first_rejects"], fmt, columns=["line", "code", "reason"],
+               title=f"the first {len(result['first_rejects'])} rejected rows")
         if fmt == Format.table and result["batch"]:
             say(f"the rejected rows: haocha batches rejects {result['batch']} --out rejects.csv")
 

@@ -1,0 +1,88 @@
+"""Backups (备份) of a live database: SQLite's online backup API copies a consistent snapshot while other
+commands keep writing (in WAL mode a reader never blocks a writer), and the key file goes with it — without
+the key the phones in the copy can never be read again.
+
+The copy is written beside the destination and renamed when it has passed ``PRAGMA integrity_check`` and
+the audit trail's verification, so DEST is either a whole, verified backup or not there.
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+from pathlib import Path
+from typing import Any
+
+import sqlite_utils
+
+from haocha_cli import audit
+from haocha_cli.context import Context
+from haocha_cli.db import transaction
+from haocha_cli.errors import DatabaseError, InvalidInput
+from haocha_cli.privacy import _read_key_file, key_path
+
+
+def backup_database(ctx: Context, dest: str | Path, *, force: bool = False) -> dict[str, Any]:
+    """Copy the database of ``ctx`` and its key file to ``dest`` (a file, or a folder to put it in).
+
+    City operator only. An existing DEST (or its key file) is refused unless ``force``. Returns {path,
+    key_path, bytes, events, integrity}; the backup is recorded in the source's audit trail."""
+    ctx.require_city("backing up the database")
+    source = Path(ctx.db_path)
+    dest = Path(dest)
+    if dest.is_dir():
+        dest = dest / source.name
+    dest_key = key_path(dest)
+    if dest.resolve() == source.resolve():
+        raise InvalidInput(f"{dest} is the database itself", "give another file or folder")
+    if not dest.parent.is_dir():
+        raise InvalidInput(f"cannot write {dest}: folder {dest.parent} does not exist", "create the folder first")
+    existing = [p for p in (dest, dest_key) if p.exists()]
+    if existing and not force:
+        raise InvalidInput(f"{existing[0]} exists already", "choose another name, or give --force to replace it")
+    _read_key_file(key_path(source))  # missing or damaged: no backup (the phones could not be read from it)
+    key_text = key_path(source).read_text(encoding="utf-8")
+
+    part = dest.with_name(dest.name + ".part")
+    key_part = dest_key.with_name(dest_key.name + ".part")
+    try:
+        _remove(part)
+        target = sqlite3.connect(part)
+        try:
+            # One step (-1): the whole snapshot under one read transaction, never restarted by a writer.
+            ctx.db.conn.backup(target, pages=-1)
+            target.execute("PRAGMA journal_mode = DELETE")  # one self-contained file
+            integrity = target.execute("PRAGMA integrity_check").fetchone()[0]
+            check = audit.verify(sqlite_utils.Database(target))
+        finally:
+            target.close()
+        if integrity != "ok":
+            raise DatabaseError(f"the copy failed its integrity check ({integrity})",
+                                "run `haocha backup` again; if it fails again, check the disk")
+        if not check["ok"]:
+            raise DatabaseError(f"the audit trail of the copy is broken at event {check['event_id']}: "
+                                f"{check['problem']}", "the source's trail is broken too: `haocha audit verify`")
+        fd = os.open(key_part, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            os.fchmod(fh.fileno(), 0o600)  # owner-only even if a .part of another umask was left behind
+            fh.write(key_text)
+        size = part.stat().st_size
+        os.replace(part, dest)
+        os.replace(key_part, dest_key)
+    except OSError as exc:
+        raise InvalidInput(f"cannot write {dest}: {exc.strerror}", "check that the folder is writable") from None
+    finally:
+        _remove(part)
+        _remove(key_part)
+    with transaction(ctx.db):
+        audit.record(ctx.db, str(ctx.operator), "database.backup", "database", str(source.resolve()), None,
+                     {"to": str(dest.resolve()), "events": check["events"], "bytes": size})
+    return {"path": str(dest), "key_path": str(dest_key), "bytes": size, "events": check["events"],
+            "integrity": integrity}
+
+
+def _remove(path: Path) -> None:
+    try:
+        path.unlink()
+    except FileNotFoundError:
+        pass

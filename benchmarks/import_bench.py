@@ -45,12 +45,17 @@ COMMENTS = ["服务热情周到", "办理很快，一次办好", "工作人员�
 
 
 def generate(path: Path, rows: int, seed: int = 20240506, encoding: str = "utf-8") -> None:
-    """A rating export as the bureau's devices and channels produce it, in time order over 2024."""
+    """A rating export as the bureau's devices and channels produce it, in time order over 2021-2025."""
     rng = random.Random(seed)
     phones = [f"1{rng.choice('3456789')}{rng.randrange(10**9):09d}" for _ in range(20_000)]
-    # Ratings come while the halls are open: weekdays of 2024, 09:00-12:00 and 13:30-17:00.
-    days = [datetime(2024, 1, 1) + timedelta(days=d) for d in range(366)]
-    days = [d for d in days if d.weekday() < 5]
+    # Ratings come while the halls are open: the working days of 2021-2025 (China's official calendar, so
+    # no hall-device rating falls on a holiday), 09:00-12:00 and 13:30-17:00. Five years keep a window's
+    # pace near a real counter's (a rating every ten minutes or so), so the burst rule flags what it would
+    # flag in a real export, not every rating.
+    import chinese_calendar
+
+    days = [datetime(2021, 1, 1) + timedelta(days=d) for d in range(1826)]
+    days = [d for d in days if chinese_calendar.is_workday(d.date())]
     open_seconds = 6.5 * 3600
     step = len(days) * open_seconds / rows
     scope = dict.fromkeys(OFFLINE, "offline") | dict.fromkeys(ONLINE, "online")
@@ -125,7 +130,7 @@ def main() -> int:
     db = work / "haocha.db"
     for suffix in ("", "-wal", "-shm", ".key"):
         Path(str(db) + suffix).unlink(missing_ok=True)
-    env = dict(os.environ, HAOCHA_DB=str(db), HAOCHA_NOW="2025-01-01T00:00:00")
+    env = dict(os.environ, HAOCHA_DB=str(db), HAOCHA_NOW="2026-01-01T00:00:00")
     haocha = [sys.executable, "-m", "haocha_cli"]
     subprocess.run([*haocha, "init"], env=env, check=True, capture_output=True)
     report = work / "summary.json"

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import date, datetime, timedelta
+from functools import lru_cache
 
 import chinese_calendar
 
@@ -52,6 +53,13 @@ def _check_overrides(overrides: Mapping[date, bool] | None) -> dict[date, bool]:
             )
         checked[key] = is_working
     return checked
+
+
+@lru_cache(maxsize=8192)
+def _official_workday(d: date) -> bool:
+    # chinese_calendar checks its whole range on every call: an import opening thousands of cases asks
+    # about the same few hundred days again and again.
+    return chinese_calendar.is_workday(d)
 
 
 class WorkCalendar:
@@ -94,7 +102,7 @@ class WorkCalendar:
         if d in self.overrides:
             return self.overrides[d]
         if FIRST_KNOWN_YEAR <= d.year <= LAST_KNOWN_YEAR:
-            return chinese_calendar.is_workday(d)
+            return _official_workday(d)
         self._fallback_years.add(d.year)
         return d.weekday() < 5
 

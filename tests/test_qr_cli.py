@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import sqlite3
 
 import zxingcpp
@@ -12,12 +11,19 @@ from haocha_cli import qr
 from haocha_cli.privacy import load_keys
 
 
+def _payload(cli, tmp_path, window):
+    """The URL in the window's generated PNG, as a phone would read it."""
+    assert cli("qr", "generate", "--window", window, "--out", str(tmp_path), "--format", "png").exit_code == 0
+    [png] = tmp_path.glob(f"*_{window}.png")
+    return zxingcpp.read_barcodes(Image.open(png))[0].text
+
+
 def test_generate_writes_decodable_pngs_for_every_active_window(cli, db_path, tmp_path):
-    result = cli("qr", "generate", "--county", "370213", "--out", str(tmp_path / "qr"), "--image", "png",
-                 "--format", "json")
+    result = cli("qr", "generate", "--county", "370213", "--out", str(tmp_path / "qr"), "--format", "png")
     assert result.exit_code == 0, result.output
-    written = json.loads(result.stdout)
-    assert [w["window"] for w in written] == ["LC01", "LC02", "LCWS"]
+    assert sorted(p.name for p in (tmp_path / "qr").iterdir()) == ["370213_LC01.png", "370213_LC02.png",
+                                                                   "370213_LCWS.png"]
+    written = [{"window": w} for w in ("LC01", "LC02", "LCWS")]
     secret = load_keys(db_path).qr_secret
     for w in written:
         png = tmp_path / "qr" / f"370213_{w['window']}.png"
@@ -27,7 +33,7 @@ def test_generate_writes_decodable_pngs_for_every_active_window(cli, db_path, tm
 
 
 def test_verify_accepts_own_window_refuses_others_and_rotation(cli, db_path, tmp_path):
-    url = json.loads(cli("qr", "generate", "--window", "LC01", "--out", str(tmp_path), "--format", "json").stdout)[0]["payload"]
+    url = _payload(cli, tmp_path, "LC01")
     ok = cli("qr", "verify", url)
     assert ok.exit_code == 0 and ok.stderr.strip() == "valid: the token belongs to window LC01"
     token = url.split("t=")[1]
@@ -57,7 +63,7 @@ def test_sheet_lists_every_active_window(cli, tmp_path):
 
 def test_qr_secret_from_the_environment(cli, monkeypatch, tmp_path):
     monkeypatch.setenv("HAOCHA_QR_SECRET", "an-environment-secret-of-enough-length")
-    url = json.loads(cli("qr", "generate", "--window", "LC01", "--out", str(tmp_path), "--format", "json").stdout)[0]["payload"]
+    url = _payload(cli, tmp_path, "LC01")
     assert url.endswith("t=" + qr.make_token(b"an-environment-secret-of-enough-length", "LC01"))
     result = cli("qr", "rotate", "--yes")
     assert result.exit_code == 1

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import typer
 
-from haocha_cli.commands._common import FORMAT_OPTION, Format, render, say, state
+from haocha_cli.commands._common import Format, render, say, state
 
 app = typer.Typer(help="QR codes for each window: files, printable sheet, verification, rotation.",
                   no_args_is_help=True)
@@ -18,9 +18,8 @@ def generate(
     county: str | None = typer.Option(None, "--county", help="Only this county's windows."),
     window: str | None = typer.Option(None, "--window", help="Only this window."),
     out: Path = typer.Option(Path("qr"), "--out", help="Folder for the files."),
-    image: str = typer.Option("both", "--image", help="png, svg or both."),
+    image: str = typer.Option("both", "--format", "-f", help="Image format: png, svg or both."),
     size: int = typer.Option(600, "--size", help="PNG size in pixels."),
-    fmt: Format = FORMAT_OPTION,
 ) -> None:
     """Write one QR code per active window (offline windows and online channels).
 
@@ -28,12 +27,13 @@ def generate(
 
     Example:
 
-        haocha qr generate --county 370213 --out qr/ --image png
+        haocha qr generate --county 370213 --out qr/ --format png
     """
     from haocha_cli.qrcodes import generate as make
 
     written = make(state(ctx).context(), out, county, window, image, size)
-    render([{**w, "files": " ".join(w["files"])} for w in written], fmt)
+    # The files written, one window a line, as data on stdout: the payload is what the code holds.
+    render([{**w, "files": " ".join(w["files"])} for w in written], Format.table)
     say(f"{len(written)} window(s) written to {out}")
 
 

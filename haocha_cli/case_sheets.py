@@ -20,8 +20,8 @@ from haocha_cli.clock import today
 from haocha_cli.context import Context
 from haocha_cli.db import transaction
 from haocha_cli.errors import HaochaError, InvalidInput, NotFound
-from haocha_cli.spreadsheet import csv_safe as _csv_safe
 from haocha_cli.spreadsheet import FORMULA_PREFIXES, make_text
+from haocha_cli.spreadsheet import csv_safe as _csv_safe
 
 # (key, Chinese header, English header)
 READ_ONLY = [

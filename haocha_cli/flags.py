@@ -117,12 +117,14 @@ class _Row(tuple):
                 "county_code": self.county}
 
 
-def _rows(ctx: Context, start: str, end: str, min_comment: int) -> list[_Row]:
-    """The counted ratings of the days, in id order; a comment too short to count is left out (NULL)."""
+def _rows(ctx: Context, start: str, end: str, min_comment: int, *, commented_only: bool = False) -> list[_Row]:
+    """The counted ratings of the days, in id order; a comment too short to count is left out (NULL).
+    ``commented_only``: just the ratings with such a comment (the look-back of the repeated-comment rule)."""
     cursor = ctx.db.execute(
         "SELECT id, day, rated_at, window_code, county_code, mode, channel, contact_id, token_ok, qr_token,"
-        " CASE WHEN length(comment) >= ? THEN comment END FROM ratings"
-        " WHERE day BETWEEN ? AND ? AND excluded IS NULL ORDER BY id", [min_comment, start, end])
+        " CASE WHEN length(comment) >= ?1 THEN comment END FROM ratings"
+        " WHERE day BETWEEN ?2 AND ?3 AND excluded IS NULL" + (" AND length(comment) >= ?1" if commented_only else "")
+        + " ORDER BY id", [min_comment, start, end])
     return [_Row(r) for r in cursor]
 
 
@@ -232,8 +234,8 @@ def find_flags(ctx: Context, start_day: date, end_day: date) -> tuple[list[Hit],
     # on. Normalising only shortens a text, so the raw length already leaves the short ones out.
     lookback_day = start_day - timedelta(days=s["comment_days"])
     lookback = lookback_day.isoformat()
-    earlier = _rows(ctx, lookback, (start_day - timedelta(days=1)).isoformat(), s["comment_min_length"]) \
-        if s["comment_days"] else []
+    earlier = _rows(ctx, lookback, (start_day - timedelta(days=1)).isoformat(), s["comment_min_length"],
+                    commented_only=True) if s["comment_days"] else []
     texts: dict[str, list[_Row]] = defaultdict(list)
     normalised: dict[str, str] = {}
     for r in (*earlier, *rows):

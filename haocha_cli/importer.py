@@ -51,7 +51,7 @@ from haocha_cli.profiles import (
 from haocha_cli.readers import cell_text, open_table
 from haocha_cli.spreadsheet import csv_safe
 
-# Column order of an inserted rating; source and batch_id are literals of the statement.
+# Column order of an inserted rating; source (parameter ?1) and batch_id (a literal) precede them.
 RATING_COLUMNS = ("id", "rating_id", "line", "rated_at", "day", "window_code", "county_code", "mode", "channel",
                   "item_code", "level", "rating_index", "weights_version", "scores", "problems", "case_no",
                   "rating_round", "comment", "contact_id", "anonymous", "staff_code", "qr_token", "token_ok")

@@ -134,14 +134,15 @@ def detect_encoding(path: Path, head: bytes) -> str:
     try:
         decoder.decode(head, final=len(head) < SAMPLE_BYTES)
         return "utf-8"
-    except UnicodeDecodeError:
-        pass
+    except UnicodeDecodeError as exc:
+        utf8_failed_at = exc.start
     decoder = codecs.getincrementaldecoder("gb18030")()
     try:
         decoder.decode(head, final=len(head) < SAMPLE_BYTES)
         return "gb18030"
     except UnicodeDecodeError as exc:
-        line = head[: exc.start].count(b"\n") + 1
+        # The line the clerk should look at: where the reading that got further stopped.
+        line = head[: max(exc.start, utf8_failed_at)].count(b"\n") + 1
         raise InvalidInput(f"{path.name} is neither UTF-8 nor GB18030 text (line {line} does not decode)",
                            "save it as CSV UTF-8, or name its encoding with --encoding") from None
 
@@ -253,6 +254,9 @@ def _open_jsonl(path: Path, size: int, enc: str) -> Table:
                 except ValueError as exc:
                     yield (number, None, None, stripped, f"not valid JSON ({exc.args[0].split(':')[0]})")
                     continue
+                except RecursionError:  # [[[[… thousands deep: no rating looks like that
+                    yield (number, None, None, stripped, _TOO_DEEP)
+                    continue
                 if not isinstance(obj, dict):
                     yield (number, None, None, stripped, "the line is not a JSON object {…}")
                     continue
@@ -318,6 +322,8 @@ def _open_json(path: Path, size: int, enc: str) -> Table:
                 obj, end = decoder.raw_decode(text, pos)
             except ValueError as exc:
                 raise fail(getattr(exc, "pos", pos), f"not valid JSON ({exc.args[0].split(':')[0]})") from None
+            except RecursionError:
+                raise fail(pos, _TOO_DEEP) from None
             element += 1
             raw = text[pos:end]
             done["pos"] = end
@@ -334,6 +340,7 @@ def _open_json(path: Path, size: int, enc: str) -> Table:
     return Table(path, "json", enc, None, rows(), size, lambda: int(done["pos"] * scale))
 
 
+_TOO_DEEP = "not valid JSON (arrays or objects nested too deeply)"
 _SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")  # only such lines are checked: the check costs
 _HALF_CHARACTER = "not valid JSON text (a \\uD800–\\uDFFF escape that is half of a character)"
 

@@ -44,3 +44,14 @@ def cli(db_path):
         return runner.invoke(app, ["--db", str(db_path), "--operator", operator, *args], input=input)
 
     return invoke
+
+
+@pytest.fixture
+def run(cli, monkeypatch):
+    """run("2025-01-26 09:00:00", "cases", "list", operator="county:370213"): the CLI with "now" fixed."""
+
+    def invoke(when: str, *args: str, operator: str = "city"):
+        monkeypatch.setenv("HAOCHA_NOW", when)
+        return cli(*args, operator=operator)
+
+    return invoke

@@ -131,10 +131,12 @@ class Bureau:
     def __init__(self, db: Path):
         self.db = db
         self.runner = CliRunner()
+        self.log: list[tuple[tuple[str, ...], str]] = []  # (arguments, what the command printed)
 
     def run(self, *args: str, operator: str = "city", ok: bool = True):
         result = self.runner.invoke(app, ["--db", str(self.db), "--operator", operator, *args],
                                     env={"HAOCHA_NOW": NOW})
+        self.log.append((args, result.stdout + result.stderr))
         if ok:
             assert result.exit_code == 0, (args, result.stderr or result.output, result.exception)
         return result
@@ -165,4 +167,5 @@ def build(db: Path, folder: Path) -> Bureau:
     b.run("risk", "assess", "--period", "2024-05")
     b.run("spotcheck", "sample", "--period", "2024-05", "--seed", "7")
     b.cases = by_window
+    b.build_outputs = list(b.log)  # what building printed: the import summary, the sample, the sheet report …
     return b

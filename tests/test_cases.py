@@ -8,25 +8,14 @@ import sqlite3
 
 import pytest
 from cases_support import add_ratings
+from support import ok
 
 LC = "county:370213"  # 李沧区, owns LC01
 SN = "county:370202"  # 市南区
 
 
-@pytest.fixture
-def run(cli, monkeypatch):
-    """run("2025-01-26 09:00:00", "cases", "list", operator=LC): the CLI with "now" fixed."""
-
-    def invoke(when: str, *args: str, operator: str = "city"):
-        monkeypatch.setenv("HAOCHA_NOW", when)
-        return cli(*args, operator=operator)
-
-    return invoke
 
 
-def ok(result):
-    assert result.exit_code == 0, result.stderr or result.output
-    return result
 
 
 def case_json(run, case_id: int, when: str = "2025-03-31 09:00:00", operator: str = "city") -> dict:

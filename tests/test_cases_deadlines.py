@@ -21,26 +21,16 @@ from __future__ import annotations
 
 import json
 
-import pytest
 from cases_support import add_ratings
+from support import ok
 
 from haocha_cli.workdays import FIRST_KNOWN_YEAR, LAST_KNOWN_YEAR
 
 LC = "county:370213"
 
 
-@pytest.fixture
-def run(cli, monkeypatch):
-    def invoke(when: str, *args: str, operator: str = "city"):
-        monkeypatch.setenv("HAOCHA_NOW", when)
-        return cli(*args, operator=operator)
-
-    return invoke
 
 
-def ok(result):
-    assert result.exit_code == 0, result.stderr or result.output
-    return result
 
 
 def listed(run, when="2024-01-01 00:00:00") -> list[dict]:

@@ -19,6 +19,7 @@ from pathlib import Path
 import pytest
 from cases_support import add_ratings
 from openpyxl import load_workbook
+from support import ok
 
 LC = "county:370213"
 FIXTURE = Path(__file__).parent / "data" / "cases" / "lc_filled_libreoffice.xlsx"
@@ -42,13 +43,6 @@ FILLED = {
 }
 
 
-@pytest.fixture
-def run(cli, monkeypatch):
-    def invoke(when: str, *args: str, operator: str = "city"):
-        monkeypatch.setenv("HAOCHA_NOW", when)
-        return cli(*args, operator=operator)
-
-    return invoke
 
 
 @pytest.fixture
@@ -57,9 +51,6 @@ def cases_db(db_path):
     return db_path
 
 
-def ok(result):
-    assert result.exit_code == 0, result.stderr or result.output
-    return result
 
 
 def states(db_path) -> list[tuple]:

@@ -13,6 +13,7 @@ import zipfile
 
 import pytest
 from openpyxl import load_workbook
+from support import ok
 from typer.testing import CliRunner
 
 from haocha_cli.cli import app
@@ -91,9 +92,6 @@ def run(seeded):
     return invoke
 
 
-def ok(result):
-    assert result.exit_code == 0, result.stderr or result.output
-    return result
 
 
 def _csv(text):

@@ -10,6 +10,7 @@ import sqlite3
 
 import pytest
 from import_support import HEADER, NOW, good, query, row, write_csv
+from support import imported, ok
 
 from haocha_cli.context import open_context
 from haocha_cli.indicators import weights
@@ -20,13 +21,8 @@ def _now(monkeypatch):
     monkeypatch.setenv("HAOCHA_NOW", NOW)
 
 
-def ok(result):
-    assert result.exit_code == 0, result.stderr or result.output
-    return result
 
 
-def imported(cli, *args: str) -> list[dict]:
-    return json.loads(ok(cli("import", *args, "--format", "json")).stdout)
 
 
 def t(s: int) -> float:

@@ -12,6 +12,7 @@ from pathlib import Path
 import openpyxl
 import pytest
 from import_support import HEADER, LIBREOFFICE_XLSX, NOW, RATING_VIEW, SAMPLE, good, query, write_csv
+from support import imported, ok
 
 from haocha_cli.context import open_context
 from haocha_cli.errors import InvalidInput
@@ -23,13 +24,8 @@ def _now(monkeypatch):
     monkeypatch.setenv("HAOCHA_NOW", NOW)
 
 
-def ok(result):
-    assert result.exit_code == 0, result.stderr or result.output
-    return result
 
 
-def imported(cli, *args: str) -> list[dict]:
-    return json.loads(ok(cli("import", *args, "--format", "json")).stdout)
 
 
 def twin(db_path: Path, name: str) -> Path:

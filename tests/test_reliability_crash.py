@@ -69,9 +69,9 @@ def sound(db: Path) -> None:
 
 
 def moments(full: float, rng: random.Random) -> list[float]:
-    """KILLS moments, one at random in each of KILLS equal spans from 0 to 1.25 × the command's time: the
+    """KILLS moments, one at random in each of KILLS equal spans from 0 to 1.5 × the command's time: the
     first before its transaction begins, the middle ones inside it, the last mostly after its commit."""
-    span = full * 1.25 / KILLS
+    span = full * 1.5 / KILLS
     return [span * (k + rng.random()) for k in range(KILLS)]
 
 

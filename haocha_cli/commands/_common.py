@@ -21,6 +21,20 @@ class Format(StrEnum):
 
 
 FORMAT_OPTION = typer.Option(Format.table, "--format", "-f", help="Output format: table, json or csv.")
+PERIOD_OPTION = typer.Option(None, "--period", help="A month 2024-05, quarter 2024-Q2, year 2024 or day 2024-05-06.")
+FROM_OPTION = typer.Option(None, "--from", help="First day (YYYY-MM-DD), with --to.")
+TO_OPTION = typer.Option(None, "--to", help="Last day (YYYY-MM-DD), with --from.")
+
+
+def chosen_period(period: str | None, start: str | None, end: str | None, *, default: str = "month"):
+    """The period of --period or --from/--to. When none is given: ``month`` = the current month,
+    ``none`` = None (all periods), ``required`` = an error."""
+    from haocha_cli.clock import today
+    from haocha_cli.periods import parse_period, resolve
+
+    if period or start or end or default == "required":
+        return resolve(period, start, end)
+    return parse_period(today().strftime("%Y-%m")) if default == "month" else None
 
 
 @dataclass

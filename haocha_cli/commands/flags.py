@@ -7,22 +7,29 @@ import sys
 
 import typer
 
-from haocha_cli.commands._common import FORMAT_OPTION, Format, render, say, state
+from haocha_cli.commands._common import (
+    FORMAT_OPTION,
+    FROM_OPTION,
+    PERIOD_OPTION,
+    TO_OPTION,
+    Format,
+    chosen_period,
+    render,
+    say,
+    state,
+)
 
 app = typer.Typer(help="Suspicious ratings: rules that flag ratings for a spot-check (never an exclusion).",
                   no_args_is_help=True)
 
-PERIOD = typer.Option(None, "--period", help="A month 2024-05, quarter 2024-Q2, year 2024 or day 2024-05-06.")
-FROM = typer.Option(None, "--from", help="First day (YYYY-MM-DD), with --to.")
-TO = typer.Option(None, "--to", help="Last day (YYYY-MM-DD), with --from.")
 
 
 @app.command("scan")
 def scan_command(
     ctx: typer.Context,
-    period: str | None = PERIOD,
-    start: str | None = FROM,
-    end: str | None = TO,
+    period: str | None = PERIOD_OPTION,
+    start: str | None = FROM_OPTION,
+    end: str | None = TO_OPTION,
     fmt: Format = FORMAT_OPTION,
 ) -> None:
     """Scan the ratings of a period (default: the current month) with every rule (city operator only).
@@ -35,12 +42,10 @@ def scan_command(
 
         haocha flags scan --period 2024-05
     """
-    from haocha_cli.clock import today
     from haocha_cli.flags import scan
-    from haocha_cli.periods import parse_period, resolve
 
     c = state(ctx).context()
-    summary = scan(c, resolve(period, start, end, default=parse_period(today().strftime("%Y-%m"))))
+    summary = scan(c, chosen_period(period, start, end))
     if fmt == Format.json:
         sys.stdout.write(json.dumps(summary, ensure_ascii=False, indent=2) + "\n")
         return
@@ -56,9 +61,9 @@ def list_command(
     ctx: typer.Context,
     rule: str | None = typer.Option(None, "--rule", help="Only this rule."),
     county: str | None = typer.Option(None, "--county", help="Only this county (a county operator: its own)."),
-    period: str | None = PERIOD,
-    start: str | None = FROM,
-    end: str | None = TO,
+    period: str | None = PERIOD_OPTION,
+    start: str | None = FROM_OPTION,
+    end: str | None = TO_OPTION,
     fmt: Format = FORMAT_OPTION,
 ) -> None:
     """List flagged ratings with the rule and its evidence (phones masked). All periods unless one is given.
@@ -68,9 +73,8 @@ def list_command(
         haocha flags list --rule same_phone --county 370213
     """
     from haocha_cli.flags import describe, list_flags
-    from haocha_cli.periods import resolve
 
-    chosen = resolve(period, start, end) if (period or start or end) else None
+    chosen = chosen_period(period, start, end, default="none")
     rows = list_flags(state(ctx).context(), chosen, rule, county)
     if fmt == Format.json:
         sys.stdout.write(json.dumps(rows, ensure_ascii=False, indent=2) + "\n")

@@ -7,18 +7,17 @@ import sys
 
 import typer
 
-from haocha_cli.commands._common import FORMAT_OPTION, Format, render, say, state
-
-PERIOD = typer.Option(None, "--period", help="A month 2024-05, quarter 2024-Q2, year 2024 or day 2024-05-06.")
-FROM = typer.Option(None, "--from", help="First day (YYYY-MM-DD), with --to.")
-TO = typer.Option(None, "--to", help="Last day (YYYY-MM-DD), with --from.")
-
-
-def _period(period, start, end):
-    from haocha_cli.clock import today
-    from haocha_cli.periods import parse_period, resolve
-
-    return resolve(period, start, end, default=parse_period(today().strftime("%Y-%m")))
+from haocha_cli.commands._common import (
+    FORMAT_OPTION,
+    FROM_OPTION,
+    PERIOD_OPTION,
+    TO_OPTION,
+    Format,
+    chosen_period,
+    render,
+    say,
+    state,
+)
 
 
 def _json(data) -> None:
@@ -45,9 +44,9 @@ def index_command(
                                  "day, week or month; repeat to combine (--by county --by month)."),
     county: str | None = typer.Option(None, "--county", help="Only this county."),
     window: str | None = typer.Option(None, "--window", help="Only this window."),
-    period: str | None = PERIOD,
-    start: str | None = FROM,
-    end: str | None = TO,
+    period: str | None = PERIOD_OPTION,
+    start: str | None = FROM_OPTION,
+    end: str | None = TO_OPTION,
     fmt: Format = FORMAT_OPTION,
 ) -> None:
     """Satisfaction index (满意指数), 好评率, 差评率, 基本满意 share, N and excluded N per group.
@@ -62,7 +61,7 @@ def index_command(
     from haocha_cli.indices import index
 
     c = state(ctx).context()
-    data = index(c.db, c.config, _period(period, start, end), by, county, window)
+    data = index(c.db, c.config, chosen_period(period, start, end), by, county, window)
     if fmt == Format.json:
         _json(data)
         return
@@ -82,9 +81,9 @@ def rank_command(
     ctx: typer.Context,
     by: str = typer.Option("county", "--by", help="county or window."),
     county: str | None = typer.Option(None, "--county", help="Only this county's windows."),
-    period: str | None = PERIOD,
-    start: str | None = FROM,
-    end: str | None = TO,
+    period: str | None = PERIOD_OPTION,
+    start: str | None = FROM_OPTION,
+    end: str | None = TO_OPTION,
     fmt: Format = FORMAT_OPTION,
 ) -> None:
     """Rank counties or windows by the small-sample-shrunk score, with the raw index, N and the change
@@ -97,7 +96,7 @@ def rank_command(
     from haocha_cli.indices import rank
 
     c = state(ctx).context()
-    data = rank(c.db, c.config, _period(period, start, end), by, county)
+    data = rank(c.db, c.config, chosen_period(period, start, end), by, county)
     if fmt == Format.json:
         _json(data)
         return
@@ -110,9 +109,9 @@ def rank_command(
 
 def benchmark_command(
     ctx: typer.Context,
-    period: str | None = PERIOD,
-    start: str | None = FROM,
-    end: str | None = TO,
+    period: str | None = PERIOD_OPTION,
+    start: str | None = FROM_OPTION,
+    end: str | None = TO_OPTION,
     min_n: int = typer.Option(30, "--min-n", help="Scores a county needs on an indicator to be its benchmark."),
     fmt: Format = FORMAT_OPTION,
 ) -> None:
@@ -126,7 +125,7 @@ def benchmark_command(
     from haocha_cli.indices import benchmark
 
     c = state(ctx).context()
-    data = benchmark(c.db, _period(period, start, end), min_n)
+    data = benchmark(c.db, chosen_period(period, start, end), min_n)
     if fmt == Format.json:
         _json(data)
         return

@@ -9,7 +9,17 @@ from pathlib import Path
 
 import typer
 
-from haocha_cli.commands._common import FORMAT_OPTION, Format, render, say, state
+from haocha_cli.commands._common import (
+    FORMAT_OPTION,
+    FROM_OPTION,
+    PERIOD_OPTION,
+    TO_OPTION,
+    Format,
+    chosen_period,
+    render,
+    say,
+    state,
+)
 
 app = typer.Typer(help="The indicator system and its weights.", no_args_is_help=True)
 
@@ -95,9 +105,9 @@ def weigh(
 @app.command("drivers")
 def drivers(
     ctx: typer.Context,
-    period: str | None = typer.Option(None, "--period", help="A month 2024-05, quarter 2024-Q2 or year."),
-    start: str | None = typer.Option(None, "--from", help="First day, with --to."),
-    end: str | None = typer.Option(None, "--to", help="Last day, with --from."),
+    period: str | None = PERIOD_OPTION,
+    start: str | None = FROM_OPTION,
+    end: str | None = TO_OPTION,
     county: str | None = typer.Option(None, "--county", help="Only this county."),
     fmt: Format = FORMAT_OPTION,
 ) -> None:
@@ -108,12 +118,10 @@ def drivers(
 
         haocha indicators drivers --period 2024-Q2
     """
-    from haocha_cli.clock import today
     from haocha_cli.indices import drivers as compute
-    from haocha_cli.periods import parse_period, resolve
 
     c = state(ctx).context()
-    data = compute(c.db, resolve(period, start, end, default=parse_period(today().strftime("%Y-%m"))), county)
+    data = compute(c.db, chosen_period(period, start, end), county)
     if fmt == Format.json:
         sys.stdout.write(json.dumps(data, ensure_ascii=False, indent=2) + "\n")
         return

@@ -7,7 +7,7 @@ import sys
 
 import typer
 
-from haocha_cli.commands._common import FORMAT_OPTION, Format, render, say, state
+from haocha_cli.commands._common import FORMAT_OPTION, Format, chosen_period, render, say, state
 
 app = typer.Typer(help="The FMEA risk register and the counties' risk levels (市、县两级分级管控).",
                   no_args_is_help=True)
@@ -120,11 +120,10 @@ def assess_command(
         haocha risk assess --period 2024-05
     """
     from haocha_cli.fmea import assess
-    from haocha_cli.periods import resolve
 
     c = state(ctx).context()
     c.require_city("the risk assessment")
-    data = assess(c, resolve(period, start, end), apply=not dry_run)
+    data = assess(c, chosen_period(period, start, end, default="required"), apply=not dry_run)
     if fmt == Format.json:
         sys.stdout.write(json.dumps(data, ensure_ascii=False, indent=2, default=str) + "\n")
         return

@@ -7,31 +7,32 @@ import sys
 
 import typer
 
-from haocha_cli.commands._common import FORMAT_OPTION, Format, render, say, state
+from haocha_cli.commands._common import (
+    FORMAT_OPTION,
+    FROM_OPTION,
+    PERIOD_OPTION,
+    TO_OPTION,
+    Format,
+    chosen_period,
+    render,
+    say,
+    state,
+)
 
 app = typer.Typer(help="The city's spot-checks (抽查回访): reproducible samples, outcomes, pass rates.",
                   no_args_is_help=True)
 
-PERIOD = typer.Option(None, "--period", help="A month 2024-05, quarter 2024-Q2, year 2024 or day 2024-05-06.")
-FROM = typer.Option(None, "--from", help="First day (YYYY-MM-DD), with --to.")
-TO = typer.Option(None, "--to", help="Last day (YYYY-MM-DD), with --from.")
 SAMPLE = typer.Option(None, "--sample", help="Only this sample (its id).")
 
 
-def _period(period, start, end, *, required: bool = False):
-    from haocha_cli.periods import resolve
-
-    if not (period or start or end) and not required:
-        return None
-    return resolve(period, start, end)
 
 
 @app.command("sample")
 def sample_command(
     ctx: typer.Context,
-    period: str | None = PERIOD,
-    start: str | None = FROM,
-    end: str | None = TO,
+    period: str | None = PERIOD_OPTION,
+    start: str | None = FROM_OPTION,
+    end: str | None = TO_OPTION,
     seed: int | None = typer.Option(None, "--seed", help="Seed of the draw (default: a random one, stored)."),
     new_version: bool = typer.Option(False, "--new-version",
                                      help="Draw another sample of a period that has one (the first is kept)."),
@@ -51,7 +52,7 @@ def sample_command(
     """
     from haocha_cli.spotchecks import draw_sample
 
-    data = draw_sample(state(ctx).context(), _period(period, start, end, required=True), seed, new_version)
+    data = draw_sample(state(ctx).context(), chosen_period(period, start, end, default="required"), seed, new_version)
     if fmt == Format.json:
         sys.stdout.write(json.dumps(data, ensure_ascii=False, indent=2) + "\n")
         return
@@ -79,9 +80,9 @@ def samples_command(ctx: typer.Context, fmt: Format = FORMAT_OPTION) -> None:
 def list_command(
     ctx: typer.Context,
     sample: int | None = SAMPLE,
-    period: str | None = PERIOD,
-    start: str | None = FROM,
-    end: str | None = TO,
+    period: str | None = PERIOD_OPTION,
+    start: str | None = FROM_OPTION,
+    end: str | None = TO_OPTION,
     county: str | None = typer.Option(None, "--county", help="Only this county."),
     outcome: str | None = typer.Option(None, "--outcome", help="pending, confirmed, failed or unreachable."),
     fmt: Format = FORMAT_OPTION,
@@ -94,7 +95,7 @@ def list_command(
     """
     from haocha_cli.spotchecks import list_checks
 
-    rows = list_checks(state(ctx).context(), sample, _period(period, start, end), county, outcome)
+    rows = list_checks(state(ctx).context(), sample, chosen_period(period, start, end, default="none"), county, outcome)
     render(rows, fmt, columns=["id", "sample", "reason", "county", "window", "rating", "source_id", "rated_at",
                                "level", "case", "case_state", "phone", "outcome", "note", "consequence"])
 
@@ -140,9 +141,9 @@ def contact_command(ctx: typer.Context, check_id: int = typer.Argument(..., help
 def stats_command(
     ctx: typer.Context,
     sample: int | None = SAMPLE,
-    period: str | None = PERIOD,
-    start: str | None = FROM,
-    end: str | None = TO,
+    period: str | None = PERIOD_OPTION,
+    start: str | None = FROM_OPTION,
+    end: str | None = TO_OPTION,
     fmt: Format = FORMAT_OPTION,
 ) -> None:
     """Pass rate per county: confirmed ÷ (confirmed + failed); unreachable and pending shown apart.
@@ -155,4 +156,4 @@ def stats_command(
     """
     from haocha_cli.spotchecks import check_stats
 
-    render(check_stats(state(ctx).context(), sample, _period(period, start, end)), fmt)
+    render(check_stats(state(ctx).context(), sample, chosen_period(period, start, end, default="none")), fmt)

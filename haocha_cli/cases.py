@@ -476,13 +476,7 @@ def exclude_for_rating(ctx: Context, rating_id: int, reason: str) -> int | None:
 
 def _visible_county(ctx: Context, county: str | None) -> str | None:
     """A county operator sees its own county's cases only; the city sees all (or the one asked for)."""
-    if ctx.operator.is_city:
-        return county
-    own = ctx.operator.county_code
-    if county and county != own:
-        raise PermissionDenied(f"operator {ctx.operator} may see the cases of county {own} only, not of {county}",
-                               "leave out --county, or run it as --operator city")
-    return own
+    return ctx.county_scope(county, "see the cases")
 
 
 def parse_status(status: str | None) -> tuple[str, ...]:

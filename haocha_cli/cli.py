@@ -47,8 +47,10 @@ class HaochaGroup(TyperGroup):
             raise typer.Exit(exc.exit_code) from None
         except sqlite3.OperationalError as exc:
             if "locked" in str(exc) or "busy" in str(exc):
-                typer.echo("Error: the database stayed busy for 30 s (another haocha command is writing;"
-                           " run this again in a moment)", err=True)
+                from haocha_cli.db import BUSY_TIMEOUT_MS
+
+                typer.echo(f"Error: the database stayed busy for {BUSY_TIMEOUT_MS // 1000} s (another haocha command"
+                           " is writing; run this again in a moment)", err=True)
                 raise typer.Exit(1) from None
             raise
 

@@ -72,6 +72,17 @@ class Context:
                 "run it as --operator city",
             )
 
+    def county_scope(self, county: str | None, doing: str) -> str | None:
+        """The county a listing or export covers: the city any one (or all, None); a county operator its
+        own only. ``doing`` names what is refused, e.g. "see the cases"."""
+        if self.operator.is_city:
+            return county
+        own = self.operator.county_code
+        if county and county != own:
+            raise PermissionDenied(f"operator {self.operator} may {doing} of county {own} only, not of {county}",
+                                   "leave out --county, or run it as --operator city")
+        return own
+
     def require_county(self, county_code: str, what: str) -> None:
         """A county operator acts on its own county only; the city may act anywhere unless told otherwise."""
         if not self.operator.is_city and self.operator.county_code != county_code:

@@ -14,7 +14,9 @@ import sqlite_utils
 from haocha_cli.errors import DatabaseError
 from haocha_cli.resources import resource_path
 
-BUSY_TIMEOUT_MS = 30_000
+# A writer waits this long for another's lock: long enough for a cron import of a few million rows (one
+# transaction per file), so that a clerk's command waits instead of failing.
+BUSY_TIMEOUT_MS = 300_000
 _MIGRATION_LINE = re.compile(r"^-- migration (\d+): (.+)$", re.MULTILINE)
 # Tables every haocha database has from migration 1 on; their absence means "not ours".
 _MARKER_TABLE = "audit_events"

@@ -31,7 +31,7 @@ from haocha_cli.cases import STATES, parse_status
 from haocha_cli.clock import now_text
 from haocha_cli.config import LEVELS
 from haocha_cli.context import Context
-from haocha_cli.errors import InvalidInput, NotFound, PermissionDenied
+from haocha_cli.errors import InvalidInput, NotFound
 from haocha_cli.periods import Period, resolve
 from haocha_cli.privacy import mask_numbers
 from haocha_cli.profiles import LEVEL_SCALES, NATIONAL_CHANNELS, load_profile
@@ -329,13 +329,7 @@ def export(ctx: Context, kind: str, *, fmt: str = "csv", profile: str | None = "
 
 def _county_scope(ctx: Context, county: str | None) -> str | None:
     """The city exports any county (or all); a county operator its own only."""
-    if ctx.operator.is_city:
-        return county
-    own = ctx.operator.county_code
-    if county and county != own:
-        raise PermissionDenied(f"operator {ctx.operator} may export the data of county {own} only, not of {county}",
-                               "leave out --county, or run it as --operator city")
-    return own
+    return ctx.county_scope(county, "export the data")
 
 
 def _where(day_sql: str, county_sql: str, span: Period | None, county: str | None) -> tuple[str, list[Any]]:

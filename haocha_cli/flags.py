@@ -21,7 +21,7 @@ from haocha_cli import audit
 from haocha_cli.clock import now_text
 from haocha_cli.context import Context
 from haocha_cli.db import transaction
-from haocha_cli.errors import ConfigError, InvalidInput, PermissionDenied
+from haocha_cli.errors import ConfigError, InvalidInput
 from haocha_cli.periods import Period
 from haocha_cli.privacy import mask_numbers
 
@@ -316,12 +316,7 @@ def scan(ctx: Context, period: Period) -> dict[str, Any]:
 def list_flags(ctx: Context, period: Period | None = None, rule: str | None = None,
                county: str | None = None) -> list[dict[str, Any]]:
     """Flags with their rating, newest day first. A county operator sees its own county's only."""
-    if not ctx.operator.is_city:
-        own = ctx.operator.county_code
-        if county and county != own:
-            raise PermissionDenied(f"operator {ctx.operator} may see the flags of county {own} only, not of {county}",
-                                   "leave out --county, or run it as --operator city")
-        county = own
+    county = ctx.county_scope(county, "see the flags")
     where, params = [], []
     if rule:
         if rule not in RULES:

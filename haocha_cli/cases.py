@@ -148,16 +148,30 @@ def open_cases(ctx: Context, ratings: list[dict[str, Any]]) -> int:
     revisit_days = int(ctx.config["deadlines.revisit_days"])
     rectify_days = int(ctx.config["deadlines.rectify_days"])
     cal = load_calendar(ctx.db)
-    opened = 0
+    deadlines: dict[tuple[date, int], tuple[date, str | None]] = {}
+
+    def deadline(day: date, days: int) -> tuple[date, str | None]:
+        # A batch's bad reviews share a few hundred rating days: count each deadline once.
+        if (day, days) not in deadlines:
+            deadlines[(day, days)] = _deadline(cal.overrides, day, days)
+        return deadlines[(day, days)]
+
     now = now_text()
+    events = []
     with transaction(ctx.db):
+        ids = [r["id"] for r in chosen]
+        existing: set[int] = set()
+        for i in range(0, len(ids), 500):
+            part = ids[i:i + 500]
+            existing.update(r[0] for r in ctx.db.execute(
+                f"SELECT rating_id FROM cases WHERE rating_id IN ({','.join('?' * len(part))})", part))
         for rating in chosen:
-            if ctx.db.execute("SELECT 1 FROM cases WHERE rating_id = ?", [rating["id"]]).fetchone():
+            if rating["id"] in existing:
                 continue
             rated_day = _day(rating["rated_at"])
             real_name = 0 if rating.get("anonymous", 1) else 1
-            rectify_due, note = _deadline(cal.overrides, rated_day, rectify_days)
-            revisit_due, revisit_note = _deadline(cal.overrides, rated_day, revisit_days)
+            rectify_due, note = deadline(rated_day, rectify_days)
+            revisit_due, revisit_note = deadline(rated_day, revisit_days)
             row = {
                 "rating_id": rating["id"],
                 "county_code": rating["county_code"],
@@ -179,12 +193,13 @@ def open_cases(ctx: Context, ratings: list[dict[str, Any]]) -> int:
                 "opened_at": now,
                 "updated_at": now,
             }
-            case_id = ctx.db["cases"].insert(row).last_pk
-            audit.record(ctx.db, str(ctx.operator), "case.open", "cases", case_id, None,
-                         {k: row[k] for k in ("rating_id", "county_code", "window_code", "level", "state",
-                                              "revisit_due", "rectify_due")})
-            opened += 1
-    return opened
+            case_id = ctx.db.conn.execute(
+                f"INSERT INTO cases ({', '.join(row)}) VALUES ({', '.join(':' + k for k in row)})", row).lastrowid
+            events.append(("case.open", "cases", case_id, None,
+                           {k: row[k] for k in ("rating_id", "county_code", "window_code", "level", "state",
+                                                "revisit_due", "rectify_due")}))
+        audit.record_many(ctx.db, str(ctx.operator), events)
+    return len(events)
 
 
 def _json_text(value: Any) -> str | None:

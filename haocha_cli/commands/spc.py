@@ -24,7 +24,9 @@ def spc_command(
     chart_file: Path | None = typer.Option(None, "--chart", help="Also write the chart as SVG."),
     fmt: Format = FORMAT_OPTION,
 ) -> None:
-    """Every day with n, value, CL, LCL, UCL and the run rules it breaks.
+    """Control charts (控制图): the daily bad-review rate (p-chart) or satisfaction index (XmR) with run rules.
+
+    Lists every day with n, value, CL, LCL, UCL and the rules it breaks; --chart also draws it as SVG.
 
     Example:
 

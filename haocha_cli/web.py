@@ -721,14 +721,18 @@ def create_app(db_path: str | Path, config_path: str | Path | None = None, *,
         params = request.query_params
         return await run_in_threadpool(service.rate_form, params.get("w", ""), params.get("t", ""))
 
-    async def rate_post(request: Request) -> Response:
+    async def submit(request: Request, handler) -> Response:
+        """A POSTed form: the address's rate limit first, then the form parsed, then the handler."""
         refused = service.over_address_limit(_client(request))
         if refused is not None:
             return refused
         form = await _read_form(request)
         if isinstance(form, str):
             return service.error(form)
-        return await run_in_threadpool(service.rate_submit, form)
+        return await run_in_threadpool(handler, form)
+
+    async def rate_post(request: Request) -> Response:
+        return await submit(request, service.rate_submit)
 
     async def followup_get(request: Request) -> Response:
         reference = request.query_params.get("ref")
@@ -740,13 +744,7 @@ def create_app(db_path: str | Path, config_path: str | Path | None = None, *,
         return await run_in_threadpool(service.followup_form, reference)
 
     async def followup_post(request: Request) -> Response:
-        refused = service.over_address_limit(_client(request))
-        if refused is not None:
-            return refused
-        form = await _read_form(request)
-        if isinstance(form, str):
-            return service.error(form)
-        return await run_in_threadpool(service.followup_submit, form)
+        return await submit(request, service.followup_submit)
 
     async def health(request: Request) -> Response:
         def check() -> Response:

@@ -24,12 +24,13 @@ def demo_command(
 
         haocha demo --out haocha-demo && xdg-open haocha-demo/reports/monthly-2026-08.html
     """
-    from haocha_cli.demo import run_demo
+    from haocha_cli.demo import NOW, run_demo
 
     s = run_demo(out, ratings, seed, progress=say)
     p = s["pilot"]
     lines = [
         f"database:        {s['database']}   (try: haocha --db {s['database']} index --by county --period 2026-08)",
+        f"the demo's day:  {NOW}; to see deadlines and overdue cases as of then: export HAOCHA_NOW='{NOW}'",
         f"QR codes:        {s['qr_codes']} windows in {out / 'qr'}; printable sheet {s['qr_sheet']}",
         f"imports:         {s['batches']} batches in {out / 'batches'}: {s['ratings']} ratings accepted, "
         f"{s['rejected_rows']} rows rejected (haocha batches list)",

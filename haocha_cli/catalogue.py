@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import csv
 import io
-import tomllib
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +14,7 @@ from haocha_cli.clock import now_text
 from haocha_cli.context import Context
 from haocha_cli.db import get_meta, set_meta, transaction
 from haocha_cli.errors import InvalidInput, NotFound
+from haocha_cli.tomlfile import loads_toml
 
 KINDS = {"offline": "offline", "online": "online", "实体窗口": "offline", "窗口": "offline",
          "网上渠道": "online", "网上办理": "online", "线上": "online", "线下": "offline"}
@@ -55,10 +55,7 @@ def load_org_file(path: str | Path) -> dict[str, Any]:
     raw = path.read_bytes()
     if path.suffix.lower() == ".csv":
         return {"windows": _read_window_csv(path, raw)}
-    try:
-        data = tomllib.loads(_decode(path, raw))
-    except tomllib.TOMLDecodeError as exc:
-        raise InvalidInput(f"{path} is not valid TOML: {exc}", "fix the line and column named") from None
+    data = loads_toml(_decode(path, raw), str(path))
     result: dict[str, Any] = {}
     if "city" in data:
         result["city"] = data["city"]

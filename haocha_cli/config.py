@@ -4,12 +4,12 @@ or ``--config``). Every effective value knows where it came from, for ``haocha c
 from __future__ import annotations
 
 import copy
-import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from haocha_cli.errors import ConfigError
+from haocha_cli.tomlfile import read_toml
 
 LEVELS = ["非常不满意", "不满意", "基本满意", "满意", "非常满意"]  # level code 1 … 5
 
@@ -133,12 +133,7 @@ def load_config(path: str | Path | None = None, *, db_path: str | Path | None = 
         if explicit:
             raise ConfigError(f"configuration file {path} does not exist", "check the --config path")
         return Config(values, sources)
-    try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{path} is not valid TOML: {exc}", "fix the line and column named") from None
-    except UnicodeDecodeError:
-        raise ConfigError(f"{path} is not UTF-8 text", "save the file as UTF-8") from None
+    data = read_toml(path, ConfigError)
     flat = _flatten(data)
     unknown = sorted(set(flat) - _DEFAULT_KEYS)
     if unknown:

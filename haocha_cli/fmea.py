@@ -9,7 +9,6 @@ the spot-check sample reads that level (docs/method.md section 7).
 
 from __future__ import annotations
 
-import tomllib
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -24,6 +23,7 @@ from haocha_cli.context import Context
 from haocha_cli.db import get_meta, set_meta, transaction
 from haocha_cli.errors import ConfigError, InvalidInput, NotFound
 from haocha_cli.periods import Period
+from haocha_cli.tomlfile import read_toml
 
 # measure -> what it is (for listings and docs)
 MEASURES: dict[str, str] = {
@@ -83,10 +83,7 @@ def _band(text: Any, where: str) -> tuple[int, int]:
 def _read_toml(path: Path, what: str) -> dict[str, Any]:
     if not path.exists():
         raise ConfigError(f"{what} {path} does not exist", "check the path in the configuration")
-    try:
-        return tomllib.loads(path.read_text(encoding="utf-8"))
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{path} is not valid TOML: {exc}", "fix the line and column named") from None
+    return read_toml(path, ConfigError)
 
 
 @cache

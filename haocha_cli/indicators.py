@@ -4,7 +4,6 @@ service mode computed by the priority matrix (优先矩阵, full analytical crit
 from __future__ import annotations
 
 import json
-import tomllib
 from datetime import date
 from fractions import Fraction
 from pathlib import Path
@@ -17,6 +16,7 @@ from haocha_cli.clock import now_text, today
 from haocha_cli.context import Context
 from haocha_cli.db import transaction
 from haocha_cli.errors import InvalidInput, NotFound
+from haocha_cli.tomlfile import read_toml
 
 # code, primary (一级指标), primary_en, secondary (二级指标), secondary_en, scope, description
 INDICATORS = [
@@ -51,10 +51,7 @@ def load_matrix(path: str | Path) -> dict[str, Any]:
     path = Path(path)
     if not path.exists():
         raise NotFound(f"file {path} does not exist", "give the path of a priority-matrix TOML file")
-    try:
-        return tomllib.loads(path.read_text(encoding="utf-8"))
-    except tomllib.TOMLDecodeError as exc:
-        raise InvalidInput(f"{path} is not valid TOML: {exc}", "fix the line and column named") from None
+    return read_toml(path)
 
 
 def _fraction(value: Any, where: str) -> Fraction:

@@ -9,13 +9,13 @@ describes every key.
 from __future__ import annotations
 
 import re
-import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from haocha_cli.errors import InvalidInput, NotFound
 from haocha_cli.indicators import INDICATORS
+from haocha_cli.tomlfile import read_toml
 
 PROFILE_DIR = Path(__file__).resolve().parent / "profiles"
 DEFAULT_PROFILE = "canonical"
@@ -145,12 +145,7 @@ def _load(name_or_path: str | Path, seen: tuple[Path, ...]) -> Profile:
     path = _resolve(name_or_path).resolve()
     if path in seen:
         raise InvalidInput(f"profile {path} extends itself", "remove the loop in `extends`")
-    try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except tomllib.TOMLDecodeError as exc:
-        raise InvalidInput(f"profile {path} is not valid TOML: {exc}", "fix the line and column named") from None
-    except UnicodeDecodeError:
-        raise InvalidInput(f"profile {path} is not UTF-8 text", "save it as UTF-8") from None
+    data = read_toml(path, InvalidInput, f"profile {path}")
     where = f"profile {path.name}"
     known = {"name", "description", "source", "extends", "level_scale", "columns", "channels", "defaults",
              "rating_id", "window"}

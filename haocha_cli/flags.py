@@ -13,7 +13,7 @@ import json
 import re
 import unicodedata
 from collections import defaultdict
-from datetime import date, datetime, time, timedelta
+from datetime import date, time, timedelta
 from functools import cache
 from typing import Any
 
@@ -91,41 +91,32 @@ def parse_opening_hours(text: str | None) -> list[tuple[time, time]] | None:
     return spans or None
 
 
-def _inside(moment: datetime, spans: list[tuple[time, time]], grace: timedelta) -> bool:
-    day = moment.date()
-    return any(datetime.combine(day, a) - grace <= moment <= datetime.combine(day, b) + grace for a, b in spans)
+# The columns of a rating as the scan reads it: plain tuples, cheap for a million-rating import.
+_ID, _DAY, _AT, _WINDOW, _COUNTY, _MODE, _CHANNEL, _CONTACT, _TOKEN_OK, _TOKEN, _SECOND, _COMMENT = range(12)
+# _SECOND: the second of the day (a rating time is always 'YYYY-MM-DD HH:MM:SS'), computed by SQLite.
+_COLUMNS = ("id, day, rated_at, window_code, county_code, mode, channel, contact_id, token_ok, qr_token,"
+            " CAST(substr(rated_at, 12, 2) AS INTEGER) * 3600 + CAST(substr(rated_at, 15, 2) AS INTEGER) * 60"
+            " + CAST(substr(rated_at, 18, 2) AS INTEGER)")
 
 
-class _Row(tuple):
-    """One counted rating as the scan reads it (a tuple: cheap for a large batch)."""
-
-    __slots__ = ()
-    id = property(lambda self: self[0])
-    day = property(lambda self: self[1])
-    rated_at = property(lambda self: self[2])
-    window = property(lambda self: self[3])
-    county = property(lambda self: self[4])
-    mode = property(lambda self: self[5])
-    channel = property(lambda self: self[6])
-    contact = property(lambda self: self[7])
-    token_ok = property(lambda self: self[8])
-    token = property(lambda self: self[9])
-    comment = property(lambda self: self[10])
-
-    def as_dict(self) -> dict[str, Any]:
-        return {"id": self.id, "day": self.day, "rated_at": self.rated_at, "window_code": self.window,
-                "county_code": self.county}
+def _rows(ctx: Context, start: str, end: str, min_comment: int) -> list[tuple]:
+    """The counted ratings of the days, in id order; a comment too short to count is left out (NULL)."""
+    return ctx.db.execute(
+        f"SELECT {_COLUMNS}, CASE WHEN length(comment) >= ?1 THEN comment END FROM ratings"
+        " WHERE day BETWEEN ?2 AND ?3 AND excluded IS NULL ORDER BY id", [min_comment, start, end]).fetchall()
 
 
-def _rows(ctx: Context, start: str, end: str, min_comment: int, *, commented_only: bool = False) -> list[_Row]:
-    """The counted ratings of the days, in id order; a comment too short to count is left out (NULL).
-    ``commented_only``: just the ratings with such a comment (the look-back of the repeated-comment rule)."""
-    cursor = ctx.db.execute(
-        "SELECT id, day, rated_at, window_code, county_code, mode, channel, contact_id, token_ok, qr_token,"
-        " CASE WHEN length(comment) >= ?1 THEN comment END FROM ratings"
-        " WHERE day BETWEEN ?2 AND ?3 AND excluded IS NULL" + (" AND length(comment) >= ?1" if commented_only else "")
-        + " ORDER BY id", [min_comment, start, end])
-    return [_Row(r) for r in cursor]
+def _commented_rows(ctx: Context, start: str, end: str, min_comment: int) -> list[tuple]:
+    """Just the counted ratings with a comment long enough to count (the repeated-comment look-back)."""
+    return ctx.db.execute(
+        f"SELECT {_COLUMNS}, comment FROM ratings INDEXED BY ratings_commented"
+        " WHERE day BETWEEN ?2 AND ?3 AND comment IS NOT NULL AND length(comment) >= ?1 AND excluded IS NULL"
+        " ORDER BY id", [min_comment, start, end]).fetchall()
+
+
+def _as_dict(row: tuple) -> dict[str, Any]:
+    return {"id": row[_ID], "day": row[_DAY], "rated_at": row[_AT], "window_code": row[_WINDOW],
+            "county_code": row[_COUNTY]}
 
 
 Hit = tuple[dict[str, Any], str, dict[str, Any]]
@@ -134,8 +125,10 @@ Hit = tuple[dict[str, Any], str, dict[str, Any]]
 def find_flags(ctx: Context, start_day: date, end_day: date) -> tuple[list[Hit], dict[str, Any]]:
     """(rating, rule, evidence) for every rule hit among the counted ratings of the days, and notes.
 
-    One read of the days' ratings serves every rule (plus the days before the period that the
-    repeated-comment rule looks back on), so that the scan after a large import stays cheap.
+    One read of the days' ratings serves every rule (plus the commented ratings of the days before the
+    period that the repeated-comment rule looks back on), so that the scan after a large import stays cheap.
+    (Each rule as its own SQL query, with window functions for the bursts, was slower: SQLite then reads the
+    days' ratings once per rule.)
     """
     s = _settings(ctx)
     start, end = start_day.isoformat(), end_day.isoformat()
@@ -144,34 +137,41 @@ def find_flags(ctx: Context, start_day: date, end_day: date) -> tuple[list[Hit],
     notes: dict[str, Any] = {"ratings": len(rows)}
 
     # same_phone: ≥ phone_per_day ratings from one phone on one day.
-    by_phone: dict[tuple[int, str], list[_Row]] = defaultdict(list)
+    by_phone: dict[tuple[int, str], list[tuple]] = defaultdict(list)
     for r in rows:
-        if r.contact is not None:
-            by_phone[(r.contact, r.day)].append(r)
+        if r[_CONTACT] is not None:
+            by_phone[(r[_CONTACT], r[_DAY])].append(r)
     groups = [g for g in by_phone.values() if len(g) >= s["phone_per_day"]]
-    masked = _masks(ctx, {g[0].contact for g in groups})
-    for group in sorted(groups, key=lambda g: (g[0].day, g[0].id)):
-        evidence = {"phone": masked[group[0].contact], "day": group[0].day, "count": len(group),
-                    "threshold": s["phone_per_day"], "ratings": [g.id for g in group][:_MAX_LISTED]}
-        hits += [(r.as_dict(), "same_phone", evidence) for r in group]
+    masked = _masks(ctx, {g[0][_CONTACT] for g in groups})
+    for group in sorted(groups, key=lambda g: (g[0][_DAY], g[0][_ID])):
+        evidence = {"phone": masked[group[0][_CONTACT]], "day": group[0][_DAY], "count": len(group),
+                    "threshold": s["phone_per_day"], "ratings": [g[_ID] for g in group][:_MAX_LISTED]}
+        hits += [(_as_dict(r), "same_phone", evidence) for r in group]
 
-    # burst: ≥ burst_count ratings at one offline window within burst_minutes.
-    span = timedelta(minutes=s["burst_minutes"])
-    by_window: dict[str, list[tuple[datetime, _Row]]] = defaultdict(list)
+    # burst: ≥ burst_count ratings at one offline window within burst_minutes. Times as seconds since the
+    # start of the period's first day.
+    span = s["burst_minutes"] * 60
+    least = s["burst_count"]
+    day_start: dict[str, int] = {}
+    first = start_day.toordinal()
+    by_window: dict[str, list[tuple[int, int, tuple]]] = defaultdict(list)
     for r in rows:
-        if r.mode == "offline":
-            by_window[r.window].append((datetime.fromisoformat(r.rated_at), r))
+        if r[_MODE] == "offline":
+            base = day_start.get(r[_DAY])
+            if base is None:
+                base = day_start[r[_DAY]] = (date.fromisoformat(r[_DAY]).toordinal() - first) * 86400
+            by_window[r[_WINDOW]].append((base + r[_SECOND], r[_ID], r))
     for window in sorted(by_window):
-        seq = sorted(by_window[window], key=lambda x: (x[0], x[1].id))
+        seq = sorted(by_window[window])  # by time, then id (ids are unique: the rows are never compared)
+        times = [x[0] for x in seq]
         marked = [False] * len(seq)
         i = 0
-        for j in range(len(seq)):
-            while seq[j][0] - seq[i][0] > span:
+        for j, t in enumerate(times):
+            while t - times[i] > span:
                 i += 1
-            if j - i + 1 >= s["burst_count"]:
-                for k in range(i, j + 1):
-                    marked[k] = True
-        runs: list[list[tuple[datetime, _Row]]] = []
+            if j - i + 1 >= least:
+                marked[i:j + 1] = [True] * (j + 1 - i)
+        runs: list[list[tuple[int, int, tuple]]] = []
         for k, item in enumerate(seq):
             if not marked[k]:
                 continue
@@ -180,39 +180,44 @@ def find_flags(ctx: Context, start_day: date, end_day: date) -> tuple[list[Hit],
             else:
                 runs.append([item])
         for run in runs:
-            evidence = {"window": window, "from": run[0][1].rated_at, "to": run[-1][1].rated_at,
+            evidence = {"window": window, "from": run[0][2][_AT], "to": run[-1][2][_AT],
                         "count": len(run), "threshold": f"{s['burst_count']} within {s['burst_minutes']} min"}
-            hits += [(r.as_dict(), "burst", evidence) for _, r in run]
+            hits += [(_as_dict(r), "burst", evidence) for _, _, r in run]
 
     # off_hours: a hall-device rating outside its window's opening hours (or on a non-working day).
     channels = set(s["hall_channels"])
-    hall = [r for r in rows if r.channel in channels]
+    hall = [r for r in rows if r[_CHANNEL] in channels]
     windows = dict(ctx.db.execute("SELECT code, opening_hours FROM windows").fetchall())
-    spans_of = {code: parse_opening_hours(hours) for code, hours in windows.items()}
-    grace = timedelta(minutes=s["off_hours_grace_minutes"])
+    grace = s["off_hours_grace_minutes"] * 60
+    # Each window's open spans in seconds of the day, widened by the grace.
+    spans_of: dict[str, list[tuple[int, int]] | None] = {}
+    for code, hours in windows.items():
+        spans = parse_opening_hours(hours)
+        spans_of[code] = None if spans is None else [(_seconds(a) - grace, _seconds(b) + grace) for a, b in spans]
     workday: dict[str, bool] = {}
     if hall and s["off_hours_non_workdays"]:
         from haocha_cli.calendar_days import load_calendar
 
         calendar = load_calendar(ctx.db)
-        workday = {d: calendar.is_workday(date.fromisoformat(d)) for d in sorted({r.day for r in hall})}
+        workday = {d: calendar.is_workday(date.fromisoformat(d)) for d in sorted({r[_DAY] for r in hall})}
     unreadable = set()
     for r in hall:
-        hours = windows.get(r.window)
-        spans = spans_of.get(r.window)
+        spans = spans_of.get(r[_WINDOW])
         if spans is None:
-            if hours:
-                unreadable.add(r.window)
+            if windows.get(r[_WINDOW]):
+                unreadable.add(r[_WINDOW])
             continue
-        if s["off_hours_non_workdays"] and not workday[r.day]:
+        at = r[_AT]
+        if s["off_hours_non_workdays"] and not workday[r[_DAY]]:
             reason = "non-working day"
-        elif not _inside(datetime.fromisoformat(r.rated_at), spans, grace):
-            reason = "outside opening hours"
         else:
-            continue
-        hits.append((r.as_dict(), "off_hours", {"window": r.window, "rated_at": r.rated_at, "channel": r.channel,
-                                                "opening_hours": hours, "grace_minutes": s["off_hours_grace_minutes"],
-                                                "why": reason}))
+            second = r[_SECOND]
+            if any(lo <= second <= hi for lo, hi in spans):
+                continue
+            reason = "outside opening hours"
+        hits.append((_as_dict(r), "off_hours", {"window": r[_WINDOW], "rated_at": at, "channel": r[_CHANNEL],
+                                                "opening_hours": windows[r[_WINDOW]],
+                                                "grace_minutes": s["off_hours_grace_minutes"], "why": reason}))
     if unreadable:
         notes["unreadable_opening_hours"] = sorted(unreadable)
 
@@ -224,40 +229,46 @@ def find_flags(ctx: Context, start_day: date, end_day: date) -> tuple[list[Hit],
         staff[contact].append((code, county))
     staff_masks = _masks(ctx, set(staff))
     for r in rows:
-        if r.contact in staff:
-            members = staff[r.contact]
-            hits.append((r.as_dict(), "staff_phone", {"phone": staff_masks[r.contact], "staff": [m[0] for m in members],
+        if r[_CONTACT] in staff:
+            members = staff[r[_CONTACT]]
+            hits.append((_as_dict(r), "staff_phone", {"phone": staff_masks[r[_CONTACT]],
+                                                      "staff": [m[0] for m in members],
                                                       "staff_county": [m[1] for m in members],
-                                                      "same_county": any(m[1] == r.county for m in members)}))
+                                                      "same_county": any(m[1] == r[_COUNTY] for m in members)}))
 
     # repeated_comment: the same normalised text ≥ comment_repeats times from comment_days before the period
     # on. Normalising only shortens a text, so the raw length already leaves the short ones out.
     lookback_day = start_day - timedelta(days=s["comment_days"])
     lookback = lookback_day.isoformat()
-    earlier = _rows(ctx, lookback, (start_day - timedelta(days=1)).isoformat(), s["comment_min_length"],
-                    commented_only=True) if s["comment_days"] else []
-    texts: dict[str, list[_Row]] = defaultdict(list)
+    earlier = _commented_rows(ctx, lookback, (start_day - timedelta(days=1)).isoformat(),
+                              s["comment_min_length"]) if s["comment_days"] else []
+    texts: dict[str, list[tuple]] = defaultdict(list)
     normalised: dict[str, str] = {}
     for r in (*earlier, *rows):
-        if r.comment is None:
+        comment = r[_COMMENT]
+        if comment is None:
             continue
-        norm = normalised.get(r.comment)
+        norm = normalised.get(comment)
         if norm is None:
-            norm = normalised[r.comment] = normalise_comment(r.comment)
+            norm = normalised[comment] = normalise_comment(comment)
         if len(norm) >= s["comment_min_length"]:
             texts[norm].append(r)
-    for norm in sorted(texts, key=lambda t: texts[t][0].id):
+    for norm in sorted(texts, key=lambda t: texts[t][0][_ID]):
         group = texts[norm]
-        if len(group) >= s["comment_repeats"] and any(r.day >= start for r in group):
+        if len(group) >= s["comment_repeats"] and any(r[_DAY] >= start for r in group):
             evidence = {"text": mask_numbers(norm)[:60], "count": len(group), "threshold": s["comment_repeats"],
-                        "since": lookback, "ratings": [g.id for g in group][:_MAX_LISTED]}
-            hits += [(r.as_dict(), "repeated_comment", evidence) for r in group]
+                        "since": lookback, "ratings": [g[_ID] for g in group][:_MAX_LISTED]}
+            hits += [(_as_dict(r), "repeated_comment", evidence) for r in group]
 
     # bad_token: a QR token that did not verify.
     for r in rows:
-        if r.token_ok == 0:
-            hits.append((r.as_dict(), "bad_token", {"qr_token": r.token, "window": r.window}))
+        if r[_TOKEN_OK] == 0:
+            hits.append((_as_dict(r), "bad_token", {"qr_token": r[_TOKEN], "window": r[_WINDOW]}))
     return hits, notes
+
+
+def _seconds(moment: time) -> int:
+    return moment.hour * 3600 + moment.minute * 60 + moment.second
 
 
 def _masks(ctx: Context, contact_ids: set[int]) -> dict[int, str]:

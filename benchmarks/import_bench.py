@@ -3,7 +3,9 @@
 Generates a CSV in the bureau's Chinese-header format (评价编号, 评价时间, 窗口编码 … and one column per
 indicator by its Chinese name), imports it with `haocha import` into a fresh database (a child process, timed,
 its peak RSS read from wait4), then loads the same file with the sqlite3 shell's `.import` into a plain table,
-and prints both times and the ratio. Run it with two sizes to see whether memory stays flat:
+and prints both times and the ratio; then the floor under any import in Python: the same rows, unchecked,
+loaded by Python's csv and sqlite3 modules into a plain table and into haocha's ratings table
+(benchmarks/python_floor.py). Run it with two sizes to see whether memory stays flat:
 
     python benchmarks/import_bench.py --rows 1000000
     python benchmarks/import_bench.py --rows 100000
@@ -145,6 +147,18 @@ def main() -> int:
                                                    f".import '{csv_path}' ratings"])
     if code:
         return code
+    # The floor: Python's sqlite3 loading the same rows with no checking at all (benchmarks/python_floor.py).
+    floor = {}
+    for into in ("plain", "ratings"):
+        target = work / f"floor-{into}.db"
+        for suffix in ("", "-wal", "-shm", ".key"):
+            Path(str(target) + suffix).unlink(missing_ok=True)
+        if into == "ratings":
+            subprocess.run([*haocha, "init"], env=dict(env, HAOCHA_DB=str(target)), check=True, capture_output=True)
+        floor[into], _, code = _run_child([sys.executable, str(Path(__file__).with_name("python_floor.py")),
+                                           str(csv_path), str(target), "--into", into])
+        if code:
+            return code
     parts = summary["seconds"]
     core = seconds - parts["cases"] - parts["flags"]
     print(f"haocha import   : {seconds:7.2f} s  {args.rows / seconds:>10,.0f} rows/s  peak RSS {rss:6.1f} MB"
@@ -158,6 +172,10 @@ def main() -> int:
           f" {sqlite_rss:6.1f} MB")
     print(f"ratio           : {seconds / sqlite_seconds:7.2f}  (target <= 2.0, stretch 1.5);"
           f" import core alone {core / sqlite_seconds:.2f}")
+    print(f"floor, Python   : {floor['plain']:7.2f} s  ratio {floor['plain'] / sqlite_seconds:.2f}  the rows unchecked"
+          " into a plain table (csv module + sqlite3 module)")
+    print(f"                  {floor['ratings']:7.2f} s  ratio {floor['ratings'] / sqlite_seconds:.2f}  the rows unchecked"
+          " into haocha's ratings table, bound as the importer binds them")
     if args.keep is None:
         shutil.rmtree(work, ignore_errors=True)
     return 0

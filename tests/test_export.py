@@ -200,6 +200,19 @@ def test_json_is_plain_data_and_names_the_masked_fields(run):
     assert (by_id["R2"]["satisfaction"], by_id["R2"]["pf"]) == (5, 1)
 
 
+def test_out_dash_is_standard_output_not_a_file_named_dash(run, tmp_path, monkeypatch):
+    here = tmp_path / "here"
+    here.mkdir()
+    monkeypatch.chdir(here)
+    result = ok(run("ratings", "--out", "-"))
+    header, rows = _csv(result.stdout)
+    assert header[0] == "rating_id" and sorted(r["rating_id"] for r in rows) == ["R1", "R2", "R3", "R4", "R5"]
+    assert result.stderr == ""
+    assert list(here.iterdir()) == []
+    refused = run("ratings", "--format", "xlsx", "--out", "-")
+    assert refused.exit_code == 1 and list(here.iterdir()) == []
+
+
 def test_national_headers_are_what_the_platform_profile_reads():
     platform = load_profile("platform")
     mapped = {h: platform.field_for(h) for h in NATIONAL_HEADER}

@@ -19,6 +19,8 @@ def _run(ctx: typer.Context, kind: str, fmt: str | None, profile: str, period: s
          date_to: str | None, county: str | None, out: Path | None, status: str | None = None) -> None:
     from haocha_cli.exports import export
 
+    if out is not None and str(out) == "-":  # the usual spelling of standard output
+        out = None
     if fmt is None:  # from the file's extension, else CSV
         fmt = _EXTENSIONS.get(out.suffix.lower(), "csv") if out is not None else "csv"
     c = state(ctx).context()
@@ -38,7 +40,8 @@ _PERIOD = typer.Option(None, "--period", help="2024-05, 2024-Q2, 2024 or a day (
 _FROM = typer.Option(None, "--from", help="First rating date, YYYY-MM-DD (with --to).")
 _TO = typer.Option(None, "--to", help="Last rating date, YYYY-MM-DD (with --from).")
 _COUNTY = typer.Option(None, "--county", help="One county's (a county operator exports its own only).")
-_OUT = typer.Option(None, "--out", "-o", help="The file to write (required for xlsx); csv and json go to stdout without it.")
+_OUT = typer.Option(None, "--out", "-o", help="The file to write (required for xlsx); csv and json go to stdout without it "
+                                             "or with `-`.")
 
 
 @app.command("ratings")

@@ -5,6 +5,7 @@ Command modules import their core modules inside the functions, so `haocha --hel
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sqlite3
 import sys
@@ -53,6 +54,17 @@ class HaochaGroup(TyperGroup):
                            " is writing; run this again in a moment)", err=True)
                 raise typer.Exit(1) from None
             raise
+        except BrokenPipeError:
+            # The reader of the output went away (`haocha … | head`): stop quietly, as cat and grep do.
+            with contextlib.suppress(OSError, ValueError):
+                os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            raise typer.Exit(1) from None
+        except OSError as exc:
+            # A file the core did not vet: a folder given for a file, no permission, a full disk.
+            where = f" {exc.filename}" if exc.filename else ""
+            typer.echo(f"Error: cannot use{where}: {exc.strerror or exc} (check the path, its permissions and the free"
+                       " disk space)", err=True)
+            raise typer.Exit(1) from None
 
 
 app = typer.Typer(

@@ -154,6 +154,9 @@ def import_file(ctx: Context, path: str | Path, *, profile: str | Path | Profile
     scale = parse_scale(level_scale, "--level-scale") if level_scale else prof.level_scale
     if not path.exists():
         raise NotFound(f"file {path} does not exist", "check the path")
+    if path.is_dir():
+        raise InvalidInput(f"{path} is a folder, not a file",
+                           f"give the files in it, e.g. haocha import {path / '*.csv'}")
     sha = file_sha256(path)
     existing = find_batch(ctx.db, sha)
     if existing is not None:

@@ -225,6 +225,20 @@ def test_an_empty_file_and_a_header_only_file_are_errors_that_write_nothing(cli,
     assert query(db_path, "SELECT count(*) FROM batches") == [(0,)]
 
 
+def test_a_folder_is_refused_with_a_hint_and_other_os_errors_are_one_line(cli, db_path, tmp_path):
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    result = cli("import", str(inbox))
+    assert result.exit_code == 1
+    assert result.stderr == f"Error: {inbox} is a folder, not a file (give the files in it, e.g. haocha import {inbox}/*.csv)\n"
+    assert query(db_path, "SELECT count(*) FROM batches") == [(0,)]
+    # A file path the core does not vet (here the QR sheet's) that is a folder: one line, no traceback.
+    result = cli("qr", "sheet", "--out", str(inbox))
+    assert result.exit_code == 1
+    assert result.stderr == (f"Error: cannot use {inbox}: Is a directory (check the path, its permissions and the free"
+                             " disk space)\n")
+
+
 def test_a_missing_required_column_is_named_with_the_columns_found(cli, db_path, tmp_path):
     path = tmp_path / "short.csv"
     path.write_text("评价编号,评价时间,窗口,满意度\nR1,2024-05-06 09:00:00,LC01,满意\n", encoding="utf-8")

@@ -12,7 +12,7 @@ from haocha_cli.catalogue import get_county, get_window
 from haocha_cli.config import LEVELS, Config
 from haocha_cli.errors import InvalidInput
 from haocha_cli.indicators import INDICATORS
-from haocha_cli.periods import Period
+from haocha_cli.periods import Period, parse_period
 
 # --by key -> SQL expression over daily_agg / daily_indicator_agg
 BY_KEYS = {
@@ -272,6 +272,21 @@ def _group(db, where: str, params: list, config: Config) -> dict[str, Any]:
         f" coalesce(sum(excluded_n), 0) FROM daily_agg WHERE {where}", params).fetchone()
     row = dict(zip(["n", "l1", "l2", "l3", "l4", "l5", "index_sum", "index_sq", "excluded_n"], raw, strict=True))
     return _figures(row, config)
+
+
+def pilot_setting(config: Config, county: str | None = None, before: str | None = None,
+                  after: str | None = None) -> tuple[str, Period, Period]:
+    """The pilot to judge: each of county, baseline and pilot period as given, else from the configuration
+    ([pilot] county, before, after), so that a roll-out's `haocha compare` needs no options."""
+    given = {"county": county, "before": before, "after": after}
+    values = {k: v if v else config[f"pilot.{k}"] for k, v in given.items()}
+    missing = [k for k, v in values.items() if not v]
+    if missing:
+        raise InvalidInput("the pilot comparison needs " + " and ".join(f"--{k}" for k in missing) + " (or "
+                           + " and ".join(f"pilot.{k}" for k in missing) + " in the configuration)",
+                           "give --county, --before and --after, or set county, before and after under [pilot] in "
+                           "haocha.toml")
+    return str(values["county"]), parse_period(str(values["before"])), parse_period(str(values["after"]))
 
 
 def compare(db: sqlite_utils.Database, config: Config, county: str, before: Period, after: Period) -> dict[str, Any]:

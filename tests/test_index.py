@@ -10,6 +10,7 @@ import sqlite3
 from fractions import Fraction
 
 import pytest
+from support import ok
 
 from haocha_cli.context import open_context
 from haocha_cli.ratings import exclude_rating
@@ -192,6 +193,17 @@ def test_compare_pilot_against_the_other_counties(cli, tmp_path):
     did_se = math.sqrt(0.5 * 0.5 / 2 + 0 + 0 + 0.5 * 0.5 / 2)
     assert data["did_good_rate"]["se"] == pytest.approx(did_se, abs=1e-12)
     assert data["groups"]["control_after"]["n"] == 2
+
+
+def test_compare_without_a_pilot_names_what_is_missing(cli, db_path):
+    result = cli("compare", "--before", "2026-03")
+    assert result.exit_code == 1
+    assert result.stderr == ("Error: the pilot comparison needs --county and --after (or pilot.county and pilot.after in"
+                             " the configuration) (give --county, --before and --after, or set county, before and after"
+                             " under [pilot] in haocha.toml)\n")
+    (db_path.parent / "haocha.toml").write_text('[pilot]\ncounty = "370213"\nafter = "2026-05"\n', encoding="utf-8")
+    data = json.loads(ok(cli("compare", "--before", "2026-03", "-f", "json")).stdout)
+    assert (data["county"], data["before"]["label"], data["after"]["label"]) == ("370213", "2026-03", "2026-05")
 
 
 def test_benchmark_gaps_and_weakest_indicators(cli, tmp_path):

@@ -30,6 +30,7 @@ haocha --operator county:370213 cases export --format xlsx -o "$work/licang-case
 # 5. The figures, and the reports for the city bureau.
 haocha index --by county --period 2026-08
 haocha rank --by window --county 370213 --period 2026-08
+haocha compare    # the pilot of haocha.toml ([pilot]): before and after, against the other counties
 haocha report daily --date 2026-08-31 --out "$work/reports"
 haocha report county --county 370213 --period 2026-08 --out "$work/reports"
 haocha audit verify

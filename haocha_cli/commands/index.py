@@ -139,9 +139,12 @@ def benchmark_command(
 
 def compare_command(
     ctx: typer.Context,
-    county: str = typer.Option(..., "--county", help="The pilot county, e.g. 370213."),
-    before: str = typer.Option(..., "--before", help="Baseline dates D..D, or a period such as 2024-03."),
-    after: str = typer.Option(..., "--after", help="Pilot dates D..D, or a period such as 2024-06."),
+    county: str | None = typer.Option(None, "--county", help="The pilot county, e.g. 370213 (default: pilot.county "
+                                                              "of the configuration)."),
+    before: str | None = typer.Option(None, "--before", help="Baseline dates D..D, or a period such as 2024-03 "
+                                                             "(default: pilot.before)."),
+    after: str | None = typer.Option(None, "--after", help="Pilot dates D..D, or a period such as 2024-06 "
+                                                           "(default: pilot.after)."),
     fmt: Format = FORMAT_OPTION,
 ) -> None:
     """Judge a pilot: change in index and 好评率 with 95 % confidence intervals and p-values, the same for
@@ -150,12 +153,14 @@ def compare_command(
     Example:
 
         haocha compare --county 370213 --before 2024-01-01..2024-03-31 --after 2024-04-01..2024-06-30
+
+    With [pilot] county, before and after in haocha.toml, `haocha compare` alone judges that pilot.
     """
-    from haocha_cli.indices import compare
-    from haocha_cli.periods import parse_period
+    from haocha_cli.indices import compare, pilot_setting
 
     c = state(ctx).context()
-    data = compare(c.db, c.config, county, parse_period(before), parse_period(after))
+    county, start, end = pilot_setting(c.config, county, before, after)
+    data = compare(c.db, c.config, county, start, end)
     if fmt == Format.json:
         _json(data)
         return

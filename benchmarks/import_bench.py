@@ -5,7 +5,8 @@ indicator by its Chinese name), imports it with `haocha import` into a fresh dat
 its peak RSS read from wait4), then loads the same file with the sqlite3 shell's `.import` into a plain table,
 and prints both times and the ratio; then the floor under any import in Python: the same rows, unchecked,
 loaded by Python's csv and sqlite3 modules into a plain table and into haocha's ratings table
-(benchmarks/python_floor.py). Run it with two sizes to see whether memory stays flat:
+(benchmarks/python_floor.py), and SQLite alone writing what the import stored (INSERT … SELECT from
+temporary copies into a fresh database: no parsing, no Python). Run it with two sizes to see whether memory stays flat:
 
     python benchmarks/import_bench.py --rows 1000000
     python benchmarks/import_bench.py --rows 100000
@@ -95,6 +96,37 @@ def _when(days: list[datetime], position: float) -> datetime:
     return days[day] + start + timedelta(seconds=second)
 
 
+def write_floor(stored: Path, fresh: Path) -> tuple[float, dict[str, int]]:
+    """Seconds SQLite alone takes to write what the import stored (its ratings and daily aggregates) into a
+    fresh haocha database, and the row counts: INSERT … SELECT from temporary copies, so no parsing, no
+    binding, no Python in the timed part, just SQLite's own inserts, indexes and commit."""
+    import sqlite3
+
+    conn = sqlite3.connect(str(fresh), isolation_level=None)
+    conn.execute("PRAGMA foreign_keys = OFF")
+    conn.execute("PRAGMA cache_size = -32768")  # as the importer sets it
+    conn.execute("ATTACH ? AS stored", [str(stored)])
+    tables = ["batches", "contacts", "ratings", "daily_agg", "daily_indicator_agg"]
+    counts = {}
+    for table in tables:  # untimed: the copies to read from (aggregates shuffled, as a file brings them)
+        shuffle = " ORDER BY random()" if table.startswith("daily") else ""
+        conn.execute(f"CREATE TEMP TABLE copy_{table} AS SELECT * FROM stored.{table}{shuffle}")
+        counts[table] = conn.execute(f"SELECT count(*) FROM copy_{table}").fetchone()[0]
+    conn.execute("DELETE FROM main.daily_agg")
+    conn.execute("DELETE FROM main.daily_indicator_agg")
+    keys = {"ratings": "id", "daily_agg": "day, window_code, item_code, channel",
+            "daily_indicator_agg": "day, window_code, item_code, channel, indicator_code"}
+    started = time.perf_counter()
+    conn.execute("BEGIN")
+    for table in tables:
+        order = f" ORDER BY {keys[table]}" if table in keys else ""
+        conn.execute(f"INSERT INTO main.{table} SELECT * FROM copy_{table}{order}")
+    conn.execute("COMMIT")
+    seconds = time.perf_counter() - started
+    conn.close()
+    return seconds, counts
+
+
 def _run_child(args: list[str], env: dict[str, str] | None = None, out: Path | None = None
                ) -> tuple[float, float, int]:
     """(wall seconds, peak RSS in MB, exit code) of a child process, from wait4; stdout to ``out``."""
@@ -159,6 +191,11 @@ def main() -> int:
                                            str(csv_path), str(target), "--into", into])
         if code:
             return code
+    fresh = work / "floor-sqlite.db"
+    for suffix in ("", "-wal", "-shm", ".key"):
+        Path(str(fresh) + suffix).unlink(missing_ok=True)
+    subprocess.run([*haocha, "init"], env=dict(env, HAOCHA_DB=str(fresh)), check=True, capture_output=True)
+    stored_seconds, stored = write_floor(db, fresh)
     parts = summary["seconds"]
     core = seconds - parts["cases"] - parts["flags"]
     print(f"haocha import   : {seconds:7.2f} s  {args.rows / seconds:>10,.0f} rows/s  peak RSS {rss:6.1f} MB"
@@ -176,6 +213,9 @@ def main() -> int:
           " into a plain table (csv module + sqlite3 module)")
     print(f"                  {floor['ratings']:7.2f} s  ratio {floor['ratings'] / sqlite_seconds:.2f}  the rows unchecked"
           " into haocha's ratings table, bound as the importer binds them")
+    print(f"floor, SQLite   : {stored_seconds:7.2f} s  ratio {stored_seconds / sqlite_seconds:.2f}  SQLite alone writing what"
+          f" the import stored ({stored['ratings']:,} ratings, {stored['daily_agg']:,} + {stored['daily_indicator_agg']:,}"
+          " aggregate rows) from temporary copies")
     if args.keep is None:
         shutil.rmtree(work, ignore_errors=True)
     return 0

@@ -24,6 +24,7 @@ import json
 import logging
 import re
 import secrets
+import socket
 import sqlite3
 import threading
 import time
@@ -47,7 +48,7 @@ from haocha_cli.clock import now_text
 from haocha_cli.config import LEVELS, Config, load_config
 from haocha_cli.context import Context, Operator
 from haocha_cli.db import get_meta, open_db
-from haocha_cli.errors import HaochaError
+from haocha_cli.errors import HaochaError, InvalidInput
 from haocha_cli.indicators import INDICATORS, in_scope
 from haocha_cli.privacy import normalize_phone
 from haocha_cli.resources import resource_path
@@ -707,6 +708,25 @@ async def _read_form(request: Request) -> dict[str, list[str]] | str:
 def _client(request: Request) -> str:
     # Behind the bureau's proxy, uvicorn's --proxy-headers has already put the X-Forwarded-For address here.
     return request.client.host if request.client else "unknown"
+
+
+def check_listen_address(host: str, port: int) -> None:
+    """Refuse at once, in one line, an address this machine cannot listen on (the server would only log it
+    and stop): a host it does not have, or a port another program holds."""
+    try:
+        family, kind, proto, _, address = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM,
+                                                             flags=socket.AI_PASSIVE)[0]
+    except socket.gaierror as exc:
+        raise InvalidInput(f"--host {host} is not an address of this machine ({exc.strerror})",
+                           "give an address such as 127.0.0.1, or 0.0.0.0 for every interface") from None
+    with socket.socket(family, kind, proto) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as the server binds
+        try:
+            probe.bind(address)
+        except OSError as exc:
+            raise InvalidInput(f"cannot listen on {host}:{port}: {exc.strerror}",
+                               "another program (another haocha serve?) holds the port: stop it, or give "
+                               "another --port") from None
 
 
 def create_app(db_path: str | Path, config_path: str | Path | None = None, *,

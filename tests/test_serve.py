@@ -380,3 +380,17 @@ def test_serve_refuses_a_missing_database(tmp_path):
     result = CliRunner().invoke(app, ["--db", str(tmp_path / "none.db"), "serve"])
     assert result.exit_code == 1
     assert result.stderr.startswith(f"Error: no database at {tmp_path / 'none.db'}")
+
+
+def test_a_port_another_program_holds_is_one_error_line(cli):
+    import socket
+
+    with socket.socket() as holder:
+        holder.bind(("127.0.0.1", 0))
+        holder.listen()
+        port = holder.getsockname()[1]
+        result = cli("serve", "--port", str(port))
+    assert result.exit_code == 1
+    assert result.stderr == (f"Error: cannot listen on 127.0.0.1:{port}: Address already in use (another program"
+                             " (another haocha serve?) holds the port: stop it, or give another --port)\n")
+    assert result.stdout == ""

@@ -32,10 +32,11 @@ def serve_command(
     """
     import uvicorn
 
-    from haocha_cli.web import create_app
+    from haocha_cli.web import check_listen_address, create_app
 
     s = state(ctx)
     app = create_app(s.db_path, s.config_path)
+    check_listen_address(host, port)
     allow = forwarded_allow_ips if forwarded_allow_ips is not None else \
         app.state.service.config["serve.forwarded_allow_ips"]
     trust = proxy_headers and bool(allow.strip())

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import csv
 import io
+import re
+from collections.abc import Callable
+from datetime import time
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +35,7 @@ CSV_HEADERS = {
 _REQUIRED_WINDOW = ("code", "name", "county", "kind")
 
 # field name -> (table, columns compared for "changed")
+_PROBLEMS_LISTED = 20  # problems of an organisation file listed in one error
 _TABLES = {
     "counties": ("counties", ("name",)),
     "items": ("items", ("name", "legal_days", "promised_days", "active")),
@@ -116,12 +120,24 @@ def _validate(db: sqlite_utils.Database, data: dict[str, Any], vault) -> dict[st
         seen[section].add(code)
         return code
 
-    for e in data.get("counties", []):
+    def county(e: dict[str, Any]) -> None:
         need(e, "code", "name")
         code = once("counties", e)
         if not (code.isdigit() and len(code) == 6):
             raise InvalidInput(f"{e['_where']}: county code {code} is not a 6-digit division code", "e.g. 370213")
         rows["counties"].append({"code": code, "name": str(e["name"]).strip()})
+
+    # Every entry is checked and every problem reported at once, so that a clerk fixes a file in one go.
+    problems: list[InvalidInput] = []
+
+    def check(section: str, function: Callable[[dict[str, Any]], None]) -> None:
+        for entry in data.get(section, []):
+            try:
+                function(entry)
+            except InvalidInput as exc:
+                problems.append(exc)
+
+    check("counties", county)
     known_counties = {r[0] for r in db.execute("SELECT code FROM counties")} | seen["counties"]
 
     def county_of(e: dict[str, Any]) -> str:
@@ -133,7 +149,7 @@ def _validate(db: sqlite_utils.Database, data: dict[str, Any], vault) -> dict[st
             )
         return code
 
-    for e in data.get("items", []):
+    def item(e: dict[str, Any]) -> None:
         need(e, "code", "name", "legal_days", "promised_days")
         code = once("items", e)
         try:
@@ -147,16 +163,22 @@ def _validate(db: sqlite_utils.Database, data: dict[str, Any], vault) -> dict[st
             )
         rows["items"].append({"code": code, "name": str(e["name"]).strip(), "legal_days": legal,
                               "promised_days": promised, "active": _active(e)})
-    for e in data.get("windows", []):
+
+    def window(e: dict[str, Any]) -> None:
         need(e, "code", "name", "county", "kind")
         code = once("windows", e)
         kind = KINDS.get(str(e["kind"]).strip())
         if kind is None:
             raise InvalidInput(f"{e['_where']}: window type {e['kind']!r} is not known", "use 实体窗口/网上渠道 or offline/online")
+        hours = str(e.get("opening_hours") or "").strip() or None
+        if hours is not None:
+            if parse_opening_hours(hours) is None:
+                raise InvalidInput(f"{e['_where']}: opening hours {hours!r} cannot be read",
+                                   "write spans such as 09:00-12:00,13:30-17:00, or leave the cell empty")
         rows["windows"].append({"code": code, "name": str(e["name"]).strip(), "county_code": county_of(e),
-                                "kind": kind, "opening_hours": (str(e.get("opening_hours") or "").strip() or None),
-                                "active": _active(e)})
-    for e in data.get("staff", []):
+                                "kind": kind, "opening_hours": hours, "active": _active(e)})
+
+    def member(e: dict[str, Any]) -> None:
         need(e, "code", "name", "county")
         code = once("staff", e)
         row = {"code": code, "name": str(e["name"]).strip(), "county_code": county_of(e), "active": _active(e),
@@ -167,7 +189,37 @@ def _validate(db: sqlite_utils.Database, data: dict[str, Any], vault) -> dict[st
             except InvalidInput as exc:
                 raise InvalidInput(f"{e['_where']}: {exc.message}", exc.hint) from None
         rows["staff"].append(row)
+
+    check("items", item)
+    check("windows", window)
+    check("staff", member)
+    if len(problems) == 1:
+        raise problems[0]
+    if problems:
+        listed = "".join(f"\n  - {p}" for p in problems[:_PROBLEMS_LISTED])
+        more = len(problems) - _PROBLEMS_LISTED
+        raise InvalidInput(f"{len(problems)} entries cannot be imported, so nothing was changed:{listed}"
+                           + (f"\n  - … and {more} more" if more > 0 else ""), "fix them and import the file again")
     return rows
+
+
+def parse_opening_hours(text: str | None) -> list[tuple[time, time]] | None:
+    """``09:00-12:00,13:30-17:00`` → [(09:00, 12:00), (13:30, 17:00)]; None when absent or unreadable."""
+    if not text or not str(text).strip():
+        return None
+    spans = []
+    for part in re.split(r"[,，;；、\s]+", str(text).strip()):
+        if not part:
+            continue
+        m = re.fullmatch(r"(\d{1,2}):(\d{2})\s*[-–~～至]\s*(\d{1,2}):(\d{2})", part)
+        if not m:
+            return None
+        h1, m1, h2, m2 = (int(g) for g in m.groups())
+        if h1 > 23 or h2 > 24 or m1 > 59 or m2 > 59:
+            return None
+        end = time(23, 59, 59) if h2 == 24 else time(h2, m2)
+        spans.append((time(h1, m1), end))
+    return spans or None
 
 
 def _active(entry: dict[str, Any]) -> int:

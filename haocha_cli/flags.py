@@ -18,6 +18,7 @@ from functools import cache
 from typing import Any
 
 from haocha_cli import audit
+from haocha_cli.catalogue import parse_opening_hours
 from haocha_cli.clock import now_text
 from haocha_cli.context import Context
 from haocha_cli.db import transaction
@@ -70,25 +71,6 @@ def normalise_comment(text: str | None) -> str:
     if text and max(text) > "\uffff":
         text = "".join(ch for ch in text if unicodedata.category(ch)[0] not in _DROPPED)
     return text
-
-
-def parse_opening_hours(text: str | None) -> list[tuple[time, time]] | None:
-    """``09:00-12:00,13:30-17:00`` → [(09:00, 12:00), (13:30, 17:00)]; None when absent or unreadable."""
-    if not text or not str(text).strip():
-        return None
-    spans = []
-    for part in re.split(r"[,，;；、\s]+", str(text).strip()):
-        if not part:
-            continue
-        m = re.fullmatch(r"(\d{1,2}):(\d{2})\s*[-–~～至]\s*(\d{1,2}):(\d{2})", part)
-        if not m:
-            return None
-        h1, m1, h2, m2 = (int(g) for g in m.groups())
-        if h1 > 23 or h2 > 24 or m1 > 59 or m2 > 59:
-            return None
-        end = time(23, 59, 59) if h2 == 24 else time(h2, m2)
-        spans.append((time(h1, m1), end))
-    return spans or None
 
 
 # The columns of a rating as the scan reads it: plain tuples, cheap for a million-rating import.

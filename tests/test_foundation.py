@@ -204,6 +204,28 @@ def test_org_import_bad_rows_change_nothing(cli, tmp_path, db_path, csv_text, me
     assert sqlite3.connect(db_path).execute("SELECT count(*) FROM windows WHERE code = 'LC03'").fetchone()[0] == 0
 
 
+def test_org_import_reports_every_bad_line_at_once_and_changes_nothing(cli, tmp_path, db_path):
+    path = tmp_path / "windows.csv"
+    path.write_text(WINDOWS_CSV + "崂山区,999999,X1,某窗口,实体窗口\n李沧区,370213,LC09,某窗口,柜台\n", encoding="utf-8")
+    result = cli("org", "import", str(path))
+    assert result.exit_code == 1
+    assert result.stderr.splitlines()[0] == "Error: 2 entries cannot be imported, so nothing was changed:"
+    assert result.stderr.splitlines()[1].startswith("  - windows.csv line 3: county 999999 does not exist")
+    assert result.stderr.splitlines()[2] == ("  - windows.csv line 4: window type '柜台' is not known (use 实体窗口/网上渠道"
+                                             " or offline/online) (fix them and import the file again)")
+    assert sqlite3.connect(db_path).execute("SELECT count(*) FROM windows WHERE code = 'LC03'").fetchone()[0] == 0
+
+
+def test_opening_hours_that_cannot_be_read_are_refused(cli, tmp_path):
+    path = tmp_path / "org.toml"
+    path.write_text('[[windows]]\ncode = "LC09"\nname = "新窗口"\ncounty = "370213"\nkind = "offline"\n'
+                    'opening_hours = "9点到5点"\n', encoding="utf-8")
+    result = cli("org", "import", str(path))
+    assert result.exit_code == 1
+    assert result.stderr == ("Error: org.toml windows entry 1: opening hours '9点到5点' cannot be read (write spans such as"
+                             " 09:00-12:00,13:30-17:00, or leave the cell empty)\n")
+
+
 def test_missing_columns_are_named_with_those_found(cli, tmp_path):
     path = tmp_path / "windows.csv"
     path.write_text("区县局,窗口编码,窗口名称\n李沧区,LC03,x\n", encoding="utf-8")

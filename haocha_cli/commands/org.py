@@ -46,11 +46,13 @@ def import_(
     ctx: typer.Context,
     file: Path = typer.Argument(..., help="TOML organisation file, or a CSV window directory."),
 ) -> None:
-    """Add or update catalogue entries from a file (city operator only). All or nothing.
+    """Add or update catalogue entries from a file (city operator only). All or nothing: every bad line is
+    named at once, and nothing changes until the file is clean.
 
     A CSV window directory has the headers 区县局, 行政区划代码, 窗口编码, 窗口名称, 窗口类型
     (实体窗口/网上渠道) and optionally 办公时间 and 状态, or their English twins
-    county_name, county, code, name, kind, opening_hours, active.
+    county_name, county, code, name, kind, opening_hours, active. Opening hours are spans such as
+    09:00-12:00,13:30-17:00 (the off-hours flag reads them).
 
     Example:
 

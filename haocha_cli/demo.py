@@ -1,15 +1,16 @@
 """`haocha demo`: the Licang (李沧区) pilot story end to end, on embedded data.
 
 The Qingdao organisation; deterministic ratings for a baseline (2026-03 … 2026-05) and a pilot period
-(2026-06 … 2026-08) in which Licang improves; QR codes; imports of the monthly batches as the channels
-export them (Chinese headers, one GB18030 file, one batch with bad rows); cases at every stage of the
-closed loop; suspicious patterns planted and flagged; a spot-check sample; the FMEA risk assessment; and
+(2026-06 … 2026-08) in which Licang improves; QR codes; a file a day imported as the channels export
+them (Chinese headers, August's re-saved in GB18030, one batch with bad rows); cases worked between the
+imports and at every stage of the closed loop; suspicious patterns planted and flagged; a spot-check sample; the FMEA risk assessment; and
 the daily, monthly and county reports. Every step goes through the same core functions as the commands.
 """
 
 from __future__ import annotations
 
 import csv
+import heapq
 import os
 import random
 from collections.abc import Callable
@@ -24,6 +25,8 @@ PILOT = "370213"
 BASELINE = ("2026-03-01", "2026-05-31")
 PILOT_PERIOD = ("2026-06-01", "2026-08-31")
 NOW = "2026-09-01 09:00:00"  # the demo's clock: the morning after the pilot
+SETUP = "2026-02-27 09:00:00"  # the database and the QR codes are made before the baseline starts
+DELIVERY = "06:30:00"  # when the channels' file of the day before is imported
 LEVELS = ["非常不满意", "不满意", "基本满意", "满意", "非常满意"]
 HEADER = ["评价编号", "评价时间", "窗口编码", "评价渠道", "事项编码", "满意度", "办件编号", "文字评价", "联系电话",
           "工作人员", "差评问题", "A1", "A2", "B1", "B2", "B3", "C1", "C2", "D1", "D2", "D3", "E1", "E2"]
@@ -161,7 +164,7 @@ def run_demo(out: Path, ratings: int = 12000, seed: int = 2026,
     """Build the whole pilot story in ``out``; returns where everything is."""
     from haocha_cli import cases, fmea, qrcodes, reports, spotchecks
     from haocha_cli.bootstrap import init_database
-    from haocha_cli.context import Context, Operator, open_context
+    from haocha_cli.context import open_context
     from haocha_cli.importer import import_file
     from haocha_cli.periods import parse_period
 
@@ -178,39 +181,50 @@ def run_demo(out: Path, ratings: int = 12000, seed: int = 2026,
         f'after = "{PILOT_PERIOD[0]}..{PILOT_PERIOD[1]}"\n', encoding="utf-8")
     summary: dict[str, Any] = {"out": str(out), "database": str(db_path)}
     with _clock(NOW):
-        say("1/8 database, organisation and indicator system V1.0")
-        init_database(db_path)
-        ctx = open_context(db_path, "city")
-        windows = list(ctx.db.query("SELECT code, county_code, kind FROM windows WHERE active ORDER BY code"))
+        with _clock(SETUP):
+            say("1/8 database, organisation and indicator system V1.0")
+            init_database(db_path)
+            ctx = open_context(db_path, "city")
+            windows = list(ctx.db.query("SELECT code, county_code, kind FROM windows WHERE active ORDER BY code"))
 
-        say("2/8 QR codes for every window and the printable sheet")
-        qr_dir = out / "qr"
-        summary["qr_codes"] = len(qrcodes.generate(ctx, qr_dir, fmt="png"))
-        qrcodes.sheet(ctx, qr_dir / "sheet.html")
-        summary["qr_sheet"] = str(qr_dir / "sheet.html")
+            say("2/8 QR codes for every window and the printable sheet")
+            qr_dir = out / "qr"
+            summary["qr_codes"] = len(qrcodes.generate(ctx, qr_dir, fmt="png"))
+            qrcodes.sheet(ctx, qr_dir / "sheet.html")
+            summary["qr_sheet"] = str(qr_dir / "sheet.html")
 
-        say(f"3/8 {ratings} ratings as monthly batches from the rating channels")
+        say(f"3/8 {ratings} ratings as the channels deliver them, a file every morning (one batch with bad rows)")
+        say("4/8 the closed loop: counties work their cases as they come in")
         batch_dir = out / "batches"
         batch_dir.mkdir(exist_ok=True)
         rows = generate_ratings(windows, ratings, seed) + _planted({w["code"]: w for w in windows})
-        months: dict[str, list[dict[str, str]]] = {}
+        days: dict[str, list[dict[str, str]]] = {}
         for row in rows:
-            months.setdefault(row["评价时间"][:7], []).append(row)
+            days.setdefault(row["评价时间"][:10], []).append(row)
+        work = _CaseWork(ctx, ctx, cases)
         imported = []
-        for month, month_rows in sorted(months.items()):
-            path = batch_dir / f"ratings-{month}.csv"
-            # August's file as a clerk re-saved it in Chinese Excel: GB18030
-            _write_csv(path, month_rows, "gb18030" if month == "2026-08" else "utf-8-sig")
-            imported.append(import_file(ctx, path))
+        for day, day_rows in sorted(days.items()):
+            # Yesterday's file arrives at 06:30 (the cron import of docs/cron.md); what the counties and the
+            # city did in between happens first, so that every time in the database and the audit trail
+            # follows the one before.
+            delivered = f"{date.fromisoformat(day) + timedelta(days=1)} {DELIVERY}"
+            work.run_until(delivered)
+            path = batch_dir / f"ratings-{day}.csv"
+            # August's files as a clerk re-saved them in Chinese Excel: GB18030
+            _write_csv(path, sorted(day_rows, key=lambda r: r["评价时间"]),
+                       "gb18030" if day.startswith("2026-08") else "utf-8-sig")
+            with _clock(delivered):
+                imported.append(import_file(ctx, path))
+            work.plan_new_cases(datetime.fromisoformat(delivered))
+        work.run_until(NOW)
         bad = batch_dir / "ratings-2026-08-fixes.csv"
         _write_csv(bad, _bad_batch())
         bad_summary = import_file(ctx, bad)
         summary["batches"] = len(imported) + 1
         summary["ratings"] = sum(b["accepted"] for b in imported) + bad_summary["accepted"]
         summary["rejected_rows"] = bad_summary["rejected"] + sum(b["rejected"] for b in imported)
-
-        say("4/8 the closed loop: counties work their cases")
-        summary["cases"] = _work_cases(ctx, Context, Operator, cases)
+        summary["cases"] = dict(ctx.db.execute("SELECT state, count(*) FROM cases GROUP BY state ORDER BY state")
+                                .fetchall())
 
         say("5/8 suspicious ratings and the city's spot-checks")
         flags_found = ctx.db.execute("SELECT count(*) FROM flags").fetchone()[0]
@@ -255,66 +269,102 @@ CLOSE_DAYS = {PILOT: (2, 8), "370283": (8, 30), "370285": (6, 26)}
 DEFAULT_CLOSE_DAYS = (4, 18)
 
 
-def _work_cases(ctx, Context, Operator, cases) -> dict[str, int]:
-    """Walk the cases through every stage, deterministically, each action at a plausible time."""
-    rows = list(ctx.db.query("SELECT id, county_code, real_name, rated_at FROM cases ORDER BY id"))
-    rng = random.Random(17)
-    by_county: dict[str, Any] = {}
+def _office_hours(moment: datetime) -> datetime:
+    """The moment, or the office's next opening (09:00) when it falls outside 09:00-17:00: nobody calls a
+    rater at night. Never earlier than the moment, and later moments never map earlier."""
+    opening = moment.replace(hour=9, minute=0, second=0, microsecond=0)
+    if moment < opening:
+        return opening
+    if moment.hour >= 17:
+        return opening + timedelta(days=1)
+    return moment
 
-    def as_county(code):
-        if code not in by_county:
-            by_county[code] = Context(ctx.db, ctx.db_path, ctx.config, Operator("county", code))
-        return by_county[code]
 
-    def at(start: datetime, days: float, action, *args):
-        when = start + timedelta(days=days)
-        if when.isoformat(sep=" ") >= NOW:
-            return False  # not yet: the case stays where it is on the demo's "today"
-        with _clock(when.isoformat(sep=" ", timespec="seconds")):
-            action(*args)
-        return True
+class _CaseWork:
+    """The counties (and the city) working the cases as they come in: each new case gets its actions at
+    plausible times, deterministically, and they run in time order between the daily imports."""
 
-    for i, case in enumerate(rows):
-        county = as_county(case["county_code"])
+    def __init__(self, ctx, city, cases) -> None:
+        from haocha_cli.context import Context, Operator
+
+        self.ctx, self.city, self.cases = ctx, city, cases
+        self.county = {code: Context(ctx.db, ctx.db_path, ctx.config, Operator("county", code))
+                       for (code,) in ctx.db.execute("SELECT code FROM counties")}
+        self.rng = random.Random(17)
+        self.count = 0  # cases planned so far
+        self.last_id = 0
+        self.queue: list[tuple[str, int, Callable[..., Any], tuple]] = []
+        self.pushed = 0
+        self.now = datetime.fromisoformat(NOW)
+
+    def run_until(self, moment: str) -> None:
+        while self.queue and self.queue[0][0] < moment:
+            when, _, action, args = heapq.heappop(self.queue)
+            with _clock(when):
+                action(*args)
+
+    def plan_new_cases(self, opened: datetime) -> None:
+        for case in self.ctx.db.query("SELECT id, county_code, real_name, rated_at FROM cases WHERE id > ?"
+                                      " ORDER BY id", [self.last_id]):
+            self._plan(case, opened)
+            self.last_id = case["id"]
+            self.count += 1
+
+    def _chain(self, steps: list[tuple[datetime, Callable[..., Any], tuple]]) -> None:
+        """Each step after the one before; a step not due before the demo's "today" and all after it stay
+        undone (the case stays where it is on that day)."""
+        for when, action, args in steps:
+            if when >= self.now:
+                return
+            heapq.heappush(self.queue, (when.isoformat(sep=" ", timespec="seconds"), self.pushed, action, args))
+            self.pushed += 1
+
+    def _plan(self, case: dict[str, Any], opened: datetime) -> None:
+        i, rng, cases, city = self.count, self.rng, self.cases, self.city
+        county, case_id = self.county[case["county_code"]], case["id"]
         t0 = datetime.fromisoformat(case["rated_at"])
+        earliest = opened + timedelta(hours=2, minutes=30)  # the county reads its list when the office opens
+
+        def at(days: float) -> datetime:
+            return _office_hours(max(t0 + timedelta(days=days), earliest))
+
         lo, hi = CLOSE_DAYS.get(case["county_code"], DEFAULT_CLOSE_DAYS)
-        if case["real_name"] and (case["county_code"] == PILOT or i % 12):
-            slow = case["county_code"] in ("370283", "370285")
-            late = 0.1 if case["county_code"] == PILOT else rng.choice([0.1] * (3 if slow else 12) + [0.9, 2.5])
-            at(t0, late, cases.revisit, county, case["id"], "reached" if i % 7 else "unreachable", "电话回访，已了解情况")
+        slow = case["county_code"] in ("370283", "370285")
+        if case["real_name"] and (case["county_code"] == PILOT or i % (6 if slow else 30)):
+            # a return visit the same or the next working day, now and then two days late; slow counties often
+            late = 0.1 if case["county_code"] == PILOT else rng.choice([0.1] * (3 if slow else 30) + [0.9, 2.5])
+            self._chain([(at(late), cases.revisit, (county, case_id, "reached" if i % 7 else "unreachable",
+                                                    "电话回访，已了解情况"))])
         step = i % 20
+        steps: list[tuple[datetime, Callable[..., Any], tuple]] = []
         if step == 0:
-            at(t0, 1, cases.classify, county, case["id"], "unrectifiable", "法定审查时限无法缩短，已向评价人解释")
-            continue
+            self._chain([(at(1), cases.classify, (county, case_id, "unrectifiable", "法定审查时限无法缩短，已向评价人解释"))])
+            return
         if step == 1:
-            if not at(t0, 1, cases.classify, county, case["id"], "no-action", "评价人误评，实际已按时办结"):
-                continue
+            steps.append((at(1), cases.classify, (county, case_id, "no-action", "评价人误评，实际已按时办结")))
             if i % 40 == 1:
-                at(t0, 2, cases.approve, ctx, case["id"], "核实属实")
-                continue
-            if not at(t0, 2, cases.reject, ctx, case["id"], "依据不足，请按可整改处理"):
-                continue
+                self._chain([*steps, (at(2), cases.approve, (city, case_id, "核实属实"))])
+                return
+            steps.append((at(2), cases.reject, (city, case_id, "依据不足，请按可整改处理")))
         elif step == 2:
-            if not at(t0, 1, cases.appeal, county, case["id"], "同一人短时间内重复恶意差评", "窗口录像与办件记录"):
-                continue
+            steps.append((at(1), cases.appeal, (county, case_id, "同一人短时间内重复恶意差评", "窗口录像与办件记录")))
             upheld = i % 40 == 2
-            at(t0, 3, cases.decide, ctx, case["id"], upheld, "经核查" + ("属实，支持申诉" if upheld else "不属实，驳回申诉"))
+            steps.append((at(3), cases.decide, (city, case_id, upheld,
+                                                "经核查" + ("属实，支持申诉" if upheld else "不属实，驳回申诉"))))
             if upheld:
-                continue
+                self._chain(steps)
+                return
         start = 3 if step in (1, 2) else 1
-        if not at(t0, start, cases.classify, county, case["id"], "rectifiable", "问题属实，立即整改"):
-            continue
+        steps.append((at(start), cases.classify, (county, case_id, "rectifiable", "问题属实，立即整改")))
         close_after = start + rng.uniform(lo, hi)
-        if not at(t0, close_after, cases.close, county, case["id"], "加强培训，落实一次性告知制度", "窗口负责人"):
-            continue
-        if step == 4:
-            continue  # closed, the rater has not re-rated yet
-        level = "不满意" if step == 5 else ("基本满意" if step == 6 else "满意")
-        if at(t0, close_after + 2, cases.rerate, county, case["id"], level) and step == 5:
-            # reopened: rectified again, and this time the rater is satisfied
-            if at(t0, close_after + 6, cases.close, county, case["id"], "更换窗口人员并复核流程", "分管领导"):
-                at(t0, close_after + 8, cases.rerate, county, case["id"], "满意")
-    return dict(ctx.db.execute("SELECT state, count(*) FROM cases GROUP BY state ORDER BY state").fetchall())
+        steps.append((at(close_after), cases.close, (county, case_id, "加强培训，落实一次性告知制度", "窗口负责人")))
+        if step != 4:  # step 4: closed, the rater has not re-rated yet
+            level = "不满意" if step == 5 else ("基本满意" if step == 6 else "满意")
+            steps.append((at(close_after + 2), cases.rerate, (county, case_id, level)))
+            if step == 5:  # reopened: rectified again, and this time the rater is satisfied
+                steps.append((at(close_after + 6), cases.close, (county, case_id, "更换窗口人员并复核流程", "分管领导")))
+                steps.append((at(close_after + 8), cases.rerate, (county, case_id, "满意")))
+        self._chain(steps)
 
 
 def _record_checks(ctx, spotchecks, sample: dict[str, Any]) -> dict[str, int]:

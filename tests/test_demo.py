@@ -36,6 +36,13 @@ def test_demo_builds_the_pilot_story_and_its_reports(tmp_path):
     assert data["did_index"]["diff"] > 5 and data["did_index"]["p_value"] < 0.05
     assert (out / "qr" / "sheet.html").exists() and len(list((out / "qr").glob("*.png"))) == 25
     assert CliRunner().invoke(app, ["--db", str(db), "audit", "verify"]).exit_code == 0
+    # one story in time: a file a day imported at 06:30, cases worked after their import in office hours,
+    # so that no time in the audit trail goes back and no case is worked before it was opened
+    assert conn.execute("SELECT count(*) FROM audit_events a JOIN audit_events b ON b.id = a.id + 1"
+                        " WHERE b.at < a.at").fetchone()[0] == 0
+    assert conn.execute("SELECT count(*) FROM cases WHERE classified_at < opened_at OR revisit_first_at < opened_at"
+                        " OR closed_at < opened_at").fetchone()[0] == 0
+    assert conn.execute("SELECT count(*) FROM batches WHERE file_name LIKE 'ratings-2026-0_-__.csv'").fetchone()[0] == 184
 
 
 def test_demo_is_deterministic(tmp_path):

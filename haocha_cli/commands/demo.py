@@ -15,8 +15,8 @@ def demo_command(
     seed: int = typer.Option(2026, "--seed", help="Random seed: the same seed gives the same demo."),
 ) -> None:
     """Build the Licang pilot story: organisation, QR codes, six months of ratings imported as the
-    channels send them (one batch with bad rows), cases at every stage, flags, spot-checks, the risk
-    assessment and the reports. Prints where everything is.
+    channels send them (a file every morning, one batch with bad rows), cases worked between the imports
+    and at every stage, flags, spot-checks, the risk assessment and the reports. Prints where everything is.
 
     The demo's database is DIR/haocha.db: explore it with `haocha --db DIR/haocha.db …`.
 

@@ -73,8 +73,11 @@ def record_many(
 
 
 def events(
-    db: sqlite_utils.Database, entity: str | None = None, entity_id: str | None = None, limit: int | None = None
+    db: sqlite_utils.Database, entity: str | None = None, entity_id: str | None = None, limit: int | None = None,
+    *, start: str | None = None, end: str | None = None, operator: str | None = None, action: str | None = None,
 ) -> list[dict[str, Any]]:
+    """The events, oldest first: of an entity (and id), between two days (inclusive), by one operator, of one
+    action or of actions beginning with a prefix that ends with a dot (``case.``); the last ``limit`` of them."""
     where, params = [], []
     if entity:
         where.append("entity = ?")
@@ -82,6 +85,22 @@ def events(
     if entity_id is not None:
         where.append("entity_id = ?")
         params.append(str(entity_id))
+    if start:
+        where.append("at >= ?")
+        params.append(start)
+    if end:
+        where.append("at < date(?, '+1 day')")
+        params.append(end)
+    if operator:
+        where.append("operator = ?")
+        params.append(operator)
+    if action:
+        if action.endswith("."):
+            where.append("substr(action, 1, ?) = ?")
+            params += [len(action), action]
+        else:
+            where.append("action = ?")
+            params.append(action)
     sql = "SELECT id, at, operator, action, entity, entity_id, before, after FROM audit_events"
     if where:
         sql += " WHERE " + " AND ".join(where)

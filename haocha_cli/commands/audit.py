@@ -4,7 +4,17 @@ from __future__ import annotations
 
 import typer
 
-from haocha_cli.commands._common import FORMAT_OPTION, Format, render, say, state
+from haocha_cli.commands._common import (
+    FORMAT_OPTION,
+    FROM_OPTION,
+    PERIOD_OPTION,
+    TO_OPTION,
+    Format,
+    chosen_period,
+    render,
+    say,
+    state,
+)
 
 app = typer.Typer(help="Read and verify the audit trail.", no_args_is_help=True)
 
@@ -14,19 +24,29 @@ def log(
     ctx: typer.Context,
     entity: str | None = typer.Option(None, "--entity", help="Only events of this entity type (e.g. windows, cases)."),
     entity_id: str | None = typer.Option(None, "--id", help="Only events of this entity id."),
+    by: str | None = typer.Option(None, "--by", help="Only events of this operator, e.g. county:370213 or city."),
+    action: str | None = typer.Option(None, "--action",
+                                      help="Only this action (case.close), or actions beginning with a prefix "
+                                           "ending in a dot (case.)."),
+    period: str | None = PERIOD_OPTION,
+    date_from: str | None = FROM_OPTION,
+    date_to: str | None = TO_OPTION,
     limit: int | None = typer.Option(None, "--limit", help="Only the last N events."),
     fmt: Format = FORMAT_OPTION,
 ) -> None:
-    """List audit events: time, operator, action, entity, before and after.
+    """List audit events: time, operator, action, entity, before and after; all of them unless filtered.
 
     Example:
 
         haocha audit log --entity windows --limit 20
+        haocha audit log --by county:370213 --action case. --period 2026-08
     """
     from haocha_cli.audit import events
 
     c = state(ctx).context()
-    render(events(c.db, entity, entity_id, limit), fmt,
+    span = chosen_period(period, date_from, date_to, default="none")
+    render(events(c.db, entity, entity_id, limit, start=span.start.isoformat() if span else None,
+                  end=span.end.isoformat() if span else None, operator=by, action=action), fmt,
            columns=["id", "at", "operator", "action", "entity", "entity_id", "before", "after"])
 
 

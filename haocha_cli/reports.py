@@ -52,8 +52,10 @@ LABELS: dict[str, dict[str, str]] = {
         "comparison": "比较", "diff": "变化", "ci": "95% 置信区间", "p": "p 值", "did": "双重差分",
         "control_group": "其他区县（对照）", "windows": "窗口满意度", "county_cases": "整改事项及期限",
         "period": "统计期", "city": "全市", "note_n0": "本期无计入统计的评价（N = 0）。", "masked": "电话已脱敏显示",
-        "signal_none": "当日无控制图信号。", "flags_none": "当日无可疑评价提示。", "previous": "上期",
+        "signal_none": "当日无控制图信号。", "flags_none": "当日无可疑评价提示。",
         "risk_levels": "区县风险等级（抽查比例依此设定）", "risk_high": "高", "risk_medium": "中", "risk_low": "低",
+        "chart_note": "p̄ = {center}（基线 {baseline}）；本月控制图信号 {n} 个",
+        "ranking_note": "收缩得分 = (W·μ + N·满意指数) ÷ (W + N)，μ = {mu}，W = {w}；较上期：与 {previous} 比较",
     },
     "en": {
         "daily": "Daily review report", "monthly": "Monthly review report", "county": "County review report",
@@ -80,7 +82,9 @@ LABELS: dict[str, dict[str, str]] = {
         "county_cases": "Cases and deadlines", "period": "Period", "city": "City",
         "note_n0": "No counted ratings in this period (N = 0).", "masked": "phones masked",
         "signal_none": "No control-chart signal on this day.", "flags_none": "No suspicious rating on this day.",
-        "previous": "Previous", "risk_levels": "County risk levels (set the spot-check rates)",
+        "risk_levels": "County risk levels (set the spot-check rates)",
+        "chart_note": "p̄ = {center} (baseline {baseline}); {n} control-chart signals this month",
+        "ranking_note": "shrunk score = (W·μ + N·index) / (W + N), μ = {mu}, W = {w}; change: against {previous}",
     },
 }
 
@@ -239,8 +243,8 @@ def monthly(ctx: Context, month: Period, lang: str = "zh") -> dict[str, Any]:
 def _ranking_section(ranking: dict[str, Any], L) -> dict[str, Any]:
     body = [[r["rank"] or "–", f"{r['name']} ({r['county']})", r["n"], _num(r["index"]), _num(r["shrunk"]),
              _pct(r["good_rate"]), _signed(r["change"])] for r in ranking["rows"]]
-    note = (f"μ = {_num(ranking['mu'], 2)}, W = {_num(ranking['w'], 1)}; "
-            f"{L['change']}: {L['previous']} {ranking['previous_period']['label']}")
+    note = L["ranking_note"].format(mu=_num(ranking["mu"], 2), w=_num(ranking["w"], 1),
+                                    previous=ranking["previous_period"]["label"])
     return _section(L["ranking"], paragraphs=[note], tables=[_table(
         [L["rank"], L["county_col"], L["n"], L["index"], L["shrunk"], L["good_rate"], L["change"]], body)])
 
@@ -300,8 +304,8 @@ def _control_chart_section(ctx: Context, month: Period, L) -> dict[str, Any]:
             return _section(L["control_chart"], paragraphs=[exc.message])
     svg = spc.render_svg(result["chart"], f"{L['control_chart']} ({L['city']}, p)")
     signal_rows = [[s["day"], " ".join(s["signals"])] for s in result["signals"] if s["day"] >= month.start.isoformat()]
-    note = (f"p̄ = {_num(result['center'], 4)}; baseline {result['baseline']['label']}; "
-            f"{len(signal_rows)} {L['signals']}")
+    note = L["chart_note"].format(center=_num(result["center"], 4), baseline=result["baseline"]["label"],
+                                  n=len(signal_rows))
     tables = [_table([L["period"], L["rules"]], signal_rows)] if signal_rows else []
     return _section(L["control_chart"], paragraphs=[note], charts_=[svg], tables=tables)
 

@@ -335,12 +335,22 @@ def _spotcheck_section(ctx: Context, month: Period, L) -> dict[str, Any]:
         body)])
 
 
+_ENGLISH_GLOSS = re.compile(r"\s*\([\x20-\x7e]+\)$")
+
+
+def _chinese_name(text: str) -> str:
+    """评价采集 (rating collection) → 评价采集: the register's English gloss left out of a Chinese report."""
+    short = _ENGLISH_GLOSS.sub("", text)
+    return short or text
+
+
 def _fmea_section(ctx: Context, L) -> dict[str, Any]:
     from haocha_cli import fmea
 
     risks = fmea.list_risks(ctx)
-    body = [[r["code"], r["step"], r["failure_mode"], r["severity"], r["occurrence"], r["detection"], r["rpn"], r["ap"]]
-            for r in risks]
+    name = _chinese_name if L is LABELS["zh"] else str
+    body = [[r["code"], name(r["step"]), name(r["failure_mode"]), r["severity"], r["occurrence"], r["detection"],
+             r["rpn"], r["ap"]] for r in risks]
     levels = fmea.risk_levels(ctx.db)
     names = dict(ctx.db.execute("SELECT code, name FROM counties").fetchall())
     level_rows = [[f"{names.get(code, code)} ({code})", L.get(f"risk_{level}", level)]

@@ -85,6 +85,12 @@ def test_monthly_report_sections_and_pilot(loaded, tmp_path, db_path):
     assert "| 1 | 李沧区 (370213) | 5 |" in md
     assert "指标体系版本: V1.0" in md
     assert "before" not in md  # Chinese by default
+    # the FMEA register's names without their English gloss, and no other English sentence
+    assert "| R01 | 评价采集 | 评价信息不实 | 7 |" in md and "(rating collection)" not in md
+    assert "baseline" not in md and "收缩得分 = (W·μ + N·满意指数) ÷ (W + N)，μ = " in md
+    english = _report(loaded, tmp_path / "en", "monthly", "--month", "2026-03", "--format", "md", "--lang", "en")
+    assert "| R01 | 评价采集 (rating collection) | 评价信息不实 (false rating information) |" in (
+        english / "monthly-2026-03.md").read_text(encoding="utf-8")
 
 
 def test_english_and_county_reports(loaded, tmp_path):

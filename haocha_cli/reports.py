@@ -55,6 +55,7 @@ LABELS: dict[str, dict[str, str]] = {
         "signal_none": "当日无控制图信号。", "flags_none": "当日无可疑评价提示。",
         "risk_levels": "区县风险等级（抽查比例依此设定）", "risk_high": "高", "risk_medium": "中", "risk_low": "低",
         "chart_note": "p̄ = {center}（基线 {baseline}）；本月控制图信号 {n} 个",
+        "metric_bad-rate": "差评率", "metric_index": "满意指数",
         "ranking_note": "收缩得分 = (W·μ + N·满意指数) ÷ (W + N)，μ = {mu}，W = {w}；较上期：与 {previous} 比较",
     },
     "en": {
@@ -84,6 +85,7 @@ LABELS: dict[str, dict[str, str]] = {
         "signal_none": "No control-chart signal on this day.", "flags_none": "No suspicious rating on this day.",
         "risk_levels": "County risk levels (set the spot-check rates)",
         "chart_note": "p̄ = {center} (baseline {baseline}); {n} control-chart signals this month",
+        "metric_bad-rate": "bad rate", "metric_index": "index",
         "ranking_note": "shrunk score = (W·μ + N·index) / (W + N), μ = {mu}, W = {w}; change: against {previous}",
     },
 }
@@ -196,8 +198,9 @@ def _signals_section(ctx: Context, day: date, L) -> dict[str, Any]:
     rows = []
     for county in [None, *(r[0] for r in ctx.db.execute("SELECT code FROM counties ORDER BY code"))]:
         for s in process_control.signals_on(ctx.db, ctx.config, day, county):
-            rows.append([s["county"] if county else L["city"], s["metric"], _num(s["value"], 3),
-                         "; ".join(s["descriptions"])])
+            name = _chinese_name if L is LABELS["zh"] else str
+            rows.append([s["county"] if county else L["city"], L.get(f"metric_{s['metric']}", s["metric"]),
+                         _num(s["value"], 3), "; ".join(name(d) for d in s["descriptions"])])
     if not rows:
         return _section(L["signals"], paragraphs=[L["signal_none"]])
     return _section(L["signals"], tables=[_table([L["county_col"], L["metric"], L["value"], L["rules"]], rows)])
@@ -335,11 +338,13 @@ def _spotcheck_section(ctx: Context, month: Period, L) -> dict[str, Any]:
         body)])
 
 
-_ENGLISH_GLOSS = re.compile(r"\s*\([\x20-\x7e]+\)$")
+# A last (…) with Latin letters and no Chinese: "(rating collection)", "(1 point beyond 3σ)", not "(370213)".
+_ENGLISH_GLOSS = re.compile(r"\s*\((?=[^()]*[A-Za-z])[^()\u3000-\u9fff\uff00-\uffef]+\)$")
 
 
 def _chinese_name(text: str) -> str:
-    """评价采集 (rating collection) → 评价采集: the register's English gloss left out of a Chinese report."""
+    """评价采集 (rating collection) → 评价采集: an English gloss (of the FMEA register, of a run rule) left out
+    of a Chinese report."""
     short = _ENGLISH_GLOSS.sub("", text)
     return short or text
 

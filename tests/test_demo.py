@@ -28,6 +28,9 @@ def test_demo_builds_the_pilot_story_and_its_reports(tmp_path):
     # the pilot's effect, as the monthly report shows it
     html = (out / "reports" / "monthly-2026-08.html").read_text(encoding="utf-8")
     assert "试点效果评估" in html and "李沧区 (370213)" in html
+    # the daily report, Chinese throughout: the control-chart signal of the day with its rule's Chinese name
+    daily = (out / "reports" / "daily-2026-08-31.md").read_text(encoding="utf-8")
+    assert "| 差评率 |" in daily and "3σ 控制限之外" in daily and "beyond" not in daily and "bad-rate" not in daily
     compare = CliRunner().invoke(app, ["--db", str(db), "compare", "--county", "370213", "--before",
                                        "2026-03-01..2026-05-31", "--after", "2026-06-01..2026-08-31", "-f", "json"])
     data = json.loads(compare.stdout)

@@ -42,6 +42,7 @@ def daily_series(db: sqlite_utils.Database, config: Config, period: Period,
 def chart(db: sqlite_utils.Database, config: Config, metric: str, period: Period, baseline: Period | None = None,
           county: str | None = None, rules: str = "nelson", laney: bool = False) -> dict[str, Any]:
     """The chart of one metric over the period; the baseline (phase I) defaults to its first 30 days."""
+    metric = metric.strip().lower().replace("_", "-")  # bad_rate, Bad-Rate: the same metric
     if metric not in METRICS:
         raise InvalidInput(f"metric {metric!r} is not known", f"use {' or '.join(METRICS)}")
     if county:

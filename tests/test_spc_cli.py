@@ -42,6 +42,9 @@ def test_p_chart_of_montgomery_table_7_4_from_the_aggregates(cli, db_path):
     assert (eleventh["n"], round(eleventh["ucl"], 4), round(eleventh["lcl"], 4)) == (110, 0.1796, 0.0114)
     assert "nelson1" in eleventh["signals"]
     assert [s["day"] for s in out["signals"]] == [(START + timedelta(days=7)).isoformat(), eleventh["day"]]
+    underscored = cli("spc", "--metric", "bad_rate", "--county", "370213", "--from", START.isoformat(), "--to", last,
+                      "--baseline", f"{START}..{last}", "--format", "json")
+    assert json.loads(underscored.stdout) == out  # bad_rate, as people type it, is bad-rate
     # the other counties' windows are not in a county chart; the city chart holds them all
     city = json.loads(cli("spc", "--city", "--from", START.isoformat(), "--to", last, "--baseline",
                           f"{START}..{last}", "--format", "json").stdout)

@@ -311,8 +311,10 @@ def compare(db: sqlite_utils.Database, config: Config, county: str, before: Peri
                               "groups": {k: {kk: vv for kk, vv in v.items() if kk != "index_var"} for k, v in groups.items()}}
     for who in ("pilot", "control"):
         b, a = groups[f"{who}_before"], groups[f"{who}_after"]
-        result[f"{who}_index"] = stats.welch_t_test(b["index"], b["index_var"], b["n"], a["index"], a["index_var"], a["n"])
-        result[f"{who}_good_rate"] = stats.two_proportion_test(b["good"], b["n"], a["good"], a["n"])
+        names = (f"the {who} group before", f"the {who} group after")
+        result[f"{who}_index"] = stats.welch_t_test(b["index"], b["index_var"], b["n"], a["index"], a["index_var"], a["n"],
+                                                    names=names)
+        result[f"{who}_good_rate"] = stats.two_proportion_test(b["good"], b["n"], a["good"], a["n"], names=names)
     result["did_index"] = stats.difference_in_differences(
         mean_summary(groups["pilot_before"]), mean_summary(groups["pilot_after"]),
         mean_summary(groups["control_before"]), mean_summary(groups["control_after"]))

@@ -321,11 +321,13 @@ def _unavailable(result: dict, reason: str, *keys: str) -> dict:
     return result
 
 
-def two_proportion_test(x1: int, n1: int, x2: int, n2: int, *, confidence: float = 0.95) -> dict:
+def two_proportion_test(x1: int, n1: int, x2: int, n2: int, *, confidence: float = 0.95,
+                        names: tuple[str, str] = ("group 1", "group 2")) -> dict:
     """Compare two proportions x1/n1 and x2/n2 (e.g. 差评率 before and after a pilot).
 
     Returns p1, p2, diff = p2 − p1, se (unpooled), ci_low/ci_high (Wald interval, unpooled SE),
-    z and the two-sided p_value (pooled SE, under H0: p1 = p2), and reason (None when all is defined).
+    z and the two-sided p_value (pooled SE, under H0: p1 = p2), and reason (None when all is defined);
+    ``names`` are what the reason calls the two groups.
     """
     for value, name in ((x1, "x1"), (n1, "n1"), (x2, "x2"), (n2, "n2")):
         _check_count(value, name)
@@ -343,7 +345,7 @@ def two_proportion_test(x1: int, n1: int, x2: int, n2: int, *, confidence: float
         "p_value": None,
         "reason": None,
     }
-    empty = [name for name, n in (("group 1", n1), ("group 2", n2)) if n == 0]
+    empty = [name for name, n in zip(names, (n1, n2), strict=True) if n == 0]
     if empty:
         verb = "has" if len(empty) == 1 else "have"
         return _unavailable(result, f"{' and '.join(empty)} {verb} no ratings (n = 0)")
@@ -376,11 +378,12 @@ def welch_t_test(
     n2: int,
     *,
     confidence: float = 0.95,
+    names: tuple[str, str] = ("group 1", "group 2"),
 ) -> dict:
     """Welch's unequal-variance t-test of mean2 − mean1 from summary statistics (sample variances).
 
     Returns diff, se, ci_low/ci_high (t quantile at the Welch–Satterthwaite df), t, df, the two-sided
-    p_value, and reason (None when all is defined).
+    p_value, and reason (None when all is defined); ``names`` are what the reason calls the two groups.
     """
     _check_count(n1, "n1")
     _check_count(n2, "n2")
@@ -394,7 +397,7 @@ def welch_t_test(
     }  # fmt: skip
     if n1 and n2 and mean1 is not None and mean2 is not None:
         result["diff"] = mean2 - mean1
-    small = [f"group {i} has {n} rating{'s' if n != 1 else ''}" for i, n in ((1, n1), (2, n2)) if n < 2]
+    small = [f"{name} has {n} rating{'s' if n != 1 else ''}" for name, n in zip(names, (n1, n2), strict=True) if n < 2]
     if small:
         return _unavailable(result, f"{' and '.join(small)}: a variance needs at least 2")
     if var1 is None or var2 is None or mean1 is None or mean2 is None:

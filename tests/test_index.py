@@ -204,6 +204,11 @@ def test_compare_without_a_pilot_names_what_is_missing(cli, db_path):
     (db_path.parent / "haocha.toml").write_text('[pilot]\ncounty = "370213"\nafter = "2026-05"\n', encoding="utf-8")
     data = json.loads(ok(cli("compare", "--before", "2026-03", "-f", "json")).stdout)
     assert (data["county"], data["before"]["label"], data["after"]["label"]) == ("370213", "2026-03", "2026-05")
+    # no ratings yet: each figure says which group is missing, in the pilot's words
+    assert data["pilot_index"]["reason"] == ("the pilot group before has 0 ratings and the pilot group after has 0"
+                                             " ratings: a variance needs at least 2")
+    assert data["control_good_rate"]["reason"] == ("the control group before and the control group after have no"
+                                                   " ratings (n = 0)")
 
 
 def test_benchmark_gaps_and_weakest_indicators(cli, tmp_path):

@@ -54,6 +54,10 @@ class HaochaGroup(TyperGroup):
                            " is writing; run this again in a moment)", err=True)
                 raise typer.Exit(1) from None
             raise
+        except OverflowError:
+            # A number past what SQLite or Python can hold, in an option the command line does not bound.
+            typer.echo("Error: a number on the command line is too large (check the command line)", err=True)
+            raise typer.Exit(2) from None
         except BrokenPipeError:
             # The reader of the output went away (`haocha … | head`): stop quietly, as cat and grep do.
             with contextlib.suppress(OSError, ValueError):

@@ -57,5 +57,7 @@ def test_demo_is_deterministic(tmp_path):
 
 def test_demo_refuses_too_few_ratings(tmp_path):
     result = CliRunner().invoke(app, ["demo", "--out", str(tmp_path), "--ratings", "10"])
-    assert result.exit_code == 1
-    assert result.stderr.strip() == "Error: --ratings 10 is too few for the pilot story (use 1000 or more)"
+    assert result.exit_code == 2
+    assert result.stderr.strip().splitlines()[-1] == ("Error: Invalid value for '--ratings': Input should be greater"
+                                                      " than or equal to 1000")
+    assert list(tmp_path.iterdir()) == []

@@ -383,3 +383,16 @@ def test_module_entry_point_and_version():
 
     out = subprocess.run([sys.executable, "-m", "haocha_cli", "--version"], capture_output=True, text=True, check=True)
     assert out.stdout.strip().startswith("haocha ")
+
+
+@pytest.mark.parametrize("args", [
+    ["cases", "show", "99999999999999999999"], ["batches", "rejects", "99999999999999999999"],
+    ["spotcheck", "list", "--sample", "99999999999999999999"], ["audit", "log", "--limit", "99999999999999999999"],
+    ["audit", "log", "--limit", "0"], ["qr", "generate", "--size", "370213"], ["calendar", "show", "--year", "99999"],
+])
+def test_numbers_out_of_range_are_usage_errors_not_tracebacks(cli, args):
+    result = cli(*args)
+    assert result.exit_code == 2
+    assert result.stderr.strip().splitlines()[-1].startswith(f"Error: Invalid value for '{args[-2]}'"
+                                                             if args[-2].startswith("--") else "Error: Invalid value for")
+    assert result.exception is None or isinstance(result.exception, SystemExit)

@@ -20,6 +20,8 @@ class Format(StrEnum):
     csv = "csv"
 
 
+# The largest integer SQLite stores: a case, batch or check number beyond it is refused as a usage error.
+NUMBER_MAX = 2**63 - 1
 FORMAT_OPTION = typer.Option(Format.table, "--format", "-f", help="Output format: table, json or csv.")
 PERIOD_OPTION = typer.Option(None, "--period", help="A month 2024-05, quarter 2024-Q2, year 2024 or day 2024-05-06.")
 FROM_OPTION = typer.Option(None, "--from", help="First day (YYYY-MM-DD), with --to.")

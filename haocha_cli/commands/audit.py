@@ -7,6 +7,7 @@ import typer
 from haocha_cli.commands._common import (
     FORMAT_OPTION,
     FROM_OPTION,
+    NUMBER_MAX,
     PERIOD_OPTION,
     TO_OPTION,
     Format,
@@ -31,7 +32,7 @@ def log(
     period: str | None = PERIOD_OPTION,
     date_from: str | None = FROM_OPTION,
     date_to: str | None = TO_OPTION,
-    limit: int | None = typer.Option(None, "--limit", help="Only the last N events."),
+    limit: int | None = typer.Option(None, "--limit", min=1, max=NUMBER_MAX, help="Only the last N events."),
     fmt: Format = FORMAT_OPTION,
 ) -> None:
     """List audit events: time, operator, action, entity, before and after; all of them unless filtered.

@@ -51,7 +51,7 @@ def add_workday(ctx: typer.Context, day: str = typer.Argument(..., help="The day
 
 @app.command("show")
 def show(ctx: typer.Context,
-         year: int | None = typer.Option(None, "--year", help="List the year's holidays and make-up workdays."),
+         year: int | None = typer.Option(None, "--year", min=1900, max=2100, help="List the year's holidays and make-up workdays."),
          fmt: Format = FORMAT_OPTION) -> None:
     """Show the local entries, or with --year every day of that year that is not the usual Mon–Fri pattern.
 

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import typer
 
-from haocha_cli.commands._common import FORMAT_OPTION, Format, render, say, state
+from haocha_cli.commands._common import FORMAT_OPTION, NUMBER_MAX, Format, render, say, state
 
 app = typer.Typer(help="Rectification cases (整改事项): classify, revisit, close, re-rate, appeal; sheets; rates.",
                   no_args_is_help=True)
@@ -58,7 +58,7 @@ def list_(
 
 
 @app.command("show")
-def show(ctx: typer.Context, case_id: int = typer.Argument(..., help="Case number."),
+def show(ctx: typer.Context, case_id: int = typer.Argument(..., min=1, max=NUMBER_MAX, help="Case number."),
          fmt: Format = FORMAT_OPTION) -> None:
     """Show one case: its rating, deadlines, the actions allowed now and its history.
 
@@ -87,7 +87,7 @@ def show(ctx: typer.Context, case_id: int = typer.Argument(..., help="Case numbe
 @app.command("classify")
 def classify(
     ctx: typer.Context,
-    case_id: int = typer.Argument(..., help="Case number."),
+    case_id: int = typer.Argument(..., min=1, max=NUMBER_MAX, help="Case number."),
     classification: str = typer.Argument(..., help="rectifiable (可整改), unrectifiable (无法整改) "
                                          "or no-action (无需整改, needs the city's approval)."),
     reason: str | None = typer.Option(None, "--reason", help="Why (required for unrectifiable and no-action)."),
@@ -104,7 +104,7 @@ def classify(
 
 
 @app.command("approve")
-def approve(ctx: typer.Context, case_id: int = typer.Argument(..., help="Case number."),
+def approve(ctx: typer.Context, case_id: int = typer.Argument(..., min=1, max=NUMBER_MAX, help="Case number."),
             note: str | None = typer.Option(None, "--note", help="A note kept with the approval.")) -> None:
     """Approve a no-action classification (无需整改) (city).
 
@@ -118,7 +118,7 @@ def approve(ctx: typer.Context, case_id: int = typer.Argument(..., help="Case nu
 
 
 @app.command("reject")
-def reject(ctx: typer.Context, case_id: int = typer.Argument(..., help="Case number."),
+def reject(ctx: typer.Context, case_id: int = typer.Argument(..., min=1, max=NUMBER_MAX, help="Case number."),
            reason: str = typer.Option(..., "--reason", help="Why the classification is not accepted.")) -> None:
     """Reject a no-action classification (city): the county classifies the case again.
 
@@ -132,7 +132,7 @@ def reject(ctx: typer.Context, case_id: int = typer.Argument(..., help="Case num
 
 
 @app.command("reopen")
-def reopen(ctx: typer.Context, case_id: int = typer.Argument(..., help="Case number."),
+def reopen(ctx: typer.Context, case_id: int = typer.Argument(..., min=1, max=NUMBER_MAX, help="Case number."),
            reason: str = typer.Option(..., "--reason", help="Why the case is reopened (e.g. a failed spot-check).")) -> None:
     """Reopen a resolved case (city), e.g. after a failed spot-check (抽查不合格): a closed or re-rated
     case is rectified again with a new deadline; an unrectifiable or no-action case goes back to be
@@ -150,7 +150,7 @@ def reopen(ctx: typer.Context, case_id: int = typer.Argument(..., help="Case num
 @app.command("revisit")
 def revisit(
     ctx: typer.Context,
-    case_id: int = typer.Argument(..., help="Case number."),
+    case_id: int = typer.Argument(..., min=1, max=NUMBER_MAX, help="Case number."),
     outcome: str = typer.Option(..., "--outcome", help="reached (已联系上) or unreachable (联系不上)."),
     note: str | None = typer.Option(None, "--note", help="What the rater said."),
 ) -> None:
@@ -166,7 +166,7 @@ def revisit(
 
 
 @app.command("contact")
-def contact(ctx: typer.Context, case_id: int = typer.Argument(..., help="Case number.")) -> None:
+def contact(ctx: typer.Context, case_id: int = typer.Argument(..., min=1, max=NUMBER_MAX, help="Case number.")) -> None:
     """Show the rater's phone, to the owning county's operator only. The reading is recorded in the audit trail.
 
     Example:
@@ -184,7 +184,7 @@ def contact(ctx: typer.Context, case_id: int = typer.Argument(..., help="Case nu
 @app.command("close")
 def close(
     ctx: typer.Context,
-    case_id: int = typer.Argument(..., help="Case number."),
+    case_id: int = typer.Argument(..., min=1, max=NUMBER_MAX, help="Case number."),
     measures: str = typer.Option(..., "--measures", help="The measures taken (整改措施)."),
     responsible: str = typer.Option(..., "--responsible", help="Who is responsible (责任人)."),
 ) -> None:
@@ -205,7 +205,7 @@ def close(
 @app.command("rerate")
 def rerate(
     ctx: typer.Context,
-    case_id: int = typer.Argument(..., help="Case number."),
+    case_id: int = typer.Argument(..., min=1, max=NUMBER_MAX, help="Case number."),
     level: str = typer.Option(..., "--level", help="The rater's verdict: 满意, 基本满意 or 不满意 (reopens)."),
 ) -> None:
     """Record the rater's re-rating of the rectification (整改复评); 不满意 reopens the case.
@@ -225,7 +225,7 @@ def rerate(
 @app.command("appeal")
 def appeal(
     ctx: typer.Context,
-    case_id: int = typer.Argument(..., help="Case number."),
+    case_id: int = typer.Argument(..., min=1, max=NUMBER_MAX, help="Case number."),
     reason: str = typer.Option(..., "--reason", help="Why the review is mistaken or malicious."),
     evidence: str = typer.Option(..., "--evidence", help="The evidence (e.g. the recording's file name)."),
 ) -> None:
@@ -243,7 +243,7 @@ def appeal(
 @app.command("decide")
 def decide(
     ctx: typer.Context,
-    case_id: int = typer.Argument(..., help="Case number."),
+    case_id: int = typer.Argument(..., min=1, max=NUMBER_MAX, help="Case number."),
     uphold: bool | None = typer.Option(None, "--uphold/--dismiss", help="Uphold or dismiss the appeal."),
     reason: str = typer.Option(..., "--reason", help="The reason for the decision (kept)."),
 ) -> None:

@@ -11,7 +11,7 @@ from haocha_cli.commands._common import say
 
 def demo_command(
     out: Path = typer.Option(Path("haocha-demo"), "--out", help="Folder for the demo's database, files and reports."),
-    ratings: int = typer.Option(12000, "--ratings", help="How many ratings to generate (1000 or more)."),
+    ratings: int = typer.Option(12000, "--ratings", min=1000, max=1_000_000, help="How many ratings to generate."),
     seed: int = typer.Option(2026, "--seed", help="Random seed: the same seed gives the same demo."),
 ) -> None:
     """Build the Licang pilot story: organisation, QR codes, six months of ratings imported as the

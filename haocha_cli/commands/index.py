@@ -10,6 +10,7 @@ import typer
 from haocha_cli.commands._common import (
     FORMAT_OPTION,
     FROM_OPTION,
+    NUMBER_MAX,
     PERIOD_OPTION,
     TO_OPTION,
     Format,
@@ -112,7 +113,7 @@ def benchmark_command(
     period: str | None = PERIOD_OPTION,
     start: str | None = FROM_OPTION,
     end: str | None = TO_OPTION,
-    min_n: int = typer.Option(30, "--min-n", help="Scores a county needs on an indicator to be its benchmark."),
+    min_n: int = typer.Option(30, "--min-n", min=1, max=NUMBER_MAX, help="Scores a county needs on an indicator to be its benchmark."),
     fmt: Format = FORMAT_OPTION,
 ) -> None:
     """Benchmarking (对标): each county's gap to the best county (标杆) and to the city mean, per indicator,

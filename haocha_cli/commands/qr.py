@@ -19,7 +19,7 @@ def generate(
     window: str | None = typer.Option(None, "--window", help="Only this window."),
     out: Path = typer.Option(Path("qr"), "--out", help="Folder for the files."),
     image: str = typer.Option("both", "--format", "-f", help="Image format: png, svg or both."),
-    size: int = typer.Option(600, "--size", help="PNG size in pixels."),
+    size: int = typer.Option(600, "--size", min=100, max=5000, help="PNG size in pixels."),
 ) -> None:
     """Write one QR code per active window (offline windows and online channels).
 

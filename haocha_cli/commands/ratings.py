@@ -8,7 +8,7 @@ from pathlib import Path
 
 import typer
 
-from haocha_cli.commands._common import FORMAT_OPTION, Format, render, say, state
+from haocha_cli.commands._common import FORMAT_OPTION, NUMBER_MAX, Format, render, say, state
 
 batches_app = typer.Typer(help="Imported batches and their rejected rows.", no_args_is_help=True)
 
@@ -128,7 +128,7 @@ def list_command(ctx: typer.Context, fmt: Format = FORMAT_OPTION) -> None:
 
 
 @batches_app.command("show")
-def show_command(ctx: typer.Context, batch: int = typer.Argument(..., help="Batch number."),
+def show_command(ctx: typer.Context, batch: int = typer.Argument(..., min=1, max=NUMBER_MAX, help="Batch number."),
                  fmt: Format = FORMAT_OPTION) -> None:
     """Show one batch: file, SHA-256, profile, scale, counts, ignored columns, rejects by reason.
 
@@ -151,7 +151,7 @@ def show_command(ctx: typer.Context, batch: int = typer.Argument(..., help="Batc
 @batches_app.command("rejects")
 def rejects_command(
     ctx: typer.Context,
-    batch: int = typer.Argument(..., help="Batch number."),
+    batch: int = typer.Argument(..., min=1, max=NUMBER_MAX, help="Batch number."),
     out: Path | None = typer.Option(None, "--out", help="Write the rows to this file (.csv or .jsonl), ready to "
                                                         "be fixed and imported again."),
     reveal_phones: bool = typer.Option(False, "--reveal-phones",

@@ -10,6 +10,7 @@ import typer
 from haocha_cli.commands._common import (
     FORMAT_OPTION,
     FROM_OPTION,
+    NUMBER_MAX,
     PERIOD_OPTION,
     TO_OPTION,
     Format,
@@ -22,7 +23,7 @@ from haocha_cli.commands._common import (
 app = typer.Typer(help="The city's spot-checks (抽查回访): reproducible samples, outcomes, pass rates.",
                   no_args_is_help=True)
 
-SAMPLE = typer.Option(None, "--sample", help="Only this sample (its id).")
+SAMPLE = typer.Option(None, "--sample", min=1, max=NUMBER_MAX, help="Only this sample (its id).")
 
 
 
@@ -33,7 +34,7 @@ def sample_command(
     period: str | None = PERIOD_OPTION,
     start: str | None = FROM_OPTION,
     end: str | None = TO_OPTION,
-    seed: int | None = typer.Option(None, "--seed", help="Seed of the draw (default: a random one, stored)."),
+    seed: int | None = typer.Option(None, "--seed", min=0, max=NUMBER_MAX, help="Seed of the draw (default: a random one, stored)."),
     new_version: bool = typer.Option(False, "--new-version",
                                      help="Draw another sample of a period that has one (the first is kept)."),
     fmt: Format = FORMAT_OPTION,
@@ -103,7 +104,7 @@ def list_command(
 @app.command("record")
 def record_command(
     ctx: typer.Context,
-    check_id: int = typer.Argument(..., help="The spot-check id."),
+    check_id: int = typer.Argument(..., min=1, max=NUMBER_MAX, help="The spot-check id."),
     outcome: str = typer.Option(..., "--outcome", help="confirmed, failed or unreachable."),
     note: str | None = typer.Option(None, "--note", help="What the check found (required when failed)."),
 ) -> None:
@@ -124,7 +125,7 @@ def record_command(
 
 
 @app.command("contact")
-def contact_command(ctx: typer.Context, check_id: int = typer.Argument(..., help="The spot-check id.")) -> None:
+def contact_command(ctx: typer.Context, check_id: int = typer.Argument(..., min=1, max=NUMBER_MAX, help="The spot-check id.")) -> None:
     """Show the rater's phone of a spot-check, to call them back (city operator only; audited).
 
     Example:

@@ -1,12 +1,15 @@
 """The bureau's working-day calendar: the official one (haocha_cli.workdays) plus local entries kept in
-the ``calendar_overrides`` table (`haocha calendar add-holiday|add-workday|show`).
+the ``calendar_overrides`` table (`haocha calendar add-holiday|add-workday|remove|import|show`).
 
 A new entry moves the deadlines of the cases still open, since they are counted in working days.
 """
 
 from __future__ import annotations
 
+import csv
+import io
 from datetime import date, timedelta
+from pathlib import Path
 from typing import Any
 
 import chinese_calendar
@@ -16,7 +19,7 @@ from haocha_cli import audit
 from haocha_cli.clock import now_text
 from haocha_cli.context import Context
 from haocha_cli.db import transaction
-from haocha_cli.errors import InvalidInput
+from haocha_cli.errors import InvalidInput, NotFound
 from haocha_cli.workdays import FIRST_KNOWN_YEAR, LAST_KNOWN_YEAR, WorkCalendar
 
 WEEKDAYS = ["一", "二", "三", "四", "五", "六", "日"]
@@ -46,6 +49,9 @@ def set_day(ctx: Context, day: date, is_workday: bool, note: str = "") -> dict[s
     with transaction(ctx.db):
         old = ctx.db.execute("SELECT is_workday, note FROM calendar_overrides WHERE day = ?",
                              [day.isoformat()]).fetchone()
+        if old is not None and bool(old[0]) == is_workday and old[1] == (note or ""):
+            return {"day": day.isoformat(), "is_workday": is_workday, "before": is_workday, "official": official,
+                    "moved": [], "unchanged": True}
         ctx.db.execute(
             "INSERT INTO calendar_overrides (day, is_workday, note, created_at, operator) VALUES (?, ?, ?, ?, ?)"
             " ON CONFLICT(day) DO UPDATE SET is_workday = excluded.is_workday, note = excluded.note,"
@@ -60,7 +66,110 @@ def set_day(ctx: Context, day: date, is_workday: bool, note: str = "") -> dict[s
                      "calendar", day.isoformat(), before,
                      {"is_workday": is_workday, "note": note or "", "moved": moved})
     return {"day": day.isoformat(), "is_workday": is_workday, "before": None if old is None else bool(old[0]),
-            "official": official, "moved": moved}
+            "official": official, "moved": moved, "unchanged": False}
+
+
+def remove_day(ctx: Context, day: date) -> dict[str, Any]:
+    """Remove a local entry (city's task): the day is again what the official calendar says, and the open
+    cases' deadlines move back. Returns {day, was_workday, note, official, moved}."""
+    ctx.require_city("changing the working-day calendar")
+    with transaction(ctx.db):
+        old = ctx.db.execute("SELECT is_workday, note FROM calendar_overrides WHERE day = ?",
+                             [day.isoformat()]).fetchone()
+        if old is None:
+            raise NotFound(f"{day} has no local calendar entry", "`haocha calendar show` lists the local entries")
+        ctx.db.execute("DELETE FROM calendar_overrides WHERE day = ?", [day.isoformat()])
+        from haocha_cli.cases import recompute_deadlines
+
+        moved = recompute_deadlines(ctx.db, load_calendar(ctx.db))
+        audit.record(ctx.db, str(ctx.operator), "calendar.remove", "calendar", day.isoformat(),
+                     {"is_workday": bool(old[0]), "note": old[1]}, {"moved": moved})
+    return {"day": day.isoformat(), "was_workday": bool(old[0]), "note": old[1], "official": _official(day),
+            "moved": moved}
+
+
+# The kinds a calendar file may name, in the words of the State Council's notices (放假, 调休上班) or haocha's.
+KINDS = {"holiday": False, "休": False, "休息": False, "放假": False, "假": False,
+         "workday": True, "班": True, "上班": True, "调休上班": True, "工作日": True}
+_DAY_HEADERS = {"day", "date", "日期"}
+_KIND_HEADERS = {"kind", "类型", "安排"}
+_NOTE_HEADERS = {"note", "备注", "说明"}
+_PROBLEMS_LISTED = 20
+
+
+def read_days_file(path: str | Path) -> list[tuple[date, bool, str]]:
+    """The entries of a calendar CSV (UTF-8 or GB18030): columns day/日期, kind/类型 (放假 or 调休上班, holiday or
+    workday) and optionally note/备注. Every bad line is named at once."""
+    path = Path(path)
+    if not path.is_file():
+        raise NotFound(f"file {path} does not exist", "check the path")
+    raw = path.read_bytes()
+    for encoding in ("utf-8-sig", "gb18030"):  # Excel in China saves CSV as GB18030
+        try:
+            text = raw.decode(encoding)
+            break
+        except UnicodeDecodeError:
+            continue
+    else:
+        raise InvalidInput(f"{path.name} is neither UTF-8 nor GB18030 text", "save it as CSV UTF-8")
+    reader = csv.reader(io.StringIO(text, newline=""))
+    header = [h.strip().lower() for h in next(reader, [])]
+    where = {}
+    for name, names in (("day", _DAY_HEADERS), ("kind", _KIND_HEADERS), ("note", _NOTE_HEADERS)):
+        found = [i for i, h in enumerate(header) if h in names]
+        if found:
+            where[name] = found[0]
+    if "day" not in where or "kind" not in where:
+        raise InvalidInput(f"{path.name} needs the columns day (日期) and kind (类型); found: {', '.join(header) or 'none'}",
+                           "e.g. 日期,类型,备注 then 2027-02-08,放假,春节")
+    entries: list[tuple[date, bool, str]] = []
+    problems: list[str] = []
+    seen: dict[date, int] = {}
+    for values in reader:
+        line = reader.line_num
+        if not any(v.strip() for v in values):
+            continue
+        cells = [v.strip() for v in values] + [""] * len(header)
+        try:
+            day = parse_day(cells[where["day"]], f"{path.name} line {line}: the day")
+        except InvalidInput as exc:
+            problems.append(str(exc))
+            continue
+        kind = KINDS.get(cells[where["kind"]].lower())
+        if kind is None:
+            problems.append(f"{path.name} line {line}: kind {cells[where['kind']]!r} is not known (use 放假 or "
+                            "调休上班, holiday or workday)")
+            continue
+        if day in seen:
+            problems.append(f"{path.name} line {line}: {day} is already on line {seen[day]}")
+            continue
+        seen[day] = line
+        entries.append((day, kind, cells[where["note"]] if "note" in where else ""))
+    if problems:
+        listed = "".join(f"\n  - {p}" for p in problems[:_PROBLEMS_LISTED])
+        more = len(problems) - _PROBLEMS_LISTED
+        raise InvalidInput(f"{len(problems)} line(s) of {path.name} cannot be read, so nothing was changed:{listed}"
+                           + (f"\n  - … and {more} more" if more > 0 else ""), "fix them and import the file again")
+    if not entries:
+        raise InvalidInput(f"{path.name} has no days", "one line per day: 2027-02-08,放假,春节")
+    return entries
+
+
+def import_days(ctx: Context, path: str | Path) -> dict[str, Any]:
+    """All the entries of a calendar file (e.g. the State Council's notice of next year's holidays) in one
+    transaction, each as `add-holiday`/`add-workday` would record it; a day already recorded the same way
+    is left alone, so importing the file again changes nothing."""
+    ctx.require_city("changing the working-day calendar")
+    entries = read_days_file(path)
+    results = []
+    with transaction(ctx.db):
+        for day, is_workday, note in entries:
+            results.append(set_day(ctx, day, is_workday, note))
+    changed = [r for r in results if not r["unchanged"]]
+    return {"file": Path(path).name, "days": len(entries), "changed": len(changed),
+            "holidays": sum(1 for r in changed if not r["is_workday"]),
+            "workdays": sum(1 for r in changed if r["is_workday"]),
+            "moved": [m for r in results for m in r["moved"]]}
 
 
 def _official(day: date) -> bool | None:

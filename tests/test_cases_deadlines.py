@@ -122,6 +122,68 @@ def test_calendar_entries_move_the_deadlines_of_open_cases_only(db_path, run):
                                                                ("calendar.add-workday", "2031-03-08")]
 
 
+
+def test_a_calendar_file_records_many_days_at_once_and_again_changes_nothing(db_path, run, tmp_path):
+    add_ratings(db_path, [{"rated_at": "2031-03-03 10:00:00", "window": "LC01", "level": "不满意",
+                           "phone": "13812341234"}])
+    notice = tmp_path / "假日-2031.csv"
+    notice.write_bytes("日期,类型,备注\n2031-03-04,放假,地方假日\n2031-03-05,放假,地方假日\n\n2031-03-08,调休上班,\n"
+                       .encode("gb18030"))  # as Chinese Excel saves it
+    result = ok(run("2031-03-03 15:00:00", "calendar", "import", str(notice)))
+    assert result.stderr.splitlines() == [
+        "假日-2031.csv: 3 day(s), 3 recorded (2 holiday(s), 1 working day(s)), 0 already recorded",
+        "1 open case(s) got new deadlines"]
+    # two days off, one Saturday worked: the 15 working days end one day later, the visit two days later
+    rows = listed(run, "2031-03-03 16:00:00")
+    assert [(r["revisit_due"], r["rectify_due"]) for r in rows] == [("2031-03-06", "2031-03-25")]
+    events = json.loads(ok(run("2031-03-03 16:00:00", "audit", "log", "--entity", "calendar", "--format",
+                               "json")).stdout)
+    assert [(e["action"], e["entity_id"]) for e in events] == [
+        ("calendar.add-holiday", "2031-03-04"), ("calendar.add-holiday", "2031-03-05"),
+        ("calendar.add-workday", "2031-03-08")]
+    again = ok(run("2031-03-03 16:00:00", "calendar", "import", str(notice)))
+    assert again.stderr.splitlines() == ["假日-2031.csv: 3 day(s), 0 recorded (0 holiday(s), 0 working day(s)),"
+                                         " 3 already recorded"]
+    same = ok(run("2031-03-03 16:00:00", "calendar", "add-holiday", "2031-03-04", "--note", "地方假日"))
+    assert same.stderr == "2031-03-04 is recorded as a holiday already; nothing changed\n"
+    assert len(json.loads(ok(run("2031-03-03 16:00:00", "audit", "log", "--entity", "calendar", "--format",
+                                 "json")).stdout)) == 3
+
+    # a mistaken entry is removed: the day is the official calendar's again, the deadlines move back
+    removed = ok(run("2031-03-03 16:30:00", "calendar", "remove", "2031-03-05"))
+    assert removed.stderr.splitlines() == [
+        "2031-03-05: local entry removed; the official calendar says not known to the official calendar (Monday"
+        " to Friday count as working days)",
+        "case 1: rectify_due 2031-03-25 -> 2031-03-24", "case 1: revisit_due 2031-03-06 -> 2031-03-05",
+        "1 open case(s) got new deadlines"]
+    again = run("2031-03-03 16:30:00", "calendar", "remove", "2031-03-05")
+    assert (again.exit_code, again.stderr) == (1, "Error: 2031-03-05 has no local calendar entry (`haocha calendar"
+                                                  " show` lists the local entries)\n")
+    refused = run("2031-03-03 16:30:00", "calendar", "remove", "2031-03-04", operator=LC)
+    assert refused.exit_code == 1 and "is the city bureau's (市局) task" in refused.stderr
+    last = json.loads(ok(run("2031-03-03 16:40:00", "audit", "log", "--entity", "calendar", "--limit", "1",
+                             "--format", "json")).stdout)[0]
+    assert (last["action"], last["entity_id"], json.loads(last["before"])) == (
+        "calendar.remove", "2031-03-05", {"is_workday": False, "note": "地方假日"})
+
+
+def test_a_calendar_file_with_bad_lines_names_them_all_and_records_nothing(db_path, run, tmp_path):
+    notice = tmp_path / "holidays.csv"
+    notice.write_text("day,kind,note\n2031-02-30,holiday,x\n2031-03-04,休假日,y\n2031-03-05,holiday,\n"
+                      "2031-03-05,workday,\n", encoding="utf-8")
+    result = run("2031-03-03 15:00:00", "calendar", "import", str(notice))
+    assert result.exit_code == 1
+    assert result.stderr.splitlines() == [
+        "Error: 3 line(s) of holidays.csv cannot be read, so nothing was changed:",
+        "  - holidays.csv line 2: the day '2031-02-30' is not a date (use YYYY-MM-DD, e.g. 2027-02-08)",
+        "  - holidays.csv line 3: kind '休假日' is not known (use 放假 or 调休上班, holiday or workday)",
+        "  - holidays.csv line 5: 2031-03-05 is already on line 4 (fix them and import the file again)"]
+    assert json.loads(ok(run("2031-03-03 15:00:00", "calendar", "show", "--format", "json")).stdout)["rows"] == []
+    (tmp_path / "x.csv").write_text("when,what\n2031-03-04,holiday\n", encoding="utf-8")
+    result = run("2031-03-03 15:00:00", "calendar", "import", str(tmp_path / "x.csv"))
+    assert result.stderr == ("Error: x.csv needs the columns day (日期) and kind (类型); found: when, what"
+                             " (e.g. 日期,类型,备注 then 2027-02-08,放假,春节)\n")
+
 def test_calendar_show_lists_the_official_holidays_and_make_up_days(db_path, run):
     shown = json.loads(ok(run("2025-01-01 00:00:00", "calendar", "show", "--year", "2025", "--format", "json")).stdout)
     days = {r["day"]: (r["kind"], r["source"], r["holiday"]) for r in shown["rows"]}

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import typer
 
 from haocha_cli.commands._common import FORMAT_OPTION, Format, render, say, state
@@ -15,14 +17,21 @@ def _add(ctx: typer.Context, day: str, is_workday: bool, note: str) -> None:
 
     result = set_day(state(ctx).context(), parse_day(day), is_workday, note)
     kind = "a working day" if is_workday else "a holiday"
+    if result["unchanged"]:
+        say(f"{result['day']} is recorded as {kind} already; nothing changed")
+        return
     if result["official"] is is_workday and result["before"] is None:
         say(f"{result['day']} recorded as {kind} (the official calendar says so already)")
     else:
         say(f"{result['day']} recorded as {kind}")
-    for move in result["moved"]:
+    _moved(result["moved"])
+
+
+def _moved(moved: list[dict]) -> None:
+    for move in moved:
         say(f"case {move['case']}: {move['field']} {move['before']} -> {move['after']}")
-    if result["moved"]:
-        say(f"{len({m['case'] for m in result['moved']})} open case(s) got new deadlines")
+    if moved:
+        say(f"{len({m['case'] for m in moved})} open case(s) got new deadlines")
 
 
 @app.command("add-holiday")
@@ -47,6 +56,43 @@ def add_workday(ctx: typer.Context, day: str = typer.Argument(..., help="The day
         haocha calendar add-workday 2027-02-20 --note "春节调休上班"
     """
     _add(ctx, day, True, note)
+
+
+@app.command("remove")
+def remove(ctx: typer.Context, day: str = typer.Argument(..., help="The day (YYYY-MM-DD).")) -> None:
+    """Remove a local entry (city): the day is again what the official calendar says; open cases'
+    deadlines move back.
+
+    Example:
+
+        haocha calendar remove 2027-02-08
+    """
+    from haocha_cli.calendar_days import parse_day, remove_day
+
+    result = remove_day(state(ctx).context(), parse_day(day))
+    official = {True: "a working day", False: "a holiday", None: "not known to the official calendar"}
+    say(f"{result['day']}: local entry removed; the official calendar says {official[result['official']]}"
+        + ("" if result["official"] is not None else " (Monday to Friday count as working days)"))
+    _moved(result["moved"])
+
+
+@app.command("import")
+def import_(ctx: typer.Context, file: Path = typer.Argument(..., help="CSV: 日期 (day), 类型 (kind: 放假 or 调休上班), "
+                                                                      "备注 (note, optional).")) -> None:
+    """Record many days at once (city), e.g. next year's holidays from the State Council's notice before the
+    package knows them. One transaction; days already recorded the same way are left alone.
+
+    Example:
+
+        haocha calendar import holidays-2027.csv
+    """
+    from haocha_cli.calendar_days import import_days
+
+    result = import_days(state(ctx).context(), file)
+    say(f"{result['file']}: {result['days']} day(s), {result['changed']} recorded ({result['holidays']} holiday(s),"
+        f" {result['workdays']} working day(s)), {result['days'] - result['changed']} already recorded")
+    if result["moved"]:
+        say(f"{len({m['case'] for m in result['moved']})} open case(s) got new deadlines")
 
 
 @app.command("show")

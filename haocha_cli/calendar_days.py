@@ -172,6 +172,20 @@ def import_days(ctx: Context, path: str | Path) -> dict[str, Any]:
             "moved": [m for r in results for m in r["moved"]]}
 
 
+CALENDAR_HORIZON_DAYS = 45  # about 15 working days with a Golden Week: how far ahead a case deadline can reach
+
+
+def unknown_year_ahead(db: sqlite_utils.Database, day: date) -> int | None:
+    """The year whose holidays the deadlines counted from ``day`` may soon need but nobody has given: beyond
+    the official calendar haocha knows, with no local entry in it. None when all is known."""
+    year = (day + timedelta(days=CALENDAR_HORIZON_DAYS)).year
+    if year <= LAST_KNOWN_YEAR:
+        return None
+    given = db.execute("SELECT 1 FROM calendar_overrides WHERE day BETWEEN ? AND ? LIMIT 1",
+                       [f"{year}-01-01", f"{year}-12-31"]).fetchone()
+    return None if given else year
+
+
 def _official(day: date) -> bool | None:
     if FIRST_KNOWN_YEAR <= day.year <= LAST_KNOWN_YEAR:
         return chinese_calendar.is_workday(day)

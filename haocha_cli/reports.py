@@ -56,6 +56,8 @@ LABELS: dict[str, dict[str, str]] = {
         "risk_levels": "区县风险等级（抽查比例依此设定）", "risk_high": "高", "risk_medium": "中", "risk_low": "低",
         "chart_note": "p̄ = {center}（基线 {baseline}）；本月控制图信号 {n} 个",
         "metric_bad-rate": "差评率", "metric_index": "满意指数",
+        "calendar_unknown": "提示：haocha 所知的国家法定节假日安排只到 {last} 年，{year} 年的整改和回访期限暂按周一至周五"
+                            "计算。国务院放假通知发布后，请用 haocha calendar import 导入（日期,类型,备注）。",
         "ranking_note": "收缩得分 = (W·μ + N·满意指数) ÷ (W + N)，μ = {mu}，W = {w}；较上期：与 {previous} 比较",
     },
     "en": {
@@ -86,6 +88,9 @@ LABELS: dict[str, dict[str, str]] = {
         "risk_levels": "County risk levels (set the spot-check rates)",
         "chart_note": "p̄ = {center} (baseline {baseline}); {n} control-chart signals this month",
         "metric_bad-rate": "bad rate", "metric_index": "index",
+        "calendar_unknown": "Note: the official holidays haocha knows end with {last}; deadlines in {year} count Monday"
+                            " to Friday for now. When the State Council publishes its notice, record it with"
+                            " haocha calendar import (day, kind, note).",
         "ranking_note": "shrunk score = (W·μ + N·index) / (W + N), μ = {mu}, W = {w}; change: against {previous}",
     },
 }
@@ -150,13 +155,23 @@ def daily(ctx: Context, day: date, lang: str = "zh") -> dict[str, Any]:
         _section(L["by_county"], tables=[_figures_table(L, by_county["rows"], "county", L["county_col"], "county_name")]),
         _section(L["by_channel"], tables=[_figures_table(L, by_channel["rows"], "channel", L["channel"])]),
         _section(L["new_bad"] + f" ({L['masked']})", tables=[_new_bad_reviews(ctx, day, L)]),
-        _section(L["cases_due"], tables=[_cases_due(ctx, day, L)]),
+        _section(L["cases_due"], tables=[_cases_due(ctx, day, L)], paragraphs=_calendar_warning(ctx, day, L)),
         _signals_section(ctx, day, L),
         _flags_section(ctx, day, L),
     ]
     return {"kind": "daily", "title": f"{_bureau(ctx)} {L['daily']} {day.isoformat()}", "lang": lang,
             "subtitle": f"{L['indicator_version']}: {city['weights_version']}", "sections": sections,
             "file_stem": f"daily-{day.isoformat()}"}
+
+
+def _calendar_warning(ctx: Context, day: date, L) -> list[str]:
+    """In the last weeks of the year: the next year's holidays are not known yet (the cron report is where
+    the bureau will see it)."""
+    from haocha_cli.calendar_days import unknown_year_ahead
+    from haocha_cli.workdays import LAST_KNOWN_YEAR
+
+    year = unknown_year_ahead(ctx.db, day)
+    return [] if year is None else [L["calendar_unknown"].format(last=LAST_KNOWN_YEAR, year=year)]
 
 
 def _new_bad_reviews(ctx: Context, day: date, L) -> dict[str, Any]:

@@ -113,3 +113,23 @@ def test_cron_mode_quiet_and_one_line_errors(loaded, tmp_path):
     assert bad.exit_code == 1
     assert bad.stderr.count("\n") == 1 and bad.stderr.startswith("Error: period '2026-3x' is not understood")
     assert loaded("report", "daily", "--date", "2026-02-30", "--out", str(tmp_path)).exit_code == 1
+
+
+def test_the_daily_report_warns_in_december_when_next_years_holidays_are_unknown(cli, tmp_path, monkeypatch):
+    from haocha_cli.workdays import LAST_KNOWN_YEAR
+
+    last, year = LAST_KNOWN_YEAR, LAST_KNOWN_YEAR + 1
+    monkeypatch.setenv("HAOCHA_NOW", f"{year}-01-10 08:00:00")
+
+    def daily(day, name):
+        out = _report(cli, tmp_path / name, "daily", "--date", day, "--format", "md")
+        return (out / f"daily-{day}.md").read_text(encoding="utf-8")
+
+    warning = (f"提示：haocha 所知的国家法定节假日安排只到 {last} 年，{year} 年的整改和回访期限暂按周一至周五计算。"
+               "国务院放假通知发布后，请用 haocha calendar import 导入（日期,类型,备注）。")
+    assert warning not in daily(f"{last}-10-15", "autumn")  # 45 days ahead are still in a known year
+    assert warning in daily(f"{last}-12-05", "december")
+    notice = tmp_path / "notice.csv"
+    notice.write_text(f"日期,类型,备注\n{year}-01-01,放假,元旦\n", encoding="utf-8")
+    assert cli("calendar", "import", str(notice)).exit_code == 0
+    assert warning not in daily(f"{last}-12-06", "given")  # the bureau has recorded next year's notice

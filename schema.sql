@@ -382,3 +382,10 @@ CREATE INDEX ratings_commented ON ratings(day) WHERE comment IS NOT NULL;
 -- million ratings.
 DROP INDEX IF EXISTS ratings_contact;
 DROP INDEX IF EXISTS ratings_case_no;
+
+-- migration 7: withdrawn batches (撤回批次)
+-- A batch imported by mistake is withdrawn: its ratings, their aggregates, cases and flags go; the batch row
+-- stays as the record of what happened, its hash prefixed 'withdrawn:<id>:' so that the right file imports.
+ALTER TABLE batches ADD COLUMN withdrawn_at TEXT;
+ALTER TABLE batches ADD COLUMN withdrawn_by TEXT;
+ALTER TABLE batches ADD COLUMN withdraw_reason TEXT;

@@ -1176,7 +1176,7 @@ def _from_serial(serial: float, epoch: datetime) -> str:
 def list_batches(db: sqlite_utils.Database) -> list[dict[str, Any]]:
     return list(db.query(
         "SELECT id AS batch, imported_at, file_name, format, profile, source, rows_read, accepted, duplicate,"
-        " rejected, operator FROM batches ORDER BY id"))
+        " rejected, operator, withdrawn_at AS withdrawn FROM batches ORDER BY id"))
 
 
 def get_batch(db: sqlite_utils.Database, batch_id: int) -> dict[str, Any]:

@@ -127,6 +127,28 @@ def list_command(ctx: typer.Context, fmt: Format = FORMAT_OPTION) -> None:
     render(list_batches(state(ctx).context().db), fmt)
 
 
+@batches_app.command("withdraw")
+def withdraw_command(
+    ctx: typer.Context,
+    batch: int = typer.Argument(..., min=1, max=NUMBER_MAX, help="Batch number."),
+    reason: str = typer.Option(..., "--reason", help="Why (kept with the batch and in the audit trail)."),
+) -> None:
+    """Withdraw a batch imported by mistake (撤回批次, city): its ratings, their aggregates, the cases they
+    opened and their flags go, as if it had never been imported; the batch stays listed as withdrawn, and
+    the right file can then be imported. Refused once a county has worked one of its cases, or its ratings
+    are excluded or in a spot-check sample.
+
+    Example:
+
+        haocha batches withdraw 7 --reason "导入了测试文件"
+    """
+    from haocha_cli.batches import withdraw_batch
+
+    result = withdraw_batch(state(ctx).context(), batch, reason)
+    say(f"batch {result['batch']} ({result['file']}) withdrawn: {result['ratings']} ratings, {result['cases']} cases"
+        f" and {result['flags']} flags removed; the file can be imported again")
+
+
 @batches_app.command("show")
 def show_command(ctx: typer.Context, batch: int = typer.Argument(..., min=1, max=NUMBER_MAX, help="Batch number."),
                  fmt: Format = FORMAT_OPTION) -> None:

@@ -1,0 +1,123 @@
+"""Withdrawing a batch (撤回批次): a file imported by mistake (another city's export, a test file, the wrong
+version of the day's file) taken back out, as if it had never been imported, while nothing has happened to
+it yet.
+
+What goes: the batch's ratings, their part of the daily aggregates, the cases they opened and their flags.
+What stays: the batch row, marked withdrawn with who, when and why, its rejected rows, and the audit trail
+(one `case.withdraw` event per case and one `batch.withdraw`). Its hash is set aside, so that the same
+file, or the right one, can be imported again. A batch whose cases a county has started to work, or whose
+ratings are excluded or in a spot-check sample, is refused: those steps are settled first.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from haocha_cli import audit
+from haocha_cli.clock import now_text
+from haocha_cli.context import Context
+from haocha_cli.db import transaction
+from haocha_cli.errors import DatabaseError, InvalidInput, InvalidTransition
+from haocha_cli.importer import get_batch
+
+_LEVELS = range(1, 6)
+
+
+def withdraw_batch(ctx: Context, batch_id: int, reason: str) -> dict[str, Any]:
+    """Withdraw a batch (city's task); returns what went: {batch, file, ratings, cases, flags, reason}."""
+    ctx.require_city("withdrawing an imported batch")
+    reason = (reason or "").strip()
+    if not reason:
+        raise InvalidInput("withdrawing a batch needs a reason (--reason)", "e.g. --reason \"导入了错误的文件\"")
+    db = ctx.db
+    with transaction(db):
+        batch = get_batch(db, batch_id)
+        if batch["withdrawn_at"]:
+            raise InvalidTransition(f"batch {batch_id} was withdrawn on {batch['withdrawn_at']} by "
+                                    f"{batch['withdrawn_by']}", "nothing is left to withdraw")
+        in_batch = "SELECT id FROM ratings WHERE batch_id = :batch"
+        blockers = []
+        for sql, what in (
+                (f"SELECT count(*) FROM cases WHERE rating_id IN ({in_batch})"
+                 " AND (state != 'new' OR revisit_first_at IS NOT NULL)",
+                 "{n} of its cases have been worked on by a county"),
+                ("SELECT count(*) FROM ratings WHERE batch_id = :batch AND excluded IS NOT NULL",
+                 "{n} of its ratings are excluded from the figures"),
+                (f"SELECT count(*) FROM spot_checks WHERE rating_id IN ({in_batch})"
+                 f" OR case_id IN (SELECT id FROM cases WHERE rating_id IN ({in_batch}))",
+                 "{n} of its ratings are in a spot-check sample")):
+            n = db.execute(sql, {"batch": batch_id}).fetchone()[0]
+            if n:
+                blockers.append(what.format(n=n))
+        if blockers:
+            raise InvalidTransition(f"batch {batch_id} ({batch['file_name']}) cannot be withdrawn: "
+                                    + "; ".join(blockers),
+                                    "a batch is withdrawn only while nothing has happened to it; settle those first")
+        _subtract_aggregates(db, batch_id)
+        cases = [dict(r) for r in db.query(
+            f"SELECT id, county_code, window_code, rating_id FROM cases WHERE rating_id IN ({in_batch}) ORDER BY id",
+            {"batch": batch_id})]
+        flags = db.execute(f"DELETE FROM flags WHERE rating_id IN ({in_batch})", {"batch": batch_id}).rowcount
+        db.execute(f"DELETE FROM cases WHERE rating_id IN ({in_batch})", {"batch": batch_id})
+        ratings = db.execute("DELETE FROM ratings WHERE batch_id = ?", [batch_id]).rowcount
+        now = now_text()
+        db.execute("UPDATE batches SET sha256 = 'withdrawn:' || id || ':' || sha256, withdrawn_at = ?,"
+                   " withdrawn_by = ?, withdraw_reason = ? WHERE id = ?",
+                   [now, str(ctx.operator), reason, batch_id])
+        summary = {"batch": batch_id, "file": batch["file_name"], "sha256": batch["sha256"], "ratings": ratings,
+                   "cases": len(cases), "flags": flags, "reason": reason}
+        audit.record_many(db, str(ctx.operator), [
+            *[("case.withdraw", "cases", c["id"], {"state": "new", **c}, {"batch": batch_id}) for c in cases],
+            ("batch.withdraw", "batches", batch_id, {"sha256": batch["sha256"], "accepted": batch["accepted"]},
+             {k: summary[k] for k in ("ratings", "cases", "flags", "reason")} | {"withdrawn_at": now})])
+    return summary
+
+
+def _subtract_aggregates(db, batch_id: int) -> None:
+    """Take the batch's (counted) ratings out of the daily aggregates; rows left empty go, so that the
+    aggregates are what they would be had the batch never been imported."""
+    sums: dict[tuple, list] = {}
+    ind: dict[tuple, list] = {}
+    for day, window, item, channel, level, index, scores in db.execute(
+            "SELECT day, window_code, item_code, channel, level, rating_index, scores FROM ratings"
+            " WHERE batch_id = ? ORDER BY id", [batch_id]):
+        key = (day, window, item, channel)
+        entry = sums.setdefault(key, [0, 0, 0, 0, 0, 0, 0.0, 0.0])
+        entry[0] += 1
+        entry[level] += 1
+        entry[6] += index
+        entry[7] += index * index
+        for code, score in json.loads(scores or "{}").items():
+            e = ind.setdefault((*key, code), [0, 0.0, 0.0, 0.0, 0.0, 0.0])
+            e[0] += 1
+            e[1] += score
+            e[2] += score * score
+            e[3] += level
+            e[4] += level * level
+            e[5] += score * level
+    for key, (n, l1, l2, l3, l4, l5, index_sum, index_sq) in sums.items():
+        cursor = db.execute(
+            "UPDATE daily_agg SET n = n - ?, l1 = l1 - ?, l2 = l2 - ?, l3 = l3 - ?, l4 = l4 - ?, l5 = l5 - ?,"
+            " index_sum = index_sum - ?, index_sq = index_sq - ?"
+            " WHERE day = ? AND window_code = ? AND item_code = ? AND channel = ? AND n >= ?",
+            [n, l1, l2, l3, l4, l5, index_sum, index_sq, *key, n])
+        if cursor.rowcount != 1:
+            raise DatabaseError(f"the daily aggregate {', '.join(key)} does not hold the batch's ratings",
+                                "the aggregates are out of step with the ratings; nothing was changed")
+        # An emptied group is exactly 0 (not 1e-14), and a row left with nothing in it goes.
+        db.execute("UPDATE daily_agg SET index_sum = 0, index_sq = 0"
+                   " WHERE day = ? AND window_code = ? AND item_code = ? AND channel = ? AND n = 0", key)
+        db.execute("DELETE FROM daily_agg WHERE day = ? AND window_code = ? AND item_code = ? AND channel = ?"
+                   " AND n = 0 AND excluded_n = 0", key)
+    for key, (n, score_sum, score_sq, level_sum, level_sq, cross_sum) in ind.items():
+        cursor = db.execute(
+            "UPDATE daily_indicator_agg SET n = n - ?, score_sum = score_sum - ?, score_sq = score_sq - ?,"
+            " level_sum = level_sum - ?, level_sq = level_sq - ?, cross_sum = cross_sum - ?"
+            " WHERE day = ? AND window_code = ? AND item_code = ? AND channel = ? AND indicator_code = ? AND n >= ?",
+            [n, score_sum, score_sq, level_sum, level_sq, cross_sum, *key, n])
+        if cursor.rowcount != 1:
+            raise DatabaseError(f"the indicator aggregate {', '.join(key)} does not hold the batch's scores",
+                                "the aggregates are out of step with the ratings; nothing was changed")
+        db.execute("DELETE FROM daily_indicator_agg WHERE day = ? AND window_code = ? AND item_code = ?"
+                   " AND channel = ? AND indicator_code = ? AND n = 0", key)

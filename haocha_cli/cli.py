@@ -33,6 +33,7 @@ from haocha_cli.commands import risk as risk_commands
 from haocha_cli.commands import serve as serve_commands
 from haocha_cli.commands import spc as spc_commands
 from haocha_cli.commands import spotcheck as spotcheck_commands
+from haocha_cli.commands import status as status_commands
 from haocha_cli.commands._common import State
 from haocha_cli.errors import HaochaError
 
@@ -151,6 +152,7 @@ app.command("spc")(spc_commands.spc_command)
 app.command("import")(rating_commands.import_command)
 app.command("serve")(serve_commands.serve_command)
 app.command("backup")(backup_commands.backup_command)
+app.command("status")(status_commands.status_command)
 app.add_typer(rating_commands.batches_app, name="batches")
 
 

@@ -1,0 +1,75 @@
+"""`haocha status`: one screen for the bureau's IT staff — is the database sound and current, what waits
+for whom, and what needs doing soon (a missing key-file backup, next year's holidays)."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from haocha_cli.calendar_days import load_calendar, unknown_year_ahead
+from haocha_cli.clock import today
+from haocha_cli.context import Context
+from haocha_cli.db import schema_version
+from haocha_cli.privacy import key_path
+from haocha_cli.workdays import FIRST_KNOWN_YEAR, LAST_KNOWN_YEAR
+
+
+def status(ctx: Context) -> dict[str, Any]:
+    """Figures only, no personal data; a county operator sees its own county's cases."""
+    db, day = ctx.db, today()
+    county = None if ctx.operator.is_city else ctx.operator.county_code
+
+    def one(sql: str, params: list | tuple = ()) -> tuple:
+        return db.execute(sql, list(params)).fetchone()
+
+    size = ctx.db_path.stat().st_size if ctx.db_path.exists() else 0
+    wal = ctx.db_path.with_name(ctx.db_path.name + "-wal")
+    key = key_path(ctx.db_path)
+    ratings, first, last = one("SELECT count(*), min(rated_at), max(rated_at) FROM ratings")
+    batches, withdrawn = one("SELECT count(*), count(withdrawn_at) FROM batches")
+    last_batch = one("SELECT id, file_name, imported_at FROM batches WHERE withdrawn_at IS NULL ORDER BY id DESC"
+                     " LIMIT 1")
+    scope, params = ("", []) if county is None else (" AND county_code = ?", [county])
+    from haocha_cli.cases import OPEN_STATES
+
+    marks = ",".join("?" * len(OPEN_STATES))
+    open_cases = one(f"SELECT count(*) FROM cases WHERE state IN ({marks}){scope}", [*OPEN_STATES, *params])[0]
+    overdue = one(f"SELECT count(*) FROM cases WHERE state IN ({marks}) AND rectify_due < ?{scope}",
+                  [*OPEN_STATES, day.isoformat(), *params])[0]
+    soon = load_calendar(db).add_workdays(day, int(ctx.config["deadlines.due_soon_days"])).isoformat()
+    due_soon = one(f"SELECT count(*) FROM cases WHERE state IN ({marks}) AND rectify_due BETWEEN ? AND ?{scope}",
+                   [*OPEN_STATES, day.isoformat(), soon, *params])[0]
+    revisits = one("SELECT count(*) FROM cases WHERE real_name AND revisit_first_at IS NULL AND revisit_due < ?"
+                   f" AND state NOT IN ('rerated', 'excluded'){scope}", [day.isoformat(), *params])[0]
+    waiting = one("SELECT count(*) FROM cases WHERE state IN ('awaiting_approval', 'appealed')"
+                  + scope, params)[0]
+    flags = one("SELECT count(*) FROM flags WHERE day >= ?" + scope,
+                [(day - timedelta(days=30)).isoformat(), *params])[0]
+    events = one("SELECT count(*) FROM audit_events")[0]
+    unknown = unknown_year_ahead(db, day)
+    todo = []
+    if overdue:
+        todo.append(f"{overdue} case(s) past their rectification deadline: haocha cases list --status open")
+    if revisits:
+        todo.append(f"{revisits} real-name bad review(s) not return-visited in time: haocha cases list")
+    if waiting and county is None:
+        todo.append(f"{waiting} case(s) wait for the city (no-action approvals, appeals): haocha cases list"
+                    " --status awaiting_approval, and --status appealed")
+    if unknown is not None:
+        todo.append(f"{unknown}'s official holidays are not known yet: haocha calendar import the State Council's"
+                    " notice")
+    if not key.exists():
+        todo.append(f"the key file {key} is missing: phones cannot be read; restore it from the backup")
+    return {
+        "database": str(ctx.db_path), "size_mb": round(size / 1e6, 1),
+        "wal_mb": round(wal.stat().st_size / 1e6, 1) if wal.exists() else 0.0,
+        "schema": f"{one('PRAGMA user_version')[0]} of {schema_version()}", "key_file": str(key) if key.exists()
+        else "missing", "today": day.isoformat(), "operator": str(ctx.operator),
+        "ratings": ratings, "rated_from": first, "rated_to": last,
+        "batches": batches, "withdrawn_batches": withdrawn,
+        "last_import": None if last_batch is None else f"batch {last_batch[0]} {last_batch[1]} at {last_batch[2]}",
+        "open_cases": open_cases, "overdue": overdue, "due_soon": due_soon, "revisits_late": revisits,
+        "waiting_for_city": waiting, "flags_30_days": flags, "audit_events": events,
+        "official_calendar": f"{FIRST_KNOWN_YEAR}–{LAST_KNOWN_YEAR}",
+        "to_do": todo,
+    }

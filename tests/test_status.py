@@ -1,0 +1,55 @@
+"""`haocha status`: the figures of a small hand-made database, the to-do list, and a county's own view."""
+
+from __future__ import annotations
+
+import json
+import os
+
+from cases_support import add_ratings
+from support import ok
+
+LC = "county:370213"
+
+
+def _status(run, when, operator="city"):
+    return json.loads(ok(run(when, "status", "--format", "json", operator=operator)).stdout)
+
+
+def test_status_counts_what_waits_and_says_what_to_do(db_path, run):
+    add_ratings(db_path, [
+        {"rated_at": "2026-03-02 10:00:00", "window": "LC01", "level": "不满意", "phone": "13812341234"},
+        {"rated_at": "2026-03-02 11:00:00", "window": "LC01", "level": "满意"},
+        {"rated_at": "2026-03-02 12:00:00", "window": "SN01", "level": "非常不满意"},
+    ])
+    # Monday 2026-03-02: the return visit of case 1 is due on the 3rd, rectification (15 working days) the 23rd.
+    early = _status(run, "2026-03-02 15:00:00")
+    assert {k: early[k] for k in ("ratings", "batches", "open_cases", "overdue", "due_soon", "revisits_late",
+                                  "waiting_for_city", "schema")} == {
+        "ratings": 3, "batches": 1, "open_cases": 2, "overdue": 0, "due_soon": 0, "revisits_late": 0,
+        "waiting_for_city": 0, "schema": "7 of 7"}
+    assert early["to_do"] == []
+    ok(run("2026-03-02 16:00:00", "cases", "classify", "2", "no-action", "--reason", "误评", operator="county:370202"))
+    late = _status(run, "2026-03-20 09:00:00")  # Friday: the 23rd is 1 working day away
+    assert {k: late[k] for k in ("open_cases", "overdue", "due_soon", "revisits_late", "waiting_for_city")} == {
+        "open_cases": 2, "overdue": 0, "due_soon": 2, "revisits_late": 1, "waiting_for_city": 1}
+    assert late["to_do"] == [
+        "1 real-name bad review(s) not return-visited in time: haocha cases list",
+        "1 case(s) wait for the city (no-action approvals, appeals): haocha cases list --status awaiting_approval,"
+        " and --status appealed"]
+    after = _status(run, "2026-03-24 09:00:00")
+    assert (after["overdue"], after["to_do"][0]) == (
+        2, "2 case(s) past their rectification deadline: haocha cases list --status open")
+    # a county sees its own cases only, and nothing that waits for the city
+    county = _status(run, "2026-03-24 09:00:00", operator=LC)
+    assert (county["open_cases"], county["overdue"], county["operator"]) == (1, 1, LC)
+    assert not any("wait for the city" in line for line in county["to_do"])
+
+
+def test_status_says_when_the_key_file_is_missing(db_path, run):
+    os.rename(str(db_path) + ".key", str(db_path) + ".key.moved")
+    data = _status(run, "2026-03-02 15:00:00")
+    assert data["key_file"] == "missing"
+    assert data["to_do"][-1] == (f"the key file {db_path}.key is missing: phones cannot be read; restore it from"
+                                 " the backup")
+    table = ok(run("2026-03-02 15:00:00", "status"))
+    assert "to do: the key file" in table.stderr and "│ ratings" in table.stdout

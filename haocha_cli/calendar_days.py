@@ -103,16 +103,9 @@ def read_days_file(path: str | Path) -> list[tuple[date, bool, str]]:
     path = Path(path)
     if not path.is_file():
         raise NotFound(f"file {path} does not exist", "check the path")
-    raw = path.read_bytes()
-    for encoding in ("utf-8-sig", "gb18030"):  # Excel in China saves CSV as GB18030
-        try:
-            text = raw.decode(encoding)
-            break
-        except UnicodeDecodeError:
-            continue
-    else:
-        raise InvalidInput(f"{path.name} is neither UTF-8 nor GB18030 text", "save it as CSV UTF-8")
-    reader = csv.reader(io.StringIO(text, newline=""))
+    from haocha_cli.readers import decode_small_text
+
+    reader = csv.reader(io.StringIO(decode_small_text(path, path.read_bytes()), newline=""))
     header = [h.strip().lower() for h in next(reader, [])]
     where = {}
     for name, names in (("day", _DAY_HEADERS), ("kind", _KIND_HEADERS), ("note", _NOTE_HEADERS)):

@@ -203,16 +203,9 @@ def _xlsx_rows(path: Path) -> list[tuple[int, list[Any]]]:
 
 
 def _csv_rows(path: Path) -> list[tuple[int, list[Any]]]:
-    raw = path.read_bytes()
-    for encoding in ("utf-8-sig", "gb18030"):  # Excel in China saves CSV as GB18030/GBK
-        try:
-            text = raw.decode(encoding)
-            break
-        except UnicodeDecodeError:
-            continue
-    else:
-        raise InvalidInput(f"{path.name} is neither UTF-8 nor GB18030 text", "save it as CSV UTF-8")
-    reader = csv.reader(io.StringIO(text, newline=""))
+    from haocha_cli.readers import decode_small_text
+
+    reader = csv.reader(io.StringIO(decode_small_text(path, path.read_bytes()), newline=""))
     rows = []
     for values in reader:
         rows.append((reader.line_num, values))

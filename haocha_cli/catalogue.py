@@ -17,6 +17,7 @@ from haocha_cli.clock import now_text
 from haocha_cli.context import Context
 from haocha_cli.db import get_meta, set_meta, transaction
 from haocha_cli.errors import InvalidInput, NotFound
+from haocha_cli.readers import decode_small_text
 from haocha_cli.tomlfile import loads_toml
 
 KINDS = {"offline": "offline", "online": "online", "实体窗口": "offline", "窗口": "offline",
@@ -59,7 +60,7 @@ def load_org_file(path: str | Path) -> dict[str, Any]:
     raw = path.read_bytes()
     if path.suffix.lower() == ".csv":
         return {"windows": _read_window_csv(path, raw)}
-    data = loads_toml(_decode(path, raw), str(path))
+    data = loads_toml(decode_small_text(path, raw), str(path))
     result: dict[str, Any] = {}
     if "city" in data:
         result["city"] = data["city"]
@@ -71,17 +72,8 @@ def load_org_file(path: str | Path) -> dict[str, Any]:
     return result
 
 
-def _decode(path: Path, raw: bytes) -> str:
-    for encoding in ("utf-8-sig", "gb18030"):
-        try:
-            return raw.decode(encoding)
-        except UnicodeDecodeError:
-            continue
-    raise InvalidInput(f"{path} is neither UTF-8 nor GB18030 text", "save it as UTF-8")
-
-
 def _read_window_csv(path: Path, raw: bytes) -> list[dict[str, Any]]:
-    reader = csv.reader(io.StringIO(_decode(path, raw), newline=""))
+    reader = csv.reader(io.StringIO(decode_small_text(path, raw), newline=""))
     header = next(reader, None)
     if not header:
         raise InvalidInput(f"{path} is empty", "the first line must name the columns, e.g. 行政区划代码,窗口编码,窗口名称,窗口类型")

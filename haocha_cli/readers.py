@@ -235,6 +235,17 @@ def _open_csv(path: Path, size: int, enc: str, head: bytes) -> Table:
                  closers=[text.close, binary.close])
 
 
+def decode_small_text(path: Path, raw: bytes) -> str:
+    """A small text file a clerk saved (a window directory, a case sheet, a calendar notice, a TOML file):
+    UTF-8 (with or without a byte-order mark), else GB18030 as Chinese Excel saves CSV."""
+    for encoding in ("utf-8-sig", "gb18030"):
+        try:
+            return raw.decode(encoding)
+        except UnicodeDecodeError:
+            continue
+    raise InvalidInput(f"{path.name} is neither UTF-8 nor GB18030 text", "save it as UTF-8 (Excel: CSV UTF-8)")
+
+
 # --- JSON Lines and JSON --------------------------------------------------------------------------
 
 

@@ -31,6 +31,7 @@ def demo_command(
     lines = [
         f"database:        {s['database']}   (try: haocha --db {s['database']} index --by county --period 2026-08)",
         f"the demo's day:  {NOW}; to see deadlines and overdue cases as of then: export HAOCHA_NOW='{NOW}'",
+        f"what waits:      haocha --db {s['database']} status   (open and overdue cases, a to-do list)",
         f"QR codes:        {s['qr_codes']} windows in {out / 'qr'}; printable sheet {s['qr_sheet']}",
         f"imports:         {s['batches']} batches in {out / 'batches'}: {s['ratings']} ratings accepted, "
         f"{s['rejected_rows']} rows rejected (haocha batches list)",

@@ -11,17 +11,15 @@ ratings are excluded or in a spot-check sample, is refused: those steps are sett
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from haocha_cli import audit
 from haocha_cli.clock import now_text
 from haocha_cli.context import Context
 from haocha_cli.db import transaction
-from haocha_cli.errors import DatabaseError, InvalidInput, InvalidTransition
+from haocha_cli.errors import InvalidInput, InvalidTransition
 from haocha_cli.importer import get_batch
-
-_LEVELS = range(1, 6)
+from haocha_cli.ratings import take_out_of_aggregates
 
 
 def withdraw_batch(ctx: Context, batch_id: int, reason: str) -> dict[str, Any]:
@@ -54,7 +52,8 @@ def withdraw_batch(ctx: Context, batch_id: int, reason: str) -> dict[str, Any]:
             raise InvalidTransition(f"batch {batch_id} ({batch['file_name']}) cannot be withdrawn: "
                                     + "; ".join(blockers),
                                     "a batch is withdrawn only while nothing has happened to it; settle those first")
-        _subtract_aggregates(db, batch_id)
+        take_out_of_aggregates(db, db.query("SELECT * FROM ratings WHERE batch_id = ? ORDER BY id", [batch_id]),
+                               excluded=False, what=f"the ratings of batch {batch_id}")
         cases = [dict(r) for r in db.query(
             f"SELECT id, county_code, window_code, rating_id FROM cases WHERE rating_id IN ({in_batch}) ORDER BY id",
             {"batch": batch_id})]
@@ -72,52 +71,3 @@ def withdraw_batch(ctx: Context, batch_id: int, reason: str) -> dict[str, Any]:
             ("batch.withdraw", "batches", batch_id, {"sha256": batch["sha256"], "accepted": batch["accepted"]},
              {k: summary[k] for k in ("ratings", "cases", "flags", "reason")} | {"withdrawn_at": now})])
     return summary
-
-
-def _subtract_aggregates(db, batch_id: int) -> None:
-    """Take the batch's (counted) ratings out of the daily aggregates; rows left empty go, so that the
-    aggregates are what they would be had the batch never been imported."""
-    sums: dict[tuple, list] = {}
-    ind: dict[tuple, list] = {}
-    for day, window, item, channel, level, index, scores in db.execute(
-            "SELECT day, window_code, item_code, channel, level, rating_index, scores FROM ratings"
-            " WHERE batch_id = ? ORDER BY id", [batch_id]):
-        key = (day, window, item, channel)
-        entry = sums.setdefault(key, [0, 0, 0, 0, 0, 0, 0.0, 0.0])
-        entry[0] += 1
-        entry[level] += 1
-        entry[6] += index
-        entry[7] += index * index
-        for code, score in json.loads(scores or "{}").items():
-            e = ind.setdefault((*key, code), [0, 0.0, 0.0, 0.0, 0.0, 0.0])
-            e[0] += 1
-            e[1] += score
-            e[2] += score * score
-            e[3] += level
-            e[4] += level * level
-            e[5] += score * level
-    for key, (n, l1, l2, l3, l4, l5, index_sum, index_sq) in sums.items():
-        cursor = db.execute(
-            "UPDATE daily_agg SET n = n - ?, l1 = l1 - ?, l2 = l2 - ?, l3 = l3 - ?, l4 = l4 - ?, l5 = l5 - ?,"
-            " index_sum = index_sum - ?, index_sq = index_sq - ?"
-            " WHERE day = ? AND window_code = ? AND item_code = ? AND channel = ? AND n >= ?",
-            [n, l1, l2, l3, l4, l5, index_sum, index_sq, *key, n])
-        if cursor.rowcount != 1:
-            raise DatabaseError(f"the daily aggregate {', '.join(key)} does not hold the batch's ratings",
-                                "the aggregates are out of step with the ratings; nothing was changed")
-        # An emptied group is exactly 0 (not 1e-14), and a row left with nothing in it goes.
-        db.execute("UPDATE daily_agg SET index_sum = 0, index_sq = 0"
-                   " WHERE day = ? AND window_code = ? AND item_code = ? AND channel = ? AND n = 0", key)
-        db.execute("DELETE FROM daily_agg WHERE day = ? AND window_code = ? AND item_code = ? AND channel = ?"
-                   " AND n = 0 AND excluded_n = 0", key)
-    for key, (n, score_sum, score_sq, level_sum, level_sq, cross_sum) in ind.items():
-        cursor = db.execute(
-            "UPDATE daily_indicator_agg SET n = n - ?, score_sum = score_sum - ?, score_sq = score_sq - ?,"
-            " level_sum = level_sum - ?, level_sq = level_sq - ?, cross_sum = cross_sum - ?"
-            " WHERE day = ? AND window_code = ? AND item_code = ? AND channel = ? AND indicator_code = ? AND n >= ?",
-            [n, score_sum, score_sq, level_sum, level_sq, cross_sum, *key, n])
-        if cursor.rowcount != 1:
-            raise DatabaseError(f"the indicator aggregate {', '.join(key)} does not hold the batch's scores",
-                                "the aggregates are out of step with the ratings; nothing was changed")
-        db.execute("DELETE FROM daily_indicator_agg WHERE day = ? AND window_code = ? AND item_code = ?"
-                   " AND channel = ? AND indicator_code = ? AND n = 0", key)

@@ -3,11 +3,14 @@ as false 评价信息不实) while keeping it, as DOMAIN section 4 asks.
 
 The figures read the daily aggregates only, so an exclusion moves the rating there too: out of the level
 counts and index sums of ``daily_agg`` into its ``excluded_n``, and out of ``daily_indicator_agg``.
+``take_out_of_aggregates`` does that for one rating or many; a withdrawn batch (haocha_cli.batches) uses it
+to take its ratings out altogether.
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from typing import Any
 
 import sqlite_utils
@@ -46,40 +49,63 @@ def exclude_rating(db: sqlite_utils.Database, rating_id: int, reason: str) -> di
                 f"rating {rating_id} is already excluded ({rating['excluded']}, {rating['excluded_at']})",
                 "an excluded rating stays excluded",
             )
-        key = [rating["day"], rating["window_code"], rating["item_code"], rating["channel"]]
-        index = float(rating["rating_index"])
-        level = int(rating["level"])
-        cursor = db.execute(
-            f"UPDATE daily_agg SET n = n - 1, l{level} = l{level} - 1, index_sum = index_sum - ?,"
-            " index_sq = index_sq - ?, excluded_n = excluded_n + 1"
-            " WHERE day = ? AND window_code = ? AND item_code = ? AND channel = ?"
-            f" AND n > 0 AND l{level} > 0",
-            [index, index * index, *key],
-        )
-        if cursor.rowcount != 1:
-            raise DatabaseError(
-                f"the daily aggregate of rating {rating_id} ({', '.join(key)}) does not hold it",
-                "the aggregates are out of step with the ratings; nothing was changed",
-            )
-        # Floating-point sums of an emptied group are set to exactly 0 rather than left at 1e-14.
-        db.execute(
-            "UPDATE daily_agg SET index_sum = 0, index_sq = 0"
-            " WHERE day = ? AND window_code = ? AND item_code = ? AND channel = ? AND n = 0",
-            key,
-        )
-        for code, score in sorted(json.loads(rating["scores"] or "{}").items()):
-            s = float(score)
-            cursor = db.execute(
-                "UPDATE daily_indicator_agg SET n = n - 1, score_sum = score_sum - ?, score_sq = score_sq - ?,"
-                " level_sum = level_sum - ?, level_sq = level_sq - ?, cross_sum = cross_sum - ?"
-                " WHERE day = ? AND window_code = ? AND item_code = ? AND channel = ? AND indicator_code = ?"
-                " AND n > 0",
-                [s, s * s, level, level * level, s * level, *key, code],
-            )
-            if cursor.rowcount != 1:
-                raise DatabaseError(
-                    f"the indicator aggregate {code} of rating {rating_id} ({', '.join(key)}) does not hold it",
-                    "the aggregates are out of step with the ratings; nothing was changed",
-                )
+        take_out_of_aggregates(db, [rating], excluded=True, what=f"rating {rating_id}")
         db.execute("UPDATE ratings SET excluded = ?, excluded_at = ? WHERE id = ?", [reason, now_text(), rating_id])
     return rating
+
+
+def take_out_of_aggregates(db: sqlite_utils.Database, ratings: Iterable[dict[str, Any]], *, excluded: bool,
+                           what: str) -> None:
+    """Take counted ratings out of the daily aggregates: their level counts, index sums and indicator sums.
+
+    ``excluded``: they stay in the database, not counted, and move to ``excluded_n`` (an upheld appeal, a
+    false rating; an emptied indicator row stays, at 0); otherwise they are gone (a withdrawn batch) and rows
+    left holding nothing are removed, as if those ratings had never come. Emptied index sums are set to
+    exactly 0. Raises DatabaseError when an aggregate does not hold them (``what`` names them); the caller's
+    transaction then changes nothing.
+    """
+    sums: dict[tuple, list] = {}
+    ind: dict[tuple, list] = {}
+    for r in ratings:
+        key = (r["day"], r["window_code"], r["item_code"], r["channel"])
+        level, index = int(r["level"]), float(r["rating_index"])
+        entry = sums.setdefault(key, [0, 0, 0, 0, 0, 0, 0.0, 0.0])
+        entry[0] += 1
+        entry[level] += 1
+        entry[6] += index
+        entry[7] += index * index
+        for code, score in sorted(json.loads(r["scores"] or "{}").items()):
+            s = float(score)
+            e = ind.setdefault((*key, code), [0, 0.0, 0.0, 0.0, 0.0, 0.0])
+            e[0] += 1
+            e[1] += s
+            e[2] += s * s
+            e[3] += level
+            e[4] += level * level
+            e[5] += s * level
+    problem = "the aggregates are out of step with the ratings; nothing was changed"
+    for key, (n, l1, l2, l3, l4, l5, index_sum, index_sq) in sums.items():
+        cursor = db.execute(
+            "UPDATE daily_agg SET n = n - ?, l1 = l1 - ?, l2 = l2 - ?, l3 = l3 - ?, l4 = l4 - ?, l5 = l5 - ?,"
+            " index_sum = index_sum - ?, index_sq = index_sq - ?, excluded_n = excluded_n + ?"
+            " WHERE day = ? AND window_code = ? AND item_code = ? AND channel = ?"
+            " AND n >= ? AND l1 >= ? AND l2 >= ? AND l3 >= ? AND l4 >= ? AND l5 >= ?",
+            [n, l1, l2, l3, l4, l5, index_sum, index_sq, n if excluded else 0, *key, n, l1, l2, l3, l4, l5])
+        if cursor.rowcount != 1:
+            raise DatabaseError(f"the daily aggregate {', '.join(key)} does not hold {what}", problem)
+        # Floating-point sums of an emptied group are set to exactly 0 rather than left at 1e-14.
+        db.execute("UPDATE daily_agg SET index_sum = 0, index_sq = 0"
+                   " WHERE day = ? AND window_code = ? AND item_code = ? AND channel = ? AND n = 0", key)
+        db.execute("DELETE FROM daily_agg WHERE day = ? AND window_code = ? AND item_code = ? AND channel = ?"
+                   " AND n = 0 AND excluded_n = 0", key)
+    for key, (n, score_sum, score_sq, level_sum, level_sq, cross_sum) in ind.items():
+        cursor = db.execute(
+            "UPDATE daily_indicator_agg SET n = n - ?, score_sum = score_sum - ?, score_sq = score_sq - ?,"
+            " level_sum = level_sum - ?, level_sq = level_sq - ?, cross_sum = cross_sum - ?"
+            " WHERE day = ? AND window_code = ? AND item_code = ? AND channel = ? AND indicator_code = ? AND n >= ?",
+            [n, score_sum, score_sq, level_sum, level_sq, cross_sum, *key, n])
+        if cursor.rowcount != 1:
+            raise DatabaseError(f"the indicator aggregate {', '.join(key)} does not hold {what}", problem)
+        if not excluded:
+            db.execute("DELETE FROM daily_indicator_agg WHERE day = ? AND window_code = ? AND item_code = ?"
+                       " AND channel = ? AND indicator_code = ? AND n = 0", key)

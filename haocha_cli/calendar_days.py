@@ -94,7 +94,6 @@ KINDS = {"holiday": False, "休": False, "休息": False, "放假": False, "假"
 _DAY_HEADERS = {"day", "date", "日期"}
 _KIND_HEADERS = {"kind", "类型", "安排"}
 _NOTE_HEADERS = {"note", "备注", "说明"}
-_PROBLEMS_LISTED = 20
 
 
 def read_days_file(path: str | Path) -> list[tuple[date, bool, str]]:
@@ -139,10 +138,8 @@ def read_days_file(path: str | Path) -> list[tuple[date, bool, str]]:
         seen[day] = line
         entries.append((day, kind, cells[where["note"]] if "note" in where else ""))
     if problems:
-        listed = "".join(f"\n  - {p}" for p in problems[:_PROBLEMS_LISTED])
-        more = len(problems) - _PROBLEMS_LISTED
-        raise InvalidInput(f"{len(problems)} line(s) of {path.name} cannot be read, so nothing was changed:{listed}"
-                           + (f"\n  - … and {more} more" if more > 0 else ""), "fix them and import the file again")
+        raise InvalidInput.listing(f"{len(problems)} line(s) of {path.name} cannot be read, so nothing was changed",
+                                   problems, "fix them and import the file again")
     if not entries:
         raise InvalidInput(f"{path.name} has no days", "one line per day: 2027-02-08,放假,春节")
     return entries

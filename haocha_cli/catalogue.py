@@ -36,7 +36,6 @@ CSV_HEADERS = {
 _REQUIRED_WINDOW = ("code", "name", "county", "kind")
 
 # field name -> (table, columns compared for "changed")
-_PROBLEMS_LISTED = 20  # problems of an organisation file listed in one error
 _TABLES = {
     "counties": ("counties", ("name",)),
     "items": ("items", ("name", "legal_days", "promised_days", "active")),
@@ -188,10 +187,8 @@ def _validate(db: sqlite_utils.Database, data: dict[str, Any], vault) -> dict[st
     if len(problems) == 1:
         raise problems[0]
     if problems:
-        listed = "".join(f"\n  - {p}" for p in problems[:_PROBLEMS_LISTED])
-        more = len(problems) - _PROBLEMS_LISTED
-        raise InvalidInput(f"{len(problems)} entries cannot be imported, so nothing was changed:{listed}"
-                           + (f"\n  - … and {more} more" if more > 0 else ""), "fix them and import the file again")
+        raise InvalidInput.listing(f"{len(problems)} entries cannot be imported, so nothing was changed",
+                                   [str(p) for p in problems], "fix them and import the file again")
     return rows
 
 

@@ -36,6 +36,14 @@ class NotFound(HaochaError):
 class InvalidInput(HaochaError):
     """A value or file that cannot be accepted."""
 
+    @classmethod
+    def listing(cls, headline: str, problems: list[str], hint: str, *, most: int = 20) -> InvalidInput:
+        """One error naming every problem of a file (the first ``most`` of them), so that a clerk fixes the
+        file in one go."""
+        listed = "".join(f"\n  - {p}" for p in problems[:most])
+        more = len(problems) - most
+        return cls(headline + ":" + listed + (f"\n  - … and {more} more" if more > 0 else ""), hint)
+
 
 class PermissionDenied(HaochaError):
     """The operator's role does not allow the action."""

@@ -8,6 +8,7 @@ the same bytes (cron re-runs are idempotent).
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
@@ -213,7 +214,7 @@ def _signals_section(ctx: Context, day: date, L) -> dict[str, Any]:
     rows = []
     for county in [None, *(r[0] for r in ctx.db.execute("SELECT code FROM counties ORDER BY code"))]:
         for s in process_control.signals_on(ctx.db, ctx.config, day, county):
-            name = _chinese_name if L is LABELS["zh"] else str
+            name = _display_name(L)
             rows.append([s["county"] if county else L["city"], L.get(f"metric_{s['metric']}", s["metric"]),
                          _num(s["value"], 3), "; ".join(name(d) for d in s["descriptions"])])
     if not rows:
@@ -357,6 +358,11 @@ def _spotcheck_section(ctx: Context, month: Period, L) -> dict[str, Any]:
 _ENGLISH_GLOSS = re.compile(r"\s*\((?=[^()]*[A-Za-z])[^()\u3000-\u9fff\uff00-\uffef]+\)$")
 
 
+def _display_name(L) -> Callable[[str], str]:
+    """How a name with an English gloss is shown: without it in a Chinese report, whole in an English one."""
+    return _chinese_name if L is LABELS["zh"] else str
+
+
 def _chinese_name(text: str) -> str:
     """评价采集 (rating collection) → 评价采集: an English gloss (of the FMEA register, of a run rule) left out
     of a Chinese report."""
@@ -368,7 +374,7 @@ def _fmea_section(ctx: Context, L) -> dict[str, Any]:
     from haocha_cli import fmea
 
     risks = fmea.list_risks(ctx)
-    name = _chinese_name if L is LABELS["zh"] else str
+    name = _display_name(L)
     body = [[r["code"], name(r["step"]), name(r["failure_mode"]), r["severity"], r["occurrence"], r["detection"],
              r["rpn"], r["ap"]] for r in risks]
     levels = fmea.risk_levels(ctx.db)

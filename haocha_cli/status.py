@@ -7,6 +7,7 @@ from datetime import timedelta
 from typing import Any
 
 from haocha_cli.calendar_days import load_calendar, unknown_year_ahead
+from haocha_cli.cases import OPEN_STATES
 from haocha_cli.clock import today
 from haocha_cli.context import Context
 from haocha_cli.db import schema_version
@@ -30,8 +31,6 @@ def status(ctx: Context) -> dict[str, Any]:
     last_batch = one("SELECT id, file_name, imported_at FROM batches WHERE withdrawn_at IS NULL ORDER BY id DESC"
                      " LIMIT 1")
     scope, params = ("", []) if county is None else (" AND county_code = ?", [county])
-    from haocha_cli.cases import OPEN_STATES
-
     marks = ",".join("?" * len(OPEN_STATES))
     open_cases = one(f"SELECT count(*) FROM cases WHERE state IN ({marks}){scope}", [*OPEN_STATES, *params])[0]
     overdue = one(f"SELECT count(*) FROM cases WHERE state IN ({marks}) AND rectify_due < ?{scope}",

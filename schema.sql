@@ -389,3 +389,44 @@ DROP INDEX IF EXISTS ratings_case_no;
 ALTER TABLE batches ADD COLUMN withdrawn_at TEXT;
 ALTER TABLE batches ADD COLUMN withdrawn_by TEXT;
 ALTER TABLE batches ADD COLUMN withdraw_reason TEXT;
+
+-- migration 8: who acts (staff accounts, the person in every audit event, workbench sessions)
+-- The person who acted (a workbench account's username, os:<login> on the command line, rater on the rating
+-- page), inside the event's hash. Events written before this migration keep an empty person and their hash.
+ALTER TABLE audit_events ADD COLUMN person TEXT NOT NULL DEFAULT '';
+CREATE INDEX audit_person ON audit_events(person);
+
+-- Staff accounts (工作人员账号) of the workbench. The password is kept only as an argon2id hash. A disabled
+-- account keeps its row (and so its history); it can no longer log in, and its sessions end.
+CREATE TABLE accounts (
+    id                   INTEGER PRIMARY KEY,
+    username             TEXT NOT NULL UNIQUE COLLATE NOCASE,
+    name                 TEXT NOT NULL,                -- 姓名
+    role                 TEXT NOT NULL CHECK (role IN ('admin', 'city', 'county')),
+    county_code          TEXT REFERENCES counties(code),
+    password_hash        TEXT NOT NULL,
+    must_change          INTEGER NOT NULL DEFAULT 0,  -- 1 after a reset: a one-time password, changed at login
+    active               INTEGER NOT NULL DEFAULT 1,
+    locked_until         TEXT,                         -- too many wrong passwords: refused until then
+    password_changed_at  TEXT NOT NULL,
+    created_at           TEXT NOT NULL,
+    updated_at           TEXT NOT NULL,
+    CHECK ((role = 'county') = (county_code IS NOT NULL))
+);
+
+-- Wrong passwords of the last minutes, per account: five within login.failure_minutes lock it.
+CREATE TABLE login_failures (
+    account_id  INTEGER NOT NULL REFERENCES accounts(id),
+    at          TEXT NOT NULL
+);
+CREATE INDEX login_failures_account ON login_failures(account_id, at);
+
+-- Workbench sessions: the cookie carries a random id (signed); only its SHA-256 is kept here.
+CREATE TABLE web_sessions (
+    id_hash     TEXT PRIMARY KEY,
+    account_id  INTEGER NOT NULL REFERENCES accounts(id),
+    csrf_token  TEXT NOT NULL,
+    created_at  TEXT NOT NULL,                         -- absolute lifetime counts from here
+    seen_at     TEXT NOT NULL                          -- idle timeout counts from here
+);
+CREATE INDEX web_sessions_account ON web_sessions(account_id);

@@ -3,6 +3,11 @@
 Each event's hash covers its own fields and the previous event's hash; meta('audit_head') holds the id
 and hash of the last event. An edited row breaks its own hash, a removed or reordered row breaks the chain
 or the id sequence, and a removed last row no longer matches the head.
+
+Each event names the role it was taken in (``operator``: admin, city, county:<code>, serve) and the person who
+took it (``person``: a workbench account's username, ``os:<login>`` on the command line, ``rater`` on the
+rating page). The person is inside the hash. Events written before persons were recorded (schema 8) have an
+empty person and keep the hash they were written with.
 """
 
 from __future__ import annotations
@@ -18,6 +23,7 @@ from haocha_cli.db import get_meta, set_meta
 
 GENESIS = "0" * 64
 _FIELDS = ("id", "at", "operator", "action", "entity", "entity_id", "before", "after", "prev_hash")
+_COLUMNS = "id, at, operator, person, action, entity, entity_id, before, after, prev_hash, hash"
 
 
 def _canonical(value: Any) -> str | None:
@@ -27,13 +33,24 @@ def _canonical(value: Any) -> str | None:
 
 
 def _hash(row: dict[str, Any]) -> str:
-    payload = json.dumps([row[f] for f in _FIELDS], ensure_ascii=False)
+    fields = [row[f] for f in _FIELDS]
+    if row.get("person"):  # an event before schema 8 has none: its hash is the one it was written with
+        fields.append(row["person"])
+    payload = json.dumps(fields, ensure_ascii=False)
     return hashlib.sha256(payload.encode("utf-8")).hexdigest()
+
+
+def _actor(operator: Any) -> tuple[str, str]:
+    """(role, person) of an ``Operator``. Without a person (a plain role string) the person is the OS login
+    of this process: an event never goes unnamed."""
+    from haocha_cli.context import os_person
+
+    return str(operator), getattr(operator, "person", "") or os_person()
 
 
 def record(
     db: sqlite_utils.Database,
-    operator: str,
+    operator: Any,
     action: str,
     entity: str,
     entity_id: str | int,
@@ -45,7 +62,7 @@ def record(
 
 
 def record_many(
-    db: sqlite_utils.Database, operator: str, changes: list[tuple[str, str, str | int, Any, Any]]
+    db: sqlite_utils.Database, operator: Any, changes: list[tuple[str, str, str | int, Any, Any]]
 ) -> list[int]:
     """Append one event per (action, entity, entity_id, before, after), chained in order; call inside the
     transaction that makes the changes. Returns their ids. One head read and write for the lot, so that a
@@ -53,10 +70,11 @@ def record_many(
     head = get_meta(db, "audit_head")
     last_id, prev_hash = (int(head.split(":")[0]), head.split(":")[1]) if head else (0, GENESIS)
     at = now_text()
+    role, person = _actor(operator)
     rows = []
     for action, entity, entity_id, before, after in changes:
         last_id += 1
-        row = {"id": last_id, "at": at, "operator": operator, "action": action, "entity": entity,
+        row = {"id": last_id, "at": at, "operator": role, "person": person, "action": action, "entity": entity,
                "entity_id": str(entity_id), "before": _canonical(before), "after": _canonical(after),
                "prev_hash": prev_hash}
         row["hash"] = prev_hash = _hash(row)
@@ -64,8 +82,8 @@ def record_many(
     if not rows:
         return []
     db.conn.executemany(
-        "INSERT INTO audit_events (id, at, operator, action, entity, entity_id, before, after, prev_hash, hash)"
-        " VALUES (:id, :at, :operator, :action, :entity, :entity_id, :before, :after, :prev_hash, :hash)",
+        f"INSERT INTO audit_events ({_COLUMNS}) VALUES (:id, :at, :operator, :person, :action, :entity,"
+        " :entity_id, :before, :after, :prev_hash, :hash)",
         rows,
     )
     set_meta(db, "audit_head", f"{last_id}:{prev_hash}")
@@ -75,9 +93,12 @@ def record_many(
 def events(
     db: sqlite_utils.Database, entity: str | None = None, entity_id: str | None = None, limit: int | None = None,
     *, start: str | None = None, end: str | None = None, operator: str | None = None, action: str | None = None,
+    person: str | None = None, scope: tuple[str, list[Any]] | None = None,
 ) -> list[dict[str, Any]]:
-    """The events, oldest first: of an entity (and id), between two days (inclusive), by one operator, of one
-    action or of actions beginning with a prefix that ends with a dot (``case.``); the last ``limit`` of them."""
+    """The events, oldest first: of an entity (and id), between two days (inclusive), by one operator (role)
+    or person, of one action or of actions beginning with a prefix that ends with a dot (``case.``); the
+    last ``limit`` of them. ``scope`` is an extra (SQL condition, parameters) over the events, such as
+    ``visibility.audit_scope`` gives a county."""
     where, params = [], []
     if entity:
         where.append("entity = ?")
@@ -94,6 +115,12 @@ def events(
     if operator:
         where.append("operator = ?")
         params.append(operator)
+    if person:
+        where.append("person = ?")
+        params.append(person)
+    if scope is not None:
+        where.append(scope[0])
+        params += scope[1]
     if action:
         if action.endswith("."):
             where.append("substr(action, 1, ?) = ?")
@@ -101,7 +128,7 @@ def events(
         else:
             where.append("action = ?")
             params.append(action)
-    sql = "SELECT id, at, operator, action, entity, entity_id, before, after FROM audit_events"
+    sql = "SELECT id, at, operator, person, action, entity, entity_id, before, after FROM audit_events"
     if where:
         sql += " WHERE " + " AND ".join(where)
     sql += " ORDER BY id"
@@ -113,10 +140,7 @@ def events(
 def verify(db: sqlite_utils.Database) -> dict[str, Any]:
     """{'ok': bool, 'events': n, 'problem': text, 'event_id': first bad id}."""
     prev_hash, expected_id, count = GENESIS, 1, 0
-    cursor = db.execute(
-        "SELECT id, at, operator, action, entity, entity_id, before, after, prev_hash, hash"
-        " FROM audit_events ORDER BY rowid"
-    )
+    cursor = db.execute(f"SELECT {_COLUMNS} FROM audit_events ORDER BY rowid")
     columns = [d[0] for d in cursor.description]
     for values in cursor:
         row = dict(zip(columns, values, strict=True))

@@ -75,7 +75,7 @@ def backup_database(ctx: Context, dest: str | Path, *, force: bool = False) -> d
         _remove(part)
         _remove(key_part)
     with transaction(ctx.db):
-        audit.record(ctx.db, str(ctx.operator), "database.backup", "database", str(source.resolve()), None,
+        audit.record(ctx.db, ctx.operator, "database.backup", "database", str(source.resolve()), None,
                      {"to": str(dest.resolve()), "events": check["events"], "bytes": size})
     return {"path": str(dest), "key_path": str(dest_key), "bytes": size, "events": check["events"],
             "integrity": integrity}

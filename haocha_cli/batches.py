@@ -63,10 +63,10 @@ def withdraw_batch(ctx: Context, batch_id: int, reason: str) -> dict[str, Any]:
         now = now_text()
         db.execute("UPDATE batches SET sha256 = 'withdrawn:' || id || ':' || sha256, withdrawn_at = ?,"
                    " withdrawn_by = ?, withdraw_reason = ? WHERE id = ?",
-                   [now, str(ctx.operator), reason, batch_id])
+                   [now, ctx.operator.label, reason, batch_id])
         summary = {"batch": batch_id, "file": batch["file_name"], "sha256": batch["sha256"], "ratings": ratings,
                    "cases": len(cases), "flags": flags, "reason": reason}
-        audit.record_many(db, str(ctx.operator), [
+        audit.record_many(db, ctx.operator, [
             *[("case.withdraw", "cases", c["id"], {"state": "new", **c}, {"batch": batch_id}) for c in cases],
             ("batch.withdraw", "batches", batch_id, {"sha256": batch["sha256"], "accepted": batch["accepted"]},
              {k: summary[k] for k in ("ratings", "cases", "flags", "reason")} | {"withdrawn_at": now})])

@@ -8,7 +8,7 @@ from typing import Any
 
 from haocha_cli import audit, catalogue, indicators
 from haocha_cli.config import load_config
-from haocha_cli.context import Context, Operator
+from haocha_cli.context import Context, Operator, os_person
 from haocha_cli.db import get_meta, open_db, set_meta, transaction
 from haocha_cli.privacy import ensure_key_file
 
@@ -23,7 +23,7 @@ def init_database(db_path: str | Path, config_path: str | Path | None = None,
     existed = Path(db_path).exists()
     db = open_db(db_path, create=True)
     key_file, key_created = ensure_key_file(db_path)
-    ctx = Context(db, Path(db_path), config, Operator("city"))
+    ctx = Context(db, Path(db_path), config, Operator("admin", person=os_person()))
     done: list[str] = []
     if not existed:
         done.append(f"created database {db_path}")
@@ -41,6 +41,6 @@ def init_database(db_path: str | Path, config_path: str | Path | None = None,
             from haocha_cli.clock import now_text
 
             set_meta(db, "initialised_at", now_text())
-            audit.record(db, "city", "init", "database", str(db_path), None, {"schema": db.execute("PRAGMA user_version").fetchone()[0]})
+            audit.record(db, ctx.operator, "init", "database", str(db_path), None, {"schema": db.execute("PRAGMA user_version").fetchone()[0]})
     db.close()
     return {"changed": bool(done), "done": done, "db": str(db_path)}

@@ -56,13 +56,13 @@ def set_day(ctx: Context, day: date, is_workday: bool, note: str = "") -> dict[s
             "INSERT INTO calendar_overrides (day, is_workday, note, created_at, operator) VALUES (?, ?, ?, ?, ?)"
             " ON CONFLICT(day) DO UPDATE SET is_workday = excluded.is_workday, note = excluded.note,"
             " created_at = excluded.created_at, operator = excluded.operator",
-            [day.isoformat(), int(is_workday), note or "", now_text(), str(ctx.operator)],
+            [day.isoformat(), int(is_workday), note or "", now_text(), ctx.operator.label],
         )
         from haocha_cli.cases import recompute_deadlines
 
         moved = recompute_deadlines(ctx.db, load_calendar(ctx.db))
         before = None if old is None else {"is_workday": bool(old[0]), "note": old[1]}
-        audit.record(ctx.db, str(ctx.operator), "calendar.add-workday" if is_workday else "calendar.add-holiday",
+        audit.record(ctx.db, ctx.operator, "calendar.add-workday" if is_workday else "calendar.add-holiday",
                      "calendar", day.isoformat(), before,
                      {"is_workday": is_workday, "note": note or "", "moved": moved})
     return {"day": day.isoformat(), "is_workday": is_workday, "before": None if old is None else bool(old[0]),
@@ -82,7 +82,7 @@ def remove_day(ctx: Context, day: date) -> dict[str, Any]:
         from haocha_cli.cases import recompute_deadlines
 
         moved = recompute_deadlines(ctx.db, load_calendar(ctx.db))
-        audit.record(ctx.db, str(ctx.operator), "calendar.remove", "calendar", day.isoformat(),
+        audit.record(ctx.db, ctx.operator, "calendar.remove", "calendar", day.isoformat(),
                      {"is_workday": bool(old[0]), "note": old[1]}, {"moved": moved})
     return {"day": day.isoformat(), "was_workday": bool(old[0]), "note": old[1], "official": _official(day),
             "moved": moved}

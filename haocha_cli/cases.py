@@ -198,7 +198,7 @@ def open_cases(ctx: Context, ratings: list[dict[str, Any]]) -> int:
             events.append(("case.open", "cases", case_id, None,
                            {k: row[k] for k in ("rating_id", "county_code", "window_code", "level", "state",
                                                 "revisit_due", "rectify_due")}))
-        audit.record_many(ctx.db, str(ctx.operator), events)
+        audit.record_many(ctx.db, ctx.operator, events)
     return len(events)
 
 
@@ -237,11 +237,22 @@ def recompute_deadlines(db: sqlite_utils.Database, cal: WorkCalendar) -> list[di
 # --- the state machine -----------------------------------------------------------------------------------
 
 
+_NO_CASE_HINT = "`haocha cases list --status all` lists the cases"
+
+
 def get_case(db: sqlite_utils.Database, case_id: int) -> dict[str, Any]:
     rows = list(db.query("SELECT * FROM cases WHERE id = ?", [case_id]))
     if not rows:
-        raise NotFound(f"case {case_id} does not exist", "`haocha cases list --status all` lists the cases")
+        raise NotFound(f"case {case_id} does not exist", _NO_CASE_HINT)
     return rows[0]
+
+
+def visible_case(ctx: Context, case_id: int) -> dict[str, Any]:
+    """The case, if this operator may see it: another county's case is, to a county, one that does not exist
+    (the same error, so that nobody learns which numbers are another county's)."""
+    case = get_case(ctx.db, case_id)
+    ctx.visible(case["county_code"], f"case {case_id}", _NO_CASE_HINT)
+    return case
 
 
 def state_name(state: str) -> str:
@@ -268,17 +279,13 @@ def _check_operator(ctx: Context, case: dict[str, Any], action: Action) -> None:
     if action.role == "city":
         ctx.require_city(doing)
     elif action.role == "county" and ctx.operator.is_city:
-        raise PermissionDenied(
-            f"{doing} is the county bureau's (县级局) task; operator city may not do it",
-            f"run it as --operator county:{county}",
-        )
-    else:
-        ctx.require_county(county, f"case {case['id']}")
+        raise PermissionDenied(f"{doing} is the county bureau's (县级局) task; {ctx.operator} may not do it",
+                               f"the staff of county {county} do it")
 
 
 def _checked(ctx: Context, case_id: int, name: str) -> dict[str, Any]:
     """The case, once the operator and the state allow ``name``; else the error, before any write."""
-    case = get_case(ctx.db, case_id)
+    case = visible_case(ctx, case_id)
     action = ACTIONS[name]
     _check_operator(ctx, case, action)
     if case["state"] not in action.states:
@@ -301,7 +308,7 @@ def _update(ctx: Context, case: dict[str, Any], action: str, changes: dict[str, 
     now = now_text()
     before = {k: case[k] for k in changes}
     ctx.db["cases"].update(case["id"], {**changes, "updated_at": now})
-    audit.record(ctx.db, str(ctx.operator), f"case.{action}", "cases", case["id"], before, {**changes, **(info or {})})
+    audit.record(ctx.db, ctx.operator, f"case.{action}", "cases", case["id"], before, {**changes, **(info or {})})
     return {**case, **changes, "updated_at": now}
 
 
@@ -373,7 +380,7 @@ def contact(ctx: Context, case_id: int) -> dict[str, Any]:
         if row is None:
             raise NotFound(f"the contact of case {case_id} is missing", "the database is inconsistent")
         phone = ctx.vault.reveal(row[0])
-        audit.record(ctx.db, str(ctx.operator), "case.contact", "cases", case["id"], None,
+        audit.record(ctx.db, ctx.operator, "case.contact", "cases", case["id"], None,
                      {"revealed": "phone", "phone_masked": row[1]})
     return {"case": case["id"], "phone": phone, "phone_masked": row[1]}
 
@@ -440,7 +447,7 @@ def appeal(ctx: Context, case_id: int, reason: str, evidence: str) -> dict[str, 
         case = _checked(ctx, case_id, "appeal")
         appeal_id = ctx.db["appeals"].insert({
             "case_id": case["id"], "reason": reason, "evidence": evidence, "state_before": case["state"],
-            "filed_by": str(ctx.operator), "filed_at": now_text(),
+            "filed_by": ctx.operator.label, "filed_at": now_text(),
         }).last_pk
         return _update(ctx, case, "appeal", {"state": "appealed"},
                        {"appeal": appeal_id, "reason": reason, "evidence": evidence})
@@ -461,7 +468,7 @@ def decide(ctx: Context, case_id: int, uphold: bool, reason: str) -> dict[str, A
         appeal_id, state_before = pending
         now = now_text()
         ctx.db["appeals"].update(appeal_id, {"decision": "upheld" if uphold else "dismissed",
-                                             "decision_reason": reason, "decided_by": str(ctx.operator),
+                                             "decision_reason": reason, "decided_by": ctx.operator.label,
                                              "decided_at": now})
         if uphold:
             exclude_rating(ctx.db, case["rating_id"], "appeal_upheld")
@@ -578,8 +585,7 @@ def list_cases(ctx: Context, county: str | None = None, status: str | None = Non
 
 def show_case(ctx: Context, case_id: int) -> dict[str, Any]:
     """A case with its rating, appeals, the actions allowed now and its history (the audit trail)."""
-    case = get_case(ctx.db, case_id)
-    ctx.require_county(case["county_code"], f"case {case_id}")
+    case = visible_case(ctx, case_id)
     rating = dict(next(iter(ctx.db.query(
         "SELECT r.source, r.rating_id, r.rated_at, r.channel, r.mode, r.level, r.rating_index, r.scores,"
         " r.problems, r.case_no, r.rating_round, r.comment, r.anonymous, r.excluded, r.excluded_at,"

@@ -239,7 +239,7 @@ def import_org(ctx: Context, data: dict[str, Any]) -> dict[str, Any]:
                     ctx.db[table].insert(dict(row, created_at=now))
                     counts["added"] += 1
                     changes.append(f"added {section[:-1] if section != 'staff' else 'staff'} {row['code']}")
-                    audit.record(ctx.db, str(ctx.operator), "catalogue.add", table, row["code"], None, _public(row))
+                    audit.record(ctx.db, ctx.operator, "catalogue.add", table, row["code"], None, _public(row))
                     continue
                 old = dict(zip([c[0] for c in ctx.db.execute(f"SELECT * FROM {table} LIMIT 0").description], old, strict=True))
                 if all(old.get(c) == row.get(c) for c in compared):
@@ -254,7 +254,7 @@ def import_org(ctx: Context, data: dict[str, Any]) -> dict[str, Any]:
                 ctx.db[table].update(row["code"], update)
                 counts["updated"] += 1
                 changes.append(f"updated {table} {row['code']}")
-                audit.record(ctx.db, str(ctx.operator), "catalogue.update", table, row["code"],
+                audit.record(ctx.db, ctx.operator, "catalogue.update", table, row["code"],
                              _public(old), _public(row))
     return {**counts, "changes": changes}
 
@@ -274,10 +274,10 @@ def remove_window(ctx: Context, code: str) -> str:
             if not window["active"]:
                 return "already inactive"
             ctx.db["windows"].update(code, {"active": 0, "deactivated_at": now_text()})
-            audit.record(ctx.db, str(ctx.operator), "catalogue.deactivate", "windows", code, {"active": 1}, {"active": 0})
+            audit.record(ctx.db, ctx.operator, "catalogue.deactivate", "windows", code, {"active": 1}, {"active": 0})
             return "deactivated"
         ctx.db.execute("DELETE FROM windows WHERE code = ?", [code])
-        audit.record(ctx.db, str(ctx.operator), "catalogue.delete", "windows", code, _public(window), None)
+        audit.record(ctx.db, ctx.operator, "catalogue.delete", "windows", code, _public(window), None)
         return "deleted"
 
 

@@ -33,6 +33,7 @@ from haocha_cli.commands import risk as risk_commands
 from haocha_cli.commands import serve as serve_commands
 from haocha_cli.commands import spc as spc_commands
 from haocha_cli.commands import spotcheck as spotcheck_commands
+from haocha_cli.commands import staff as staff_commands
 from haocha_cli.commands import status as status_commands
 from haocha_cli.commands._common import State
 from haocha_cli.errors import HaochaError
@@ -78,6 +79,11 @@ app = typer.Typer(
     help="haocha: the 好差评 (good/bad review) system of a tobacco monopoly bureau.\n\n"
     "Catalogue, QR codes, rating import, satisfaction indices, the rectification (整改) loop, "
     "oversight, control charts and reports, on one SQLite database.",
+    epilog="The command line is for the bureau's administrators (IT staff, cron) on the server: whoever can open "
+    "the database file can change anything in it. County and city staff work in the browser, in the workbench "
+    "of `haocha serve`, with their own accounts (`haocha staff add`); the server enforces their roles. "
+    "--operator only says which role an administrator acts in; the audit trail names the OS login. "
+    "docs/security.md.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
     add_completion=False,
@@ -96,8 +102,10 @@ def _version(value: bool) -> None:
 def main_options(
     ctx: typer.Context,
     db: Path = typer.Option(Path("haocha.db"), "--db", envvar="HAOCHA_DB", help="The database file."),
-    operator: str = typer.Option("city", "--operator", envvar="HAOCHA_OPERATOR",
-                                 help="Who acts: `city` (市局) or `county:<code>` (县级局), e.g. county:370213."),
+    operator: str = typer.Option("admin", "--operator", envvar="HAOCHA_OPERATOR",
+                                 help="The role you act in: `admin` (the default), `city` (市局) or "
+                                 "`county:<code>` (县级局), e.g. county:370213. The person is your OS login. "
+                                 "Not access control: see docs/security.md."),
     config: Path | None = typer.Option(None, "--config", envvar="HAOCHA_CONFIG",
                                        help="Configuration TOML (default: haocha.toml beside the database)."),
     version: bool = typer.Option(False, "--version", callback=_version, is_eager=True,
@@ -154,6 +162,7 @@ app.command("serve")(serve_commands.serve_command)
 app.command("backup")(backup_commands.backup_command)
 app.command("status")(status_commands.status_command)
 app.add_typer(rating_commands.batches_app, name="batches")
+app.add_typer(staff_commands.app, name="staff")
 
 
 def main() -> None:

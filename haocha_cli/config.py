@@ -67,6 +67,18 @@ DEFAULTS: list[tuple[str, Any, str]] = [
     ("serve.form_max_age_minutes", 120, "a rating form older than this is refused (scan again); 0 = no limit"),
     ("serve.forwarded_allow_ips", "127.0.0.1,::1",
      "reverse proxies whose X-Forwarded-For header names the client (for the rate limits); '' = none"),
+    # The staff workbench (工作台) under /staff/ (docs/workbench.md, docs/security.md).
+    ("serve.https", False, "the workbench is reached over HTTPS (its session cookie is then Secure) even when the"
+     " reverse proxy sends no X-Forwarded-Proto"),
+    ("serve.base_url", "", "the address staff open, e.g. https://haocha.example.gov.cn (notifications link to"
+     " {base_url}/staff/cases/<id>); '' = no link"),
+    ("serve.session_idle_minutes", 30, "a workbench session unused this long ends (log in again)"),
+    ("serve.session_hours", 12, "a workbench session ends this long after its login, used or not"),
+    ("serve.login_failures", 5, "wrong passwords for one account within serve.login_failure_minutes that lock it"),
+    ("serve.login_failure_minutes", 15, "the span in which wrong passwords are counted, in minutes"),
+    ("serve.login_lock_minutes", 15, "how long a locked account refuses every password, in minutes"),
+    # Files haocha writes (database, backups, exports, reports, sheets): owner-only unless a group is named.
+    ("files.group", "", "an OS group that may read the files haocha writes (mode 0640); '' = owner only (0600)"),
     ("pilot.county", "", "a pilot county (e.g. 370213) whose before/after comparison the monthly report shows"),
     ("pilot.before", "", "the pilot's baseline, D..D or a period such as 2026-Q1"),
     ("pilot.after", "", "the pilot's period, D..D or a period such as 2026-Q2"),

@@ -1,7 +1,15 @@
-"""What every core call needs: the database, its path, the configuration and who is acting."""
+"""What every core call needs: the database, its path, the configuration and who is acting.
+
+Who is acting is an ``Operator``: the **role** the action is taken in (``admin``, ``city`` or
+``county:<code>``) and the **person** who took it (a workbench account's username, or ``os:<login>`` for the
+command line). Every permission question is answered here, in one place, for the command line and the
+workbench alike: ``require_city`` and ``require_admin`` for actions, ``county_scope``, ``sees_county`` and ``visible``
+for what a read may show.
+"""
 
 from __future__ import annotations
 
+import os
 import re
 from dataclasses import dataclass
 from functools import cached_property
@@ -11,39 +19,71 @@ import sqlite_utils
 
 from haocha_cli.config import Config, load_config
 from haocha_cli.db import open_db
-from haocha_cli.errors import InvalidInput, PermissionDenied
+from haocha_cli.errors import InvalidInput, NotFound, PermissionDenied
 
-_OPERATOR = re.compile(r"^(city|county:(\d{6}))$")
+_ROLE = re.compile(r"^(admin|city|county:(\d{6}))$")
+ROLES_TEXT = "admin, city or county:<code>, e.g. county:370213"
+
+
+def os_person() -> str:
+    """``os:<login>`` of the user running this process, from the operating system (not from an option or
+    an environment variable that anyone can set)."""
+    try:
+        import pwd
+
+        return "os:" + pwd.getpwuid(os.geteuid()).pw_name
+    except (ImportError, KeyError):  # no pwd module (Windows) or a uid without a passwd entry (a container)
+        return f"os:uid{os.getuid()}" if hasattr(os, "getuid") else "os:" + (os.environ.get("USERNAME") or "unknown")
 
 
 @dataclass(frozen=True)
 class Operator:
-    """``city`` (市局) or ``county:<code>`` (县级局)."""
+    """Who acts: a role (``admin`` 系统管理员, ``city`` 市局, ``county`` 县级局 with its code) and a person.
+
+    ``admin`` may do everything ``city`` may, and manages the staff accounts; ``city`` works the city
+    bureau's part of the loop; a county works its own county's cases and sees its own county's data only.
+    """
 
     role: str
     county_code: str | None = None
+    person: str = ""
 
     def __str__(self) -> str:
-        return "city" if self.role == "city" else f"county:{self.county_code}"
+        return f"county:{self.county_code}" if self.role == "county" else self.role
 
     @property
     def is_city(self) -> bool:
-        return self.role == "city"
+        """A city-level role (``city`` or ``admin``): sees every county."""
+        return self.role in ("city", "admin")
+
+    @property
+    def is_admin(self) -> bool:
+        return self.role == "admin"
+
+    @property
+    def label(self) -> str:
+        """The role and the person, as records and sheets show them: ``county:370213 (zhangsan)``."""
+        return f"{self} ({self.person})" if self.person else str(self)
 
 
-def parse_operator(text: str, db: sqlite_utils.Database | None = None) -> Operator:
-    match = _OPERATOR.match(text.strip())
+def parse_role(text: str, db: sqlite_utils.Database | None = None) -> tuple[str, str | None]:
+    """(role, county code) from ``admin``, ``city`` or ``county:<code>``; the county must exist in ``db``."""
+    match = _ROLE.match((text or "").strip())
     if not match:
-        raise InvalidInput(
-            f"operator {text!r} is not valid", "use `city` or `county:<code>`, e.g. county:370213"
-        )
+        raise InvalidInput(f"role {text!r} is not valid", f"use {ROLES_TEXT}")
     if match.group(2) is None:
-        return Operator("city")
+        return match.group(1), None
     code = match.group(2)
     if db is not None and not db.execute("SELECT 1 FROM counties WHERE code = ?", [code]).fetchone():
         known = ", ".join(r[0] for r in db.execute("SELECT code FROM counties ORDER BY code"))
-        raise InvalidInput(f"operator {text!r} names an unknown county {code}", f"known counties: {known}")
-    return Operator("county", code)
+        raise InvalidInput(f"role {text!r} names an unknown county {code}", f"known counties: {known}")
+    return "county", code
+
+
+def parse_operator(text: str, db: sqlite_utils.Database | None = None, person: str | None = None) -> Operator:
+    """The operator of a command-line role (``--operator``): the person is the OS login."""
+    role, county = parse_role(text, db)
+    return Operator(role, county, os_person() if person is None else person)
 
 
 @dataclass
@@ -66,11 +106,20 @@ class Context:
         return PhoneVault(self.keys.data_key)
 
     def require_city(self, what: str) -> None:
+        """The city bureau's (市局) tasks: the ``city`` and ``admin`` roles."""
         if not self.operator.is_city:
-            raise PermissionDenied(
-                f"{what} is the city bureau's (市局) task; operator {self.operator} may not do it",
-                "run it as --operator city",
-            )
+            raise PermissionDenied(f"{what} is the city bureau's (市局) task; {self.operator} may not do it",
+                                   "the city bureau's staff (市局) do it")
+
+    def require_admin(self, what: str) -> None:
+        """The administrators' tasks (staff accounts): the ``admin`` role only."""
+        if not self.operator.is_admin:
+            raise PermissionDenied(f"{what} is the administrators' (系统管理员) task; {self.operator} may not do it",
+                                   "an administrator (role admin) does it")
+
+    def sees_county(self, county_code: str | None) -> bool:
+        """Whether this operator may see data of ``county_code``: the city every county, a county its own."""
+        return self.operator.is_city or county_code == self.operator.county_code
 
     def county_scope(self, county: str | None, doing: str) -> str | None:
         """The county a listing or export covers: the city any one (or all, None); a county operator its
@@ -79,22 +128,21 @@ class Context:
             return county
         own = self.operator.county_code
         if county and county != own:
-            raise PermissionDenied(f"operator {self.operator} may {doing} of county {own} only, not of {county}",
-                                   "leave out --county, or run it as --operator city")
+            raise PermissionDenied(f"{self.operator} may {doing} of county {own} only, not of {county}",
+                                   "leave out --county: a county sees its own county's data")
         return own
 
-    def require_county(self, county_code: str, what: str) -> None:
-        """A county operator acts on its own county only; the city may act anywhere unless told otherwise."""
-        if not self.operator.is_city and self.operator.county_code != county_code:
-            raise PermissionDenied(
-                f"{what} belongs to county {county_code}; operator {self.operator} may not act on it",
-                f"run it as --operator county:{county_code}",
-            )
+    def visible(self, county_code: str, what: str, hint: str) -> None:
+        """Another county's record is, to a county operator, one that does not exist: the same ``NotFound``
+        as a wrong number, so that nobody learns which numbers belong to another county."""
+        if not self.sees_county(county_code):
+            raise NotFound(f"{what} does not exist", hint)
 
 
 def open_context(
-    db_path: str | Path, operator: str = "city", config_path: str | Path | None = None, *, create: bool = False
+    db_path: str | Path, operator: str = "admin", config_path: str | Path | None = None, *, create: bool = False,
+    person: str | None = None,
 ) -> Context:
     config = load_config(config_path, db_path=db_path)
     db = open_db(db_path, create=create)
-    return Context(db, Path(db_path), config, parse_operator(operator, db))
+    return Context(db, Path(db_path), config, parse_operator(operator, db, person))

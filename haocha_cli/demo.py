@@ -288,7 +288,7 @@ class _CaseWork:
         from haocha_cli.context import Context, Operator
 
         self.ctx, self.city, self.cases = ctx, city, cases
-        self.county = {code: Context(ctx.db, ctx.db_path, ctx.config, Operator("county", code))
+        self.county = {code: Context(ctx.db, ctx.db_path, ctx.config, Operator("county", code, ctx.operator.person))
                        for (code,) in ctx.db.execute("SELECT code FROM counties")}
         self.rng = random.Random(17)
         self.count = 0  # cases planned so far

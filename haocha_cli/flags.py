@@ -295,7 +295,7 @@ def scan_flags(ctx: Context, start_day: date | str, end_day: date | str) -> dict
         if "unreadable_opening_hours" in notes:
             summary["unreadable_opening_hours"] = notes["unreadable_opening_hours"]
         if summary["new_total"]:
-            audit.record(ctx.db, str(ctx.operator), "flags.scan", "flags", f"{start}..{end}", None,
+            audit.record(ctx.db, ctx.operator, "flags.scan", "flags", f"{start}..{end}", None,
                          {k: v for k, v in summary.items() if k != "hits"})
     return summary
 

@@ -185,7 +185,7 @@ def ensure_register(ctx: Context) -> None:
         for row in rows:
             ctx.db["risks"].insert({**row, "created_at": now, "updated_at": now}, replace=True)
         set_meta(ctx.db, "risk_register_loaded", now)
-        audit.record(ctx.db, str(ctx.operator), "risk.load", "risks", path.name, None,
+        audit.record(ctx.db, ctx.operator, "risk.load", "risks", path.name, None,
                      {"risks": [r["code"] for r in rows]})
 
 
@@ -228,7 +228,7 @@ def add_risk(ctx: Context, values: dict[str, Any]) -> dict[str, Any]:
                                "change it with `haocha risk set`")
         now = now_text()
         ctx.db["risks"].insert({"code": code, **row, "created_at": now, "updated_at": now})
-        audit.record(ctx.db, str(ctx.operator), "risk.add", "risks", code, None, row)
+        audit.record(ctx.db, ctx.operator, "risk.add", "risks", code, None, row)
     return _with_priority({"code": code, **row}, ap_table(ctx.config))
 
 
@@ -244,7 +244,7 @@ def set_risk(ctx: Context, code: str, values: dict[str, Any]) -> dict[str, Any]:
         changes = {k: v for k, v in changes.items() if old[k] != v}
         if changes:
             ctx.db["risks"].update(code, {**changes, "updated_at": now_text()})
-            audit.record(ctx.db, str(ctx.operator), "risk.set", "risks", code,
+            audit.record(ctx.db, ctx.operator, "risk.set", "risks", code,
                          {k: old[k] for k in changes}, changes)
         row = {k: v for k, v in get_risk(ctx.db, code).items() if k not in ("created_at", "updated_at")}
     return {**_with_priority(row, ap_table(ctx.config)), "changed": sorted(changes)}
@@ -369,7 +369,7 @@ def assess(ctx: Context, period: Period, *, apply: bool = True) -> dict[str, Any
         with transaction(ctx.db):
             before = {c["county"]: c["level_before"] for c in summary}
             after = {c["county"]: c["level"] for c in summary}
-            run = audit.record(ctx.db, str(ctx.operator), "risk.assess", "counties", period.label,
+            run = audit.record(ctx.db, ctx.operator, "risk.assess", "counties", period.label,
                                before, {"levels": after, "period": period.as_dict(), "ap_table": table.name})
             for c in summary:
                 if c["level"] != c["level_before"]:

@@ -511,7 +511,7 @@ class _Job:
         summary["seconds"] = {"total": round(time.perf_counter() - started, 2),
                               "cases": round(self.seconds["cases"], 2), "flags": round(self.seconds["flags"], 2)}
         if not self.dry_run:
-            audit.record(self.db, str(self.ctx.operator), "ratings.import", "batches", self.batch_id, None,
+            audit.record(self.db, self.ctx.operator, "ratings.import", "batches", self.batch_id, None,
                          {k: summary[k] for k in ("file", "sha256", "source", "profile", "format", "rows_read",
                                                   "accepted", "duplicate", "rejected", "cases_opened")})
         return summary
@@ -1245,7 +1245,7 @@ def batch_rejects(ctx: Context, batch_id: int, *, reveal_phones: bool = False) -
         from haocha_cli.db import transaction
 
         with transaction(ctx.db):
-            audit.record(ctx.db, str(ctx.operator), "batches.reveal_phones", "batches", batch_id, None,
+            audit.record(ctx.db, ctx.operator, "batches.reveal_phones", "batches", batch_id, None,
                          {"phones_revealed": revealed})
     return {"batch": batch_id, "header": header, "format": batch["format"], "rows": rows}
 

@@ -182,7 +182,7 @@ def apply_version(ctx: Context, result: dict[str, Any], version: str, active_fro
         rows = [{"version": version, "mode": mode, "indicator_code": w["code"], "priority": w["priority"],
                  "weight": w["weight"]} for mode, ws in result["weights"].items() for w in ws]
         ctx.db["indicator_weights"].insert_all(rows)
-        audit.record(ctx.db, str(ctx.operator), "indicators.apply", "indicator_versions", version, None,
+        audit.record(ctx.db, ctx.operator, "indicators.apply", "indicator_versions", version, None,
                      {"active_from": active_from.isoformat(),
                       "weights": {m: {w["code"]: round(w["weight"], 6) for w in ws} for m, ws in result["weights"].items()}})
     return {"version": version, "active_from": active_from.isoformat()}

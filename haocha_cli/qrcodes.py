@@ -89,5 +89,5 @@ def rotate(ctx: Context) -> None:
     ctx.require_city("rotating the QR secret")
     with transaction(ctx.db):
         # The event goes in first: if writing the key file fails, the transaction rolls back with it.
-        audit.record(ctx.db, str(ctx.operator), "qr.rotate", "qr_secret", "qr", None, {"rotated": True})
+        audit.record(ctx.db, ctx.operator, "qr.rotate", "qr_secret", "qr", None, {"rotated": True})
         rotate_qr_secret(ctx.db_path, ctx.config["qr.secret_env"])

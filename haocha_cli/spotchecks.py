@@ -130,7 +130,7 @@ def draw_sample(ctx: Context, period: Period, seed: int | None = None, new_versi
         sample_id = ctx.db["samples"].insert({
             "period": period.label, "date_from": period.start.isoformat(), "date_to": period.end.isoformat(),
             "version": version, "seed": seed, "settings": json.dumps(settings, ensure_ascii=False, sort_keys=True),
-            "operator": str(ctx.operator), "created_at": now}).last_pk
+            "operator": ctx.operator.label, "created_at": now}).last_pk
         ctx.db["spot_checks"].insert_all(
             [{"sample_id": sample_id, "reason": it["reason"], "reasons": json.dumps(it["reasons"]),
               "rating_id": it["rating_id"], "case_id": it["case_id"], "county_code": it["county_code"]}
@@ -139,7 +139,7 @@ def draw_sample(ctx: Context, period: Period, seed: int | None = None, new_versi
         for row in table.values():
             row["checks"] = sum(1 for it in items.values() if it["county_code"] == row["county"])
             by_county.append(row)
-        audit.record(ctx.db, str(ctx.operator), "spotcheck.sample", "samples", sample_id, None,
+        audit.record(ctx.db, ctx.operator, "spotcheck.sample", "samples", sample_id, None,
                      {"period": period.label, "version": version, "seed": seed, "checks": len(items),
                       "drawn": settings["drawn"], "risk_levels": levels})
     return {"sample": sample_id, "period": period.as_dict(), "version": version, "seed": seed,
@@ -227,7 +227,7 @@ def contact(ctx: Context, check_id: int) -> dict[str, Any]:
             raise NotFound(f"the rating of spot-check {check_id} is anonymous: no phone was given",
                            "record the check as unreachable, or check it on the spot")
         phone = ctx.vault.reveal(row[0])
-        audit.record(ctx.db, str(ctx.operator), "spotcheck.contact", "spot_checks", check_id, None,
+        audit.record(ctx.db, ctx.operator, "spotcheck.contact", "spot_checks", check_id, None,
                      {"revealed": "phone", "phone_masked": row[1]})
     return {"check": check_id, "phone": phone, "phone_masked": row[1]}
 
@@ -291,10 +291,10 @@ def record_check(ctx: Context, check_id: int, outcome: str, note: str | None = N
                 consequence = _reopen(ctx, check["case_id"], why)
             else:
                 consequence = _exclude(ctx, check["rating_id"])
-        changes = {"outcome": result, "note": note, "consequence": consequence, "checked_by": str(ctx.operator),
+        changes = {"outcome": result, "note": note, "consequence": consequence, "checked_by": ctx.operator.label,
                    "checked_at": now_text()}
         ctx.db["spot_checks"].update(check_id, changes)
-        audit.record(ctx.db, str(ctx.operator), "spotcheck.record", "spot_checks", check_id,
+        audit.record(ctx.db, ctx.operator, "spotcheck.record", "spot_checks", check_id,
                      {k: check[k] for k in ("outcome", "note", "consequence")},
                      {k: changes[k] for k in ("outcome", "note", "consequence")})
     return {**check, **changes}

@@ -63,7 +63,7 @@ def status(ctx: Context) -> dict[str, Any]:
         "database": str(ctx.db_path), "size_mb": round(size / 1e6, 1),
         "wal_mb": round(wal.stat().st_size / 1e6, 1) if wal.exists() else 0.0,
         "schema": f"{one('PRAGMA user_version')[0]} of {schema_version()}", "key_file": str(key) if key.exists()
-        else "missing", "today": day.isoformat(), "operator": str(ctx.operator),
+        else "missing", "today": day.isoformat(), "operator": str(ctx.operator), "person": ctx.operator.person,
         "ratings": ratings, "rated_from": first, "rated_to": last,
         "batches": batches, "withdrawn_batches": withdrawn,
         "last_import": None if last_batch is None else f"batch {last_batch[0]} {last_batch[1]} at {last_batch[2]}",

@@ -232,7 +232,7 @@ class _Rater(Operator):
         return SOURCE
 
 
-RATER = _Rater(SOURCE)
+RATER = _Rater(SOURCE, person="rater")  # the anonymous rater, through the page
 
 
 class _Refused(Exception):  # noqa: N818 - a control-flow signal: render this message's page

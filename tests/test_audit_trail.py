@@ -159,7 +159,7 @@ def test_an_edit_of_any_field_is_found(cli, db_path, field):
 def _hash_of(conn, event_id: int) -> str:
     from haocha_cli.audit import _hash
 
-    cur = conn.execute("SELECT id, at, operator, action, entity, entity_id, before, after, prev_hash FROM audit_events"
+    cur = conn.execute("SELECT id, at, operator, person, action, entity, entity_id, before, after, prev_hash FROM audit_events"
                        " WHERE id = ?", [event_id])
     return _hash(dict(zip([d[0] for d in cur.description], cur.fetchone(), strict=True)))
 
@@ -175,7 +175,7 @@ def test_an_edited_row_given_a_fresh_hash_breaks_the_chain_at_the_next_event(cli
 
 
 def test_swapping_the_contents_of_two_events_is_found(cli, db_path):
-    columns = "at, operator, action, entity, entity_id, before, after, prev_hash, hash"
+    columns = "at, operator, person, action, entity, entity_id, before, after, prev_hash, hash"
     _tamper(db_path, "CREATE TEMP TABLE t AS SELECT * FROM audit_events WHERE id IN (5, 6)",
             f"UPDATE audit_events SET ({columns}) = (SELECT {columns} FROM t WHERE t.id = 6) WHERE id = 5",
             f"UPDATE audit_events SET ({columns}) = (SELECT {columns} FROM t WHERE t.id = 5) WHERE id = 6")

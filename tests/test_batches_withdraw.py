@@ -12,6 +12,7 @@ from support import ok
 from typer.testing import CliRunner
 
 from haocha_cli.cli import app
+from haocha_cli.context import os_person
 
 AGGREGATES = {
     "daily_agg": "SELECT day, window_code, item_code, channel, county_code, mode, n, l1, l2, l3, l4, l5, index_sum,"
@@ -82,7 +83,7 @@ def test_a_withdrawn_batch_leaves_what_the_other_batches_made(db_path, tmp_path,
     listing = json.loads(ok(cli("batches", "list", "--format", "json")).stdout)
     assert [(x["batch"], x["withdrawn"]) for x in listing] == [(1, None), (2, NOW)]
     shown = json.loads(ok(cli("batches", "show", "2", "--format", "json")).stdout)
-    assert (shown["withdrawn_by"], shown["withdraw_reason"]) == ("city", "导入了测试文件")
+    assert (shown["withdrawn_by"], shown["withdraw_reason"]) == (f"city ({os_person()})", "导入了测试文件")
     assert shown["sha256"].startswith("withdrawn:2:")
     with sqlite3.connect(db_path) as conn:
         events = conn.execute("SELECT action, entity_id FROM audit_events WHERE action LIKE '%.withdraw'"
@@ -90,7 +91,7 @@ def test_a_withdrawn_batch_leaves_what_the_other_batches_made(db_path, tmp_path,
     assert [e[0] for e in events] == ["case.withdraw"] * 3 + ["batch.withdraw"] and events[-1][1] == "2"
     assert ok(cli("audit", "verify")).stderr.startswith("audit trail intact")
     again = cli("batches", "withdraw", "2", "--reason", "再次")
-    assert again.stderr == f"Error: batch 2 was withdrawn on {NOW} by city (nothing is left to withdraw)\n"
+    assert again.stderr == f"Error: batch 2 was withdrawn on {NOW} by city ({os_person()}) (nothing is left to withdraw)\n"
 
     # the file imports again, as a new batch, and everything is as it was with both
     assert json.loads(ok(cli("import", str(b), "--format", "json")).stdout)[0]["batch"] == 3

@@ -10,6 +10,8 @@ import pytest
 from cases_support import add_ratings
 from support import ok
 
+from haocha_cli.context import os_person
+
 LC = "county:370213"  # 李沧区, owns LC01
 SN = "county:370202"  # 市南区
 
@@ -133,7 +135,7 @@ def test_upheld_appeal_excludes_the_rating_from_the_aggregates_and_ends_the_case
                  operator=LC)
     assert result.exit_code == 1
     assert result.stderr.strip() == ("Error: deciding the appeal of case 1 is the city bureau's (市局) task; "
-                                     "operator county:370213 may not do it (run it as --operator city)")
+                                     "county:370213 may not do it (the city bureau's staff (市局) do it)")
     result = ok(run("2025-03-05 09:00:00", "cases", "decide", "1", "--uphold", "--reason", "录音证实为误评"))
     assert result.stderr.splitlines() == ["case 1: now excluded (评价已剔除)",
                                           "rating 1 is excluded from the figures"]
@@ -150,7 +152,7 @@ def test_upheld_appeal_excludes_the_rating_from_the_aggregates_and_ends_the_case
         ("appeal_upheld", "2025-03-05 09:00:00"), (None, None)]
     assert conn.execute("SELECT reason, evidence, state_before, decision, decision_reason, decided_by"
                         " FROM appeals").fetchall() == [
-        ("评价人误操作, 本人已确认", "回访录音 0304-01.mp3", "new", "upheld", "录音证实为误评", "city")]
+        ("评价人误操作, 本人已确认", "回访录音 0304-01.mp3", "new", "upheld", "录音证实为误评", "city (" + os_person() + ")")]
     conn.close()
     case = case_json(run, 1, operator=LC)
     assert (case["case"]["state"], case["allowed"]) == ("excluded", [])
@@ -188,8 +190,8 @@ def test_no_action_needs_the_city_and_a_rejection_sends_it_back(db_path, run):
         assert result.stderr.strip() == f"case {case_id}: now awaiting_approval (无需整改待市局审批)"
     result = run("2025-03-04 09:00:00", "cases", "approve", "1", operator=LC)
     assert result.stderr.strip() == ("Error: approving the no-action classification of case 1 is the city "
-                                     "bureau's (市局) task; operator county:370213 may not do it "
-                                     "(run it as --operator city)")
+                                     "bureau's (市局) task; county:370213 may not do it "
+                                     "(the city bureau's staff (市局) do it)")
     result = ok(run("2025-03-04 09:00:00", "cases", "reject", "1", "--reason", "评价反映的排队问题属实"))
     assert result.stderr.strip() == "case 1: now new (待分类)"
     case = case_json(run, 1)["case"]
@@ -207,20 +209,17 @@ def test_another_countys_operator_is_refused_and_nothing_changes(db_path, run):
     before = snapshot(db_path)
     refusals = [
         (("cases", "classify", "1", "rectifiable"), SN,
-         "Error: case 1 belongs to county 370213; operator county:370202 may not act on it "
-         "(run it as --operator county:370213)"),
+         "Error: case 1 does not exist (`haocha cases list --status all` lists the cases)"),
         (("cases", "contact", "1"), SN,
-         "Error: case 1 belongs to county 370213; operator county:370202 may not act on it "
-         "(run it as --operator county:370213)"),
+         "Error: case 1 does not exist (`haocha cases list --status all` lists the cases)"),
         (("cases", "show", "1"), SN,
-         "Error: case 1 belongs to county 370213; operator county:370202 may not act on it "
-         "(run it as --operator county:370213)"),
+         "Error: case 1 does not exist (`haocha cases list --status all` lists the cases)"),
         (("cases", "list", "--county", "370213"), SN,
-         "Error: operator county:370202 may see the cases of county 370202 only, not of 370213 "
-         "(leave out --county, or run it as --operator city)"),
+         "Error: county:370202 may see the cases of county 370202 only, not of 370213 "
+         "(leave out --county: a county sees its own county's data)"),
         (("cases", "contact", "1"), "city",
-         "Error: reading the rater's phone of case 1 is the county bureau's (县级局) task; operator city may "
-         "not do it (run it as --operator county:370213)"),
+         "Error: reading the rater's phone of case 1 is the county bureau's (县级局) task; city may "
+         "not do it (the staff of county 370213 do it)"),
         (("cases", "close", "1", "--measures", "x", "--responsible", "y"), LC,
          "Error: case 1 is new (待分类): close is not allowed (allowed now: classify (county), "
          "revisit (county), contact (county), appeal (county))"),

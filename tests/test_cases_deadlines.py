@@ -93,8 +93,8 @@ def test_calendar_entries_move_the_deadlines_of_open_cases_only(db_path, run):
            operator=LC))
     result = run("2031-03-04 09:00:00", "calendar", "add-holiday", "2031-03-04", operator=LC)
     assert (result.exit_code, result.stderr.strip()) == (
-        1, "Error: changing the working-day calendar is the city bureau's (市局) task; operator county:370213 "
-           "may not do it (run it as --operator city)")
+        1, "Error: changing the working-day calendar is the city bureau's (市局) task; county:370213 "
+           "may not do it (the city bureau's staff (市局) do it)")
 
     result = ok(run("2031-03-04 09:00:00", "calendar", "add-holiday", "2031-03-04", "--note", "地方假日"))
     # Case 1 (open) moves a day for both deadlines; case 2 (closed) keeps its own.

@@ -106,8 +106,8 @@ def test_export_writes_the_countys_open_cases_with_masked_phones(cases_db, run, 
     assert rows[2][8] == "匿名"
     # A county may not export another's cases; the city must say which county.
     result = run(NOW, "cases", "export", "--county", "370202", operator=LC)
-    assert result.stderr.strip() == ("Error: operator county:370213 may see the cases of county 370213 only, "
-                                     "not of 370202 (leave out --county, or run it as --operator city)")
+    assert result.stderr.strip() == ("Error: county:370213 may see the cases of county 370213 only, "
+                                     "not of 370202 (leave out --county: a county sees its own county's data)")
     result = run(NOW, "cases", "export")
     assert result.exit_code != 0 and "--county" in result.stderr
     ok(run(NOW, "cases", "export", "--county", "370202", "--format", "csv", "-o", str(tmp_path / "sn.csv")))
@@ -180,8 +180,8 @@ def test_a_refused_row_refuses_the_whole_sheet(cases_db, run, tmp_path):
         (3, 2, "not applied", "the sheet was refused as a whole"),
         (4, 3, "refused", "'也许' is not a classification (use rectifiable (可整改), unrectifiable (无法整改) "
                           "or no-action (无需整改))"),
-        (5, 4, "refused", "classify rectifiable: case 4 belongs to county 370202; operator county:370213 may "
-                          "not act on it (run it as --operator county:370202)"),
+        (5, 4, "refused", "classify rectifiable: case 4 does not exist (`haocha cases list --status all` "
+                          "lists the cases)"),
     ]
     assert snapshot(cases_db) == before
 

@@ -115,7 +115,7 @@ def test_period_and_county_filters(worked):
     assert tuple(row[k] for k in keys) == (2, 2, 2, 2, 1, 0, 1.0, 0.0, None, 1, 1)
     assert list(stats(worked, operator=LC)) == ["370213"]  # a county sees its own figures
     result = worked("cases", "stats", "--county", "370213", operator=SN)
-    assert result.stderr.strip() == ("Error: operator county:370202 may see the cases of county 370202 only, "
-                                     "not of 370213 (leave out --county, or run it as --operator city)")
+    assert result.stderr.strip() == ("Error: county:370202 may see the cases of county 370202 only, "
+                                     "not of 370213 (leave out --county: a county sees its own county's data)")
     result = worked("cases", "stats", "--from", "2025-03-31", "--to", "2025-03-01")
     assert result.stderr.strip() == "Error: --to 2025-03-01 is before --from 2025-03-31 (swap the dates)"

@@ -296,8 +296,8 @@ def test_period_and_county_filters(run):
     (["ratings", "--county", "999999"], "city",
      "county 999999 does not exist (`haocha org show --part counties` lists them)"),
     (["ratings", "--county", "370202"], "county:370213",
-     "operator county:370213 may export the data of county 370213 only, not of 370202 "
-     "(leave out --county, or run it as --operator city)"),
+     "county:370213 may export the data of county 370213 only, not of 370202 "
+     "(leave out --county: a county sees its own county's data)"),
     (["cases", "--status", "lost"], "city",
      "status lost is not known (use open, resolved, all, or states: new, rectifying, awaiting_approval, appealed, "
      "reopened, closed, unrectifiable, no_action, rerated, excluded)"),

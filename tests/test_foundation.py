@@ -239,16 +239,16 @@ def test_county_operator_may_not_change_the_catalogue(cli, tmp_path, db_path):
     path.write_text(WINDOWS_CSV, encoding="utf-8")
     result = cli("org", "import", str(path), operator="county:370213")
     assert result.exit_code == 1
-    assert result.stderr.strip() == ("Error: changing the catalogue is the city bureau's (市局) task; operator "
-                                     "county:370213 may not do it (run it as --operator city)")
+    assert result.stderr.strip() == ("Error: changing the catalogue is the city bureau's (市局) task; "
+                                     "county:370213 may not do it (the city bureau's staff (市局) do it)")
     assert sqlite3.connect(db_path).execute("SELECT count(*) FROM windows WHERE code = 'LC03'").fetchone()[0] == 0
 
 
 @pytest.mark.parametrize(
     ("operator", "message"),
     [
-        ("mayor", "Error: operator 'mayor' is not valid (use `city` or `county:<code>`, e.g. county:370213)"),
-        ("county:370299", "Error: operator 'county:370299' names an unknown county 370299 (known counties: 370202,"),
+        ("mayor", "Error: role 'mayor' is not valid (use admin, city or county:<code>, e.g. county:370213)"),
+        ("county:370299", "Error: role 'county:370299' names an unknown county 370299 (known counties: 370202,"),
     ],
 )
 def test_bad_operator_strings(cli, operator, message):

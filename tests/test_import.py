@@ -361,8 +361,8 @@ def test_importing_is_the_city_bureaus_task(cli, db_path, tmp_path):
     path = write_csv(tmp_path / "r.csv", [good(1)])
     result = cli("import", str(path), operator="county:370213")
     assert result.exit_code == 1
-    assert result.stderr == ("Error: r.csv: importing ratings is the city bureau's (市局) task; operator county:370213"
-                             " may not do it (run it as --operator city)\n")
+    assert result.stderr == ("Error: r.csv: importing ratings is the city bureau's (市局) task; county:370213"
+                             " may not do it (the city bureau's staff (市局) do it)\n")
 
 
 def test_several_files_each_become_a_batch_and_a_failing_one_does_not_stop_the_others(cli, db_path, tmp_path):

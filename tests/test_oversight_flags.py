@@ -162,12 +162,12 @@ def test_flags_list_filters_and_county_view(cli, db_path):
                    (ids["bad_token"][0], "bad_token")}
     other = cli("flags", "list", "--county", "370213", operator="county:370211")
     assert other.exit_code == 1
-    assert other.stderr.strip() == ("Error: operator county:370211 may see the flags of county 370211 only, not of "
-                                    "370213 (leave out --county, or run it as --operator city)")
+    assert other.stderr.strip() == ("Error: county:370211 may see the flags of county 370211 only, not of "
+                                    "370213 (leave out --county: a county sees its own county's data)")
     refused = cli("flags", "scan", "--period", "2024-05", operator="county:370213")
     assert refused.exit_code == 1
     assert refused.stderr.strip() == ("Error: scanning for suspicious ratings is the city bureau's (市局) task; "
-                                      "operator county:370213 may not do it (run it as --operator city)")
+                                      "county:370213 may not do it (the city bureau's staff (市局) do it)")
     unknown = cli("flags", "list", "--rule", "phone")
     assert unknown.exit_code == 1 and "rule 'phone' is not known" in unknown.stderr
 

@@ -64,8 +64,8 @@ def test_register_list_add_set(cli, db_path):
     assert bad.stderr.strip() == "Error: detection 11 is not valid (ratings are whole numbers from 1 to 10)"
     county = cli("risk", "set", "R07", "--detection", "3", operator="county:370213")
     assert county.exit_code == 1
-    assert county.stderr.strip() == ("Error: changing the FMEA register is the city bureau's (市局) task; operator "
-                                     "county:370213 may not do it (run it as --operator city)")
+    assert county.stderr.strip() == ("Error: changing the FMEA register is the city bureau's (市局) task; "
+                                     "county:370213 may not do it (the city bureau's staff (市局) do it)")
     assert cli("risk", "list", operator="county:370213").exit_code == 0
     conn = sqlite3.connect(db_path)
     assert [r[0] for r in conn.execute("SELECT action FROM audit_events WHERE entity = 'risks' ORDER BY id")] == \

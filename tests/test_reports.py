@@ -102,8 +102,7 @@ def test_english_and_county_reports(loaded, tmp_path):
     refused = loaded("report", "county", "--county", "370213", "--period", "2026-03", "--out",
                      str(tmp_path / "x"), operator="county:370202")
     assert refused.exit_code == 1
-    assert refused.stderr.startswith("Error: the report of county 370213 belongs to county 370213; operator "
-                                     "county:370202 may not act on it")
+    assert refused.stderr.startswith("Error: county:370202 may see the report of county 370202 only, not of 370213")
 
 
 def test_cron_mode_quiet_and_one_line_errors(loaded, tmp_path):

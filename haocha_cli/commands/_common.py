@@ -54,7 +54,7 @@ class State:
 def state(ctx: typer.Context) -> State:
     root = ctx.find_root()
     if root.obj is None:  # a sub-app invoked on its own in a test
-        root.obj = State(Path(os.environ.get("HAOCHA_DB", "haocha.db")), os.environ.get("HAOCHA_OPERATOR", "city"), None)
+        root.obj = State(Path(os.environ.get("HAOCHA_DB", "haocha.db")), os.environ.get("HAOCHA_OPERATOR", "admin"), None)
     return root.obj
 
 

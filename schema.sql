@@ -430,3 +430,34 @@ CREATE TABLE web_sessions (
     seen_at     TEXT NOT NULL                          -- idle timeout counts from here
 );
 CREATE INDEX web_sessions_account ON web_sessions(account_id);
+
+-- Notifications (通知): the outbox of what is told to a county (a new bad review, the working morning's due
+-- list) or to the city (the morning summary), sent through apprise by `haocha notify send` and after every
+-- import. The target is a county code or 'city': its channels (apprise URLs, which hold robot keys and
+-- passwords) are read from haocha.toml at send time and never kept here. A message holds no phone and no
+-- comment. docs/notifications.md.
+CREATE TABLE notifications (
+    id               INTEGER PRIMARY KEY,
+    kind             TEXT NOT NULL CHECK (kind IN ('case_opened', 'daily', 'summary')),
+    target           TEXT NOT NULL,                 -- a county code, or 'city'
+    case_id          INTEGER,                       -- case_opened: the case (no reference: a withdrawn batch takes its cases)
+    dedup_key        TEXT UNIQUE,                   -- daily/summary: one per target and morning
+    title            TEXT NOT NULL,
+    body             TEXT NOT NULL,                 -- first line: the one-line summary a grouped message lists
+    status           TEXT NOT NULL DEFAULT 'pending' CHECK (status IN ('pending', 'sent', 'failed', 'cancelled')),
+    created_at       TEXT NOT NULL,
+    attempts         INTEGER NOT NULL DEFAULT 0,
+    last_error       TEXT,
+    last_attempt_at  TEXT,
+    sent_at          TEXT,
+    delivered_to     TEXT NOT NULL DEFAULT '[]',    -- JSON list of fingerprints of the channels that have it
+    claim            TEXT,                          -- the delivery run sending it now …
+    claimed_until    TEXT                           -- … until then (a run that died gives it up)
+);
+CREATE INDEX notifications_waiting ON notifications(case_id) WHERE status IN ('pending', 'failed');
+-- A withdrawn batch takes its cases: their messages still waiting are cancelled, not sent (the case number
+-- may soon belong to another case).
+CREATE TRIGGER notifications_case_withdrawn AFTER DELETE ON cases BEGIN
+    UPDATE notifications SET status = 'cancelled', last_error = '案件已随批次撤回，不再发送'
+    WHERE case_id = OLD.id AND kind = 'case_opened' AND status IN ('pending', 'failed');
+END;

@@ -48,6 +48,14 @@ class LoginRefused(HaochaError):
         self.minutes = minutes
 
 
+class PasswordRejected(InvalidInput):
+    """A new password that does not meet the rules; ``zh`` says why to the person at the workbench."""
+
+    def __init__(self, message: str, hint: str, zh: str):
+        super().__init__(message, hint)
+        self.zh = zh
+
+
 @dataclass(frozen=True)
 class Account:
     id: int
@@ -57,6 +65,7 @@ class Account:
     county_code: str | None
     must_change: bool
     active: bool
+    county_name: str | None = None
 
     @property
     def role_text(self) -> str:
@@ -70,7 +79,7 @@ class Account:
 
 def _account(row: dict[str, Any]) -> Account:
     return Account(row["id"], row["username"], row["name"], row["role"], row["county_code"],
-                   bool(row["must_change"]), bool(row["active"]))
+                   bool(row["must_change"]), bool(row["active"]), row.get("county_name"))
 
 
 def _public(row: dict[str, Any]) -> dict[str, Any]:
@@ -89,12 +98,14 @@ def _row(db: sqlite_utils.Database, username: str) -> dict[str, Any]:
 
 def check_password(password: str, username: str = "") -> None:
     if len(password) < MIN_PASSWORD:
-        raise InvalidInput(f"the password is too short ({len(password)} characters)",
-                           f"use at least {MIN_PASSWORD} characters")
+        raise PasswordRejected(f"the password is too short ({len(password)} characters)",
+                               f"use at least {MIN_PASSWORD} characters", f"密码太短：至少 {MIN_PASSWORD} 个字符。")
     if username and password.strip().lower() == username.strip().lower():
-        raise InvalidInput("the password may not be the username", "choose another password")
+        raise PasswordRejected("the password may not be the username", "choose another password",
+                               "密码不能与用户名相同。")
     if password != password.strip():
-        raise InvalidInput("the password begins or ends with a space", "leave the spaces out")
+        raise PasswordRejected("the password begins or ends with a space", "leave the spaces out",
+                               "密码的开头和结尾不能是空格。")
 
 
 def _hash(password: str) -> str:
@@ -153,6 +164,19 @@ def set_password(ctx: Context, username: str, password: str, *, own: bool = Fals
     return _public(row)
 
 
+def change_own_password(ctx: Context, current: str, new: str) -> dict[str, Any]:
+    """The account acting (``ctx.operator.person``) changes its own password, giving the current one (after
+    a reset: the one-time password)."""
+    row = _row(ctx.db, ctx.operator.person)
+    if not _verify(row["password_hash"], current):
+        raise PasswordRejected("the current password is not right", "type the password you logged in with",
+                               "当前密码不正确。")
+    if new == current:
+        raise PasswordRejected("the new password is the current one", "choose another password",
+                               "新密码不能与当前密码相同。")
+    return set_password(ctx, row["username"], new, own=True)
+
+
 def reset_password(ctx: Context, username: str) -> str:
     """A one-time password (shown once to the administrator, never stored in clear) that the account must
     change at its next login. The account's sessions end; a lock is lifted."""
@@ -188,7 +212,8 @@ def set_active(ctx: Context, username: str, active: bool) -> dict[str, Any]:
 
 
 def get_account(db: sqlite_utils.Database, account_id: int) -> Account | None:
-    rows = list(db.query("SELECT * FROM accounts WHERE id = ?", [account_id]))
+    rows = list(db.query("SELECT a.*, c.name AS county_name FROM accounts a LEFT JOIN counties c"
+                         " ON c.code = a.county_code WHERE a.id = ?", [account_id]))
     return _account(rows[0]) if rows else None
 
 

@@ -137,6 +137,23 @@ def events(
     return [dict(r) for r in db.query(sql, params)]
 
 
+def log(ctx: Any, entity: str | None = None, entity_id: str | None = None, limit: int | None = None,
+        **filters: Any) -> list[dict[str, Any]]:
+    """`haocha audit log`: the events this operator may read (``visibility.audit_scope``: all of them for the
+    city; a county's own cases, windows, staff and accounts for a county), with the filters of ``events``.
+    Another county's events answer as events that do not exist: an empty list."""
+    from haocha_cli.visibility import audit_scope
+
+    return events(ctx.db, entity, entity_id, limit, scope=audit_scope(ctx), **filters)
+
+
+def case_history(db: sqlite_utils.Database, case_id: int | str) -> list[dict[str, Any]]:
+    """The events of the case that has this number now (not those of a withdrawn case that had it before)."""
+    from haocha_cli.visibility import CURRENT_CASE
+
+    return events(db, "cases", str(case_id), scope=(CURRENT_CASE, []))
+
+
 def verify(db: sqlite_utils.Database) -> dict[str, Any]:
     """{'ok': bool, 'events': n, 'problem': text, 'event_id': first bad id}."""
     prev_hash, expected_id, count = GENESIS, 1, 0

@@ -15,7 +15,7 @@ from typing import Any
 
 import sqlite_utils
 
-from haocha_cli import audit
+from haocha_cli import audit, files
 from haocha_cli.context import Context
 from haocha_cli.db import transaction
 from haocha_cli.errors import DatabaseError, InvalidInput
@@ -45,8 +45,14 @@ def backup_database(ctx: Context, dest: str | Path, *, force: bool = False) -> d
 
     part = dest.with_name(dest.name + ".part")
     key_part = dest_key.with_name(dest_key.name + ".part")
+    modes = files.modes(ctx.config)
+    # A killed backup leaves its .part (and SQLite's journal of it) behind, owner-only: removed here, so that
+    # SQLite never takes a stale journal for the new copy's.
+    leftovers = [part, *(part.with_name(part.name + suffix) for suffix in ("-journal", "-wal", "-shm"))]
     try:
-        _remove(part)
+        for path in leftovers:
+            _remove(path)
+        files.touch(part, modes)  # with its mode before SQLite writes a byte into it
         target = sqlite3.connect(part)
         try:
             # One step (-1): the whole snapshot under one read transaction, never restarted by a writer.
@@ -62,9 +68,9 @@ def backup_database(ctx: Context, dest: str | Path, *, force: bool = False) -> d
         if not check["ok"]:
             raise DatabaseError(f"the audit trail of the copy is broken at event {check['event_id']}: "
                                 f"{check['problem']}", "the source's trail is broken too: `haocha audit verify`")
-        fd = os.open(key_part, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            os.fchmod(fh.fileno(), 0o600)  # owner-only even if a .part of another umask was left behind
+        # The key file's copy is owner-only (0600) whatever files.group says, as the key file itself; its
+        # mode is set even over a .part of another umask left behind.
+        with files.open_file(key_part, "w", files.OWNER_ONLY, encoding="utf-8") as fh:
             fh.write(key_text)
         size = part.stat().st_size
         os.replace(part, dest)
@@ -72,8 +78,8 @@ def backup_database(ctx: Context, dest: str | Path, *, force: bool = False) -> d
     except OSError as exc:
         raise InvalidInput(f"cannot write {dest}: {exc.strerror}", "check that the folder is writable") from None
     finally:
-        _remove(part)
-        _remove(key_part)
+        for path in (*leftovers, key_part):
+            _remove(path)
     with transaction(ctx.db):
         audit.record(ctx.db, ctx.operator, "database.backup", "database", str(source.resolve()), None,
                      {"to": str(dest.resolve()), "events": check["events"], "bytes": size})

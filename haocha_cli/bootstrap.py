@@ -6,7 +6,7 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-from haocha_cli import audit, catalogue, indicators
+from haocha_cli import audit, catalogue, files, indicators
 from haocha_cli.config import load_config
 from haocha_cli.context import Context, Operator, os_person
 from haocha_cli.db import get_meta, open_db, set_meta, transaction
@@ -21,8 +21,8 @@ def init_database(db_path: str | Path, config_path: str | Path | None = None,
     """Create (or leave alone) a database. Returns what was done; ``changed`` is False on a second run."""
     config = load_config(config_path, db_path=db_path)
     existed = Path(db_path).exists()
-    db = open_db(db_path, create=True)
-    key_file, key_created = ensure_key_file(db_path)
+    db = open_db(db_path, create=True, modes=files.modes(config))
+    key_file, key_created = ensure_key_file(db_path)  # owner-only (0600) whatever files.group says
     ctx = Context(db, Path(db_path), config, Operator("admin", person=os_person()))
     done: list[str] = []
     if not existed:

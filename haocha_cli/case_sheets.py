@@ -13,9 +13,9 @@ import io
 import json
 from datetime import date, datetime
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
-from haocha_cli import cases
+from haocha_cli import cases, files
 from haocha_cli.clock import today
 from haocha_cli.context import Context
 from haocha_cli.db import transaction
@@ -94,23 +94,25 @@ def export_sheet(ctx: Context, county: str, fmt: str, path: str | Path) -> dict[
         raise InvalidInput(f"export format {fmt!r} is not known", "use xlsx or csv")
     rows = export_rows(ctx, county)
     path = Path(path)
+    modes = files.modes(ctx.config)  # the sheet names raters and their masked phones: never 0644
     if fmt == "xlsx":
-        _write_xlsx(rows, path)
+        with files.open_file(path, "wb", modes) as fh:
+            _write_xlsx(rows, fh)
     else:
-        _write_csv(rows, path)
+        with files.open_file(path, "w", modes, encoding="utf-8-sig", newline="") as fh:
+            _write_csv(rows, fh)
     return {"path": str(path), "rows": len(rows)}
 
 
-def _write_csv(rows: list[dict[str, Any]], path: Path) -> None:
-    # UTF-8 with a BOM: Excel opens it as UTF-8 instead of the system code page.
-    with path.open("w", encoding="utf-8-sig", newline="") as fh:
-        writer = csv.writer(fh)
-        writer.writerow([zh for _, zh, _ in COLUMNS])
-        for row in rows:
-            writer.writerow([_csv_safe(row.get(key, "")) for key, _, _ in COLUMNS])
+def _write_csv(rows: list[dict[str, Any]], fh: IO[str]) -> None:
+    # UTF-8 with a BOM (the file is opened so): Excel opens it as UTF-8 instead of the system code page.
+    writer = csv.writer(fh)
+    writer.writerow([zh for _, zh, _ in COLUMNS])
+    for row in rows:
+        writer.writerow([_csv_safe(row.get(key, "")) for key, _, _ in COLUMNS])
 
 
-def _write_xlsx(rows: list[dict[str, Any]], path: Path) -> None:
+def _write_xlsx(rows: list[dict[str, Any]], fh: IO[bytes]) -> None:
     from openpyxl import Workbook
     from openpyxl.styles import Font, PatternFill
     from openpyxl.utils import get_column_letter
@@ -147,7 +149,7 @@ def _write_xlsx(rows: list[dict[str, Any]], path: Path) -> None:
         ["", f"导出日期 {today().isoformat()}"],
     ):
         help_sheet.append(line)
-    wb.save(path)
+    wb.save(fh)
 
 
 # --- reading the filled-in sheet back ----------------------------------------------------------------------

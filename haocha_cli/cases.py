@@ -158,6 +158,10 @@ def open_cases(ctx: Context, ratings: list[dict[str, Any]]) -> int:
 
     now = now_text()
     events = []
+    from haocha_cli import notify  # the owning county is told of its new case (docs/notifications.md)
+
+    told = notify.notified_counties(ctx.config)
+    opened = []
     with transaction(ctx.db):
         ids = [r["id"] for r in chosen]
         existing: set[int] = set()
@@ -198,7 +202,10 @@ def open_cases(ctx: Context, ratings: list[dict[str, Any]]) -> int:
             events.append(("case.open", "cases", case_id, None,
                            {k: row[k] for k in ("rating_id", "county_code", "window_code", "level", "state",
                                                 "revisit_due", "rectify_due")}))
+            if row["county_code"] in told:
+                opened.append(row | {"id": case_id})
         audit.record_many(ctx.db, ctx.operator, events)
+        notify.enqueue_opened(ctx, opened)
     return len(events)
 
 
@@ -259,18 +266,24 @@ def state_name(state: str) -> str:
     return f"{state} ({STATES[state]})"
 
 
+def _open_actions(case: dict[str, Any]) -> list[Action]:
+    """The actions the case's state (and its rater: real-name, a phone) allows, whoever takes them."""
+    return [a for a in ACTIONS.values() if case["state"] in a.states
+            and not (a.name == "revisit" and not case["real_name"])
+            and not (a.name == "contact" and not case["contact_id"])]
+
+
 def allowed_actions(case: dict[str, Any]) -> list[str]:
     """The actions the case's state allows, each with the role that may take it: ``close (county)``."""
-    result = []
-    for action in ACTIONS.values():
-        if case["state"] not in action.states:
-            continue
-        if action.name == "revisit" and not case["real_name"]:
-            continue
-        if action.name == "contact" and not case["contact_id"]:
-            continue
-        result.append(f"{action.name} ({action.role})")
-    return result
+    return [f"{a.name} ({a.role})" for a in _open_actions(case)]
+
+
+def actions_for(ctx: Context, case: dict[str, Any]) -> list[str]:
+    """The actions this operator may take on the case now (the workbench shows a form for each): the
+    state's actions whose role is the operator's. The case must be one the operator sees."""
+    city = ctx.operator.is_city
+    return [a.name for a in _open_actions(case)
+            if a.role == "county/city" or (a.role == "city") == city]
 
 
 def _check_operator(ctx: Context, case: dict[str, Any], action: Action) -> None:
@@ -600,7 +613,7 @@ def show_case(ctx: Context, case_id: int) -> dict[str, Any]:
                  classification_name=CLASSES.get(case["classification"] or "", None),
                  workdays_left=left, alert=alert)
     appeals = list(ctx.db.query("SELECT * FROM appeals WHERE case_id = ? ORDER BY id", [case_id]))
-    history = audit.events(ctx.db, "cases", str(case_id))
+    history = audit.case_history(ctx.db, case_id)
     return {"case": shown, "rating": rating, "appeals": appeals, "allowed": allowed_actions(case),
             "history": history}
 

@@ -297,16 +297,22 @@ def get_county(db: sqlite_utils.Database, code: str) -> dict[str, Any]:
     return rows[0]
 
 
-def show_org(db: sqlite_utils.Database) -> dict[str, Any]:
+def show_org(ctx: Context) -> dict[str, Any]:
+    """The catalogue. Counties, windows and items are the organisation everyone works in (the windows' codes
+    and names are printed on the QR sheets in the halls); a county operator sees its own staff only (names
+    and phones are personal data) and its own risk level only (the others' are the city's assessment)."""
+    db = ctx.db
     meta = {r["key"]: r["value"] for r in db.query("SELECT key, value FROM meta WHERE key LIKE 'city_%'")}
+    counties = [dict(c) if ctx.sees_county(c["code"]) else dict(c, risk_level=None) for c in db.query(
+        "SELECT c.code, c.name, c.risk_level, (SELECT count(*) FROM windows w WHERE w.county_code = c.code"
+        " AND w.active) AS windows FROM counties c ORDER BY c.code")]
     return {
         "city": {"code": meta.get("city_code"), "name": meta.get("city_name"), "bureau_name": meta.get("city_bureau_name")},
-        "counties": list(db.query(
-            "SELECT c.code, c.name, c.risk_level, (SELECT count(*) FROM windows w WHERE w.county_code = c.code"
-            " AND w.active) AS windows FROM counties c ORDER BY c.code")),
+        "counties": counties,
         "windows": list(db.query(
             "SELECT code, name, county_code, kind, opening_hours, active FROM windows ORDER BY county_code, code")),
         "items": list(db.query("SELECT code, name, legal_days, promised_days, active FROM items ORDER BY code")),
-        "staff": list(db.query(
-            "SELECT code, name, county_code, phone_masked AS phone, active FROM staff ORDER BY county_code, code")),
+        "staff": [s for s in db.query(
+            "SELECT code, name, county_code, phone_masked AS phone, active FROM staff ORDER BY county_code, code")
+            if ctx.sees_county(s["county_code"])],
     }

@@ -25,6 +25,7 @@ from haocha_cli.commands import export as export_commands
 from haocha_cli.commands import flags as flags_commands
 from haocha_cli.commands import index as index_commands
 from haocha_cli.commands import indicators as indicator_commands
+from haocha_cli.commands import notify as notify_commands
 from haocha_cli.commands import org as org_commands
 from haocha_cli.commands import qr as qr_commands
 from haocha_cli.commands import ratings as rating_commands
@@ -113,6 +114,7 @@ def main_options(
 ) -> None:
     """haocha: the 好差评 (good/bad review) system of a tobacco monopoly bureau."""
     ctx.obj = State(db, operator, config)
+    ctx.call_on_close(ctx.obj.close)
 
 
 @app.command()
@@ -163,6 +165,7 @@ app.command("backup")(backup_commands.backup_command)
 app.command("status")(status_commands.status_command)
 app.add_typer(rating_commands.batches_app, name="batches")
 app.add_typer(staff_commands.app, name="staff")
+app.add_typer(notify_commands.app, name="notify")
 
 
 def main() -> None:

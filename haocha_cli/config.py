@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from haocha_cli import files
 from haocha_cli.errors import ConfigError
 from haocha_cli.tomlfile import read_toml
 
@@ -72,18 +73,30 @@ DEFAULTS: list[tuple[str, Any, str]] = [
      " reverse proxy sends no X-Forwarded-Proto"),
     ("serve.base_url", "", "the address staff open, e.g. https://haocha.example.gov.cn (notifications link to"
      " {base_url}/staff/cases/<id>); '' = no link"),
+    ("serve.reports_dir", "reports", "the folder `haocha report --out` writes to for cron, relative to the database's"
+     " folder: the workbench lists its reports to city staff"),
     ("serve.session_idle_minutes", 30, "a workbench session unused this long ends (log in again)"),
     ("serve.session_hours", 12, "a workbench session ends this long after its login, used or not"),
     ("serve.login_failures", 5, "wrong passwords for one account within serve.login_failure_minutes that lock it"),
     ("serve.login_failure_minutes", 15, "the span in which wrong passwords are counted, in minutes"),
     ("serve.login_lock_minutes", 15, "how long a locked account refuses every password, in minutes"),
+    # Notifications (通知) through apprise (docs/notifications.md): URLs hold robot keys and passwords, so
+    # they are checked with apprise's parser, shown masked and never written to the database.
+    ("notify.counties", {}, "per county code, the apprise URLs told of each new bad review and, each working"
+     " morning, of the county's overdue and due-soon cases: 370213 = [\"wecombot://KEY\", \"mailtos://…\"]"),
+    ("notify.city", [], "the apprise URLs that get the city's (市局) morning summary per county"),
+    ("notify.group_over", 10, "more new cases than this waiting for one county are sent as one message"
+     " (the first few and the count): robots accept about 20 messages a minute"),
     # Files haocha writes (database, backups, exports, reports, sheets): owner-only unless a group is named.
-    ("files.group", "", "an OS group that may read the files haocha writes (mode 0640); '' = owner only (0600)"),
+    ("files.group", "", "an OS group that may read the files haocha writes (the database, backups, exports, reports,"
+     " sheets, QR codes: mode 0640, folders it creates 0750; the key file stays 0600); '' = owner only (0600,"
+     " folders 0700). The group must exist and you must be in it. docs/security.md"),
     ("pilot.county", "", "a pilot county (e.g. 370213) whose before/after comparison the monthly report shows"),
     ("pilot.before", "", "the pilot's baseline, D..D or a period such as 2026-Q1"),
     ("pilot.after", "", "the pilot's period, D..D or a period such as 2026-Q2"),
 ]
 _DEFAULT_KEYS = {k for k, _, _ in DEFAULTS}
+_CHANNEL_KEYS = ("notify.counties", "notify.city")  # lists of apprise URLs: secrets, never printed whole
 CONFIG_FILE_NAME = "haocha.toml"
 
 
@@ -111,7 +124,7 @@ class Config:
     def rows(self) -> list[dict[str, Any]]:
         descriptions = {k: d for k, _, d in DEFAULTS}
         return [
-            {"key": k, "value": self.values[k], "source": self.sources[k], "description": descriptions[k]}
+            {"key": k, "value": _shown(k, self.values[k]), "source": self.sources[k], "description": descriptions[k]}
             for k, _, _ in DEFAULTS
         ]
 
@@ -154,7 +167,10 @@ def load_config(path: str | Path | None = None, *, db_path: str | Path | None = 
             "`haocha config show` lists the settings haocha knows",
         )
     for key, value in flat.items():
-        _check_type(path, key, value, values[key])
+        if key in _CHANNEL_KEYS:
+            _check_channels(path, key, value)
+        else:
+            _check_type(path, key, value, values[key])
         values[key] = value
         sources[key] = str(path)
     for key in ("good_levels", "bad_levels"):
@@ -164,7 +180,9 @@ def load_config(path: str | Path | None = None, *, db_path: str | Path | None = 
                               f"levels are {' / '.join(LEVELS)}")
     if set(values["good_levels"]) & set(values["bad_levels"]):
         raise ConfigError(f"{path}: a level cannot be both good and bad", "fix good_levels or bad_levels")
-    return Config(values, sources, path)
+    config = Config(values, sources, path)
+    files.modes(config)  # an unknown files.group is refused here, before any command writes a file
+    return config
 
 
 def _check_type(path: Path, key: str, value: Any, default: Any) -> None:
@@ -178,3 +196,33 @@ def _check_type(path: Path, key: str, value: Any, default: Any) -> None:
         )
     if isinstance(default, (int, float)) and not isinstance(default, bool) and value < 0:
         raise ConfigError(f"{path}: {key} cannot be negative", f"the default is {default!r}")
+
+
+def _check_channels(path: Path, key: str, value: Any) -> None:
+    """``notify.city`` is a list of apprise URLs, ``notify.counties`` a table of such lists by county code.
+    Only the shape is checked here, so that no command pays for loading apprise: whether each URL is one
+    apprise accepts and each county exists is checked where notifications are sent
+    (``notify.check_channels``). An error names the entry, never the URL: it may hold a key or a password."""
+    how = "docs/notifications.md shows the URL of each channel"
+    if key == "notify.city":
+        lists = {key: value}
+    elif isinstance(value, dict):
+        lists = {f"{key}.{code}": urls for code, urls in value.items()}
+    else:
+        raise ConfigError(f"{path}: {key} must be a table of county codes and their URLs",
+                          f'e.g. [notify.counties] then 370213 = ["wecombot://KEY"]; {how}')
+    for name, urls in lists.items():
+        if not isinstance(urls, list) or not all(isinstance(url, str) for url in urls):
+            raise ConfigError(f"{path}: {name} must be a list of notification URLs",
+                              f'e.g. {name.rsplit(".", 1)[-1]} = ["wecombot://KEY"]; {how}')
+
+
+def _shown(key: str, value: Any) -> Any:
+    """What `haocha config show` prints: notification URLs masked (apprise's privacy form)."""
+    if key not in _CHANNEL_KEYS or not value:
+        return value
+    from haocha_cli.notify import masked_url
+
+    if isinstance(value, dict):
+        return {code: [masked_url(url) for url in urls] for code, urls in value.items()}
+    return [masked_url(url) for url in value]

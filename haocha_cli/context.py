@@ -17,6 +17,7 @@ from pathlib import Path
 
 import sqlite_utils
 
+from haocha_cli import files
 from haocha_cli.config import Config, load_config
 from haocha_cli.db import open_db
 from haocha_cli.errors import InvalidInput, NotFound, PermissionDenied
@@ -105,11 +106,12 @@ class Context:
 
         return PhoneVault(self.keys.data_key)
 
-    def require_city(self, what: str) -> None:
-        """The city bureau's (市局) tasks: the ``city`` and ``admin`` roles."""
+    def require_city(self, what: str, hint: str | None = None) -> None:
+        """The city bureau's (市局) tasks: the ``city`` and ``admin`` roles. ``hint`` says what a county
+        uses instead, where there is something (``haocha report county …``)."""
         if not self.operator.is_city:
             raise PermissionDenied(f"{what} is the city bureau's (市局) task; {self.operator} may not do it",
-                                   "the city bureau's staff (市局) do it")
+                                   hint or "the city bureau's staff (市局) do it")
 
     def require_admin(self, what: str) -> None:
         """The administrators' tasks (staff accounts): the ``admin`` role only."""
@@ -144,5 +146,5 @@ def open_context(
     person: str | None = None,
 ) -> Context:
     config = load_config(config_path, db_path=db_path)
-    db = open_db(db_path, create=create)
+    db = open_db(db_path, create=create, modes=files.modes(config))
     return Context(db, Path(db_path), config, parse_operator(operator, db, person))

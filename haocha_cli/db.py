@@ -11,6 +11,7 @@ from pathlib import Path
 
 import sqlite_utils
 
+from haocha_cli import files
 from haocha_cli.errors import DatabaseError
 from haocha_cli.resources import resource_path
 
@@ -41,11 +42,12 @@ def schema_version() -> int:
     return len(migrations())
 
 
-def open_db(path: str | Path, *, create: bool = True) -> sqlite_utils.Database:
+def open_db(path: str | Path, *, create: bool = True, modes: files.Modes = files.OWNER_ONLY) -> sqlite_utils.Database:
     """Open (and bring up to date) a haocha database.
 
     With create=False a missing file is an error: commands other than `init` should not silently make an
-    empty database in the wrong folder.
+    empty database in the wrong folder. A new database file is created with ``modes`` (owner-only by
+    default) before SQLite opens it; SQLite gives its -wal and -shm the database file's mode.
     """
     path = Path(path)
     if not create and not path.exists():
@@ -55,6 +57,8 @@ def open_db(path: str | Path, *, create: bool = True) -> sqlite_utils.Database:
         )
     if path.exists() and path.is_dir():
         raise DatabaseError(f"{path} is a folder, not a database file", "give the path of a .db file")
+    if create and not path.exists() and path.parent.is_dir():
+        files.touch(path, modes)  # an empty file is an empty database to SQLite
     try:
         conn = sqlite3.connect(str(path), timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None)
         conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
@@ -69,6 +73,7 @@ def open_db(path: str | Path, *, create: bool = True) -> sqlite_utils.Database:
     conn.execute("PRAGMA synchronous = NORMAL")
     if version < schema_version():
         _migrate(conn)
+    files.settle_sidecars(path, modes)
     return sqlite_utils.Database(conn)
 
 

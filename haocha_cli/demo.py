@@ -19,6 +19,7 @@ from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from haocha_cli import files
 from haocha_cli.errors import InvalidInput
 
 PILOT = "370213"
@@ -139,7 +140,7 @@ def _planted(windows: dict[str, dict[str, Any]]) -> list[dict[str, str]]:
 
 
 def _write_csv(path: Path, rows: list[dict[str, str]], encoding: str = "utf-8-sig") -> None:
-    with open(path, "w", encoding=encoding, newline="") as fh:
+    with files.open_file(path, "w", files.OWNER_ONLY, encoding=encoding, newline="") as fh:  # phones in it
         writer = csv.DictWriter(fh, fieldnames=HEADER)
         writer.writeheader()
         writer.writerows(rows)
@@ -171,14 +172,16 @@ def run_demo(out: Path, ratings: int = 12000, seed: int = 2026,
     if ratings < 1000:
         raise InvalidInput(f"--ratings {ratings} is too few for the pilot story", "use 1000 or more")
     say = progress or (lambda _message: None)
-    out.mkdir(parents=True, exist_ok=True)
+    # The demo's files are owner-only (0600, folders it makes 0700), as every file haocha writes: its
+    # haocha.toml names no files.group.
+    files.make_dirs(out)
     db_path = out / "haocha.db"
     for suffix in ("", "-wal", "-shm", ".key"):  # the demo rebuilds only what it made itself
         Path(str(db_path) + suffix).unlink(missing_ok=True)
-    (out / "haocha.toml").write_text(
+    files.write_text(out / "haocha.toml",
         "# The Licang pilot: the monthly report compares its baseline and pilot periods.\n"
         f'[pilot]\ncounty = "{PILOT}"\nbefore = "{BASELINE[0]}..{BASELINE[1]}"\n'
-        f'after = "{PILOT_PERIOD[0]}..{PILOT_PERIOD[1]}"\n', encoding="utf-8")
+        f'after = "{PILOT_PERIOD[0]}..{PILOT_PERIOD[1]}"\n')
     summary: dict[str, Any] = {"out": str(out), "database": str(db_path)}
     with _clock(NOW):
         with _clock(SETUP):
@@ -196,7 +199,7 @@ def run_demo(out: Path, ratings: int = 12000, seed: int = 2026,
         say(f"3/8 {ratings} ratings as the channels deliver them, a file every morning (one batch with bad rows)")
         say("4/8 the closed loop: counties work their cases as they come in")
         batch_dir = out / "batches"
-        batch_dir.mkdir(exist_ok=True)
+        files.make_dirs(batch_dir)
         rows = generate_ratings(windows, ratings, seed) + _planted({w["code"]: w for w in windows})
         days: dict[str, list[dict[str, str]]] = {}
         for row in rows:
@@ -238,12 +241,14 @@ def run_demo(out: Path, ratings: int = 12000, seed: int = 2026,
 
         say("7/8 reports: daily, monthly, Licang's county report")
         report_dir = out / "reports"
+        modes = files.modes(ctx.config)
         written = []
-        written += reports.write(reports.build(ctx, "daily", day=date(2026, 8, 31)), "both", report_dir)
+        written += reports.write(reports.build(ctx, "daily", day=date(2026, 8, 31)), "both", report_dir, modes)
         for month in ("2026-05", "2026-08"):
-            written += reports.write(reports.build(ctx, "monthly", month=parse_period(month)), "both", report_dir)
+            written += reports.write(reports.build(ctx, "monthly", month=parse_period(month)), "both", report_dir,
+                                     modes)
         written += reports.write(reports.build(ctx, "county", county_code=PILOT, period=parse_period("2026-08")),
-                                 "both", report_dir)
+                                 "both", report_dir, modes)
         summary["reports"] = [str(p) for p in written]
         summary["monthly_report"] = str(report_dir / "monthly-2026-08.html")
 

@@ -51,3 +51,7 @@ class PermissionDenied(HaochaError):
 
 class InvalidTransition(HaochaError):
     """An action that the current state of a case (or other entity) does not allow."""
+
+
+class NotifyError(HaochaError):
+    """A notification (通知) could not be sent now: the channel refused it or could not be reached."""

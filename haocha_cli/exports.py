@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
+from haocha_cli import files
 from haocha_cli.cases import STATES, parse_status
 from haocha_cli.clock import now_text
 from haocha_cli.config import LEVELS
@@ -321,7 +322,7 @@ def export(ctx: Context, kind: str, *, fmt: str = "csv", profile: str | None = "
     if out is None:
         (_write_csv if fmt == "csv" else _write_json)(counter, cols, meta, stream)
     else:
-        _write_file(Path(out), fmt, counter, cols, meta)
+        _write_file(Path(out), fmt, counter, cols, meta, files.modes(ctx.config))
     return {"export": kind, "format": fmt, "profile": profile, "rows": counter.rows, "excluded": counter.excluded,
             "path": None if out is None else str(out), "period": meta["period"], "county": county,
             "masked_fields": meta["masked_fields"]}
@@ -389,19 +390,23 @@ def _meta(kind: str, fmt: str, profile: str, cols: list[Column], span: Period | 
 # --- writers ------------------------------------------------------------------------------------------
 
 
-def _write_file(path: Path, fmt: str, rows: _Counter, cols: list[Column], meta: dict[str, Any]) -> None:
+def _write_file(path: Path, fmt: str, rows: _Counter, cols: list[Column], meta: dict[str, Any],
+                modes: files.Modes) -> None:
     if path.is_dir():
         raise InvalidInput(f"{path} is a folder", "give a file name, e.g. --out ratings.csv")
     if not path.parent.exists():
         raise InvalidInput(f"cannot write {path}: folder {path.parent} does not exist", "create the folder first")
-    # Written beside and renamed at the end: a failed export leaves no half-written file behind.
+    # Written beside and renamed at the end: a failed export leaves no half-written file behind. The .part
+    # has the export's mode (owner-only, or the files.group's) from the start.
     part = path.with_name(path.name + ".part")
     try:
         if fmt == "xlsx":
-            _write_xlsx(rows, cols, meta, part)
+            with files.open_file(part, "wb", modes) as fh:
+                _write_xlsx(rows, cols, meta, fh)
         else:
             # A BOM so that Excel reads the CSV as UTF-8; haocha's importer and JSON readers skip it.
-            with part.open("w", encoding="utf-8-sig" if fmt == "csv" else "utf-8", newline="") as fh:
+            with files.open_file(part, "w", modes, encoding="utf-8-sig" if fmt == "csv" else "utf-8",
+                                 newline="") as fh:
                 if fmt == "csv":
                     _write_csv(rows, cols, meta, fh, "\r\n")  # RFC 4180 lines in a file
                 else:
@@ -446,7 +451,7 @@ def _write_json(rows: _Counter, cols: list[Column], meta: dict[str, Any], fh: IO
     fh.write(("\n ]" if not first else "]") + f',\n "count": {rows.rows}\n}}\n')
 
 
-def _write_xlsx(rows: _Counter, cols: list[Column], meta: dict[str, Any], path: Path) -> None:
+def _write_xlsx(rows: _Counter, cols: list[Column], meta: dict[str, Any], path: Path | IO[bytes]) -> None:
     from openpyxl import Workbook
     from openpyxl.cell import WriteOnlyCell
     from openpyxl.styles import Font

@@ -25,6 +25,7 @@ from haocha_cli.db import transaction
 from haocha_cli.errors import ConfigError, InvalidInput
 from haocha_cli.periods import Period
 from haocha_cli.privacy import mask_numbers
+from haocha_cli.visibility import own_evidence
 
 # rule -> what it means
 RULES: dict[str, str] = {
@@ -34,6 +35,11 @@ RULES: dict[str, str] = {
     "staff_phone": "the rater's phone is a staff member's",
     "repeated_comment": "the same comment text again and again",
     "bad_token": "the QR token did not verify",
+}
+# The rules' Chinese names, for what staff read (the workbench, reports).
+RULE_NAMES: dict[str, str] = {
+    "same_phone": "同一电话多次评价", "burst": "同一窗口短时集中评价", "off_hours": "非办公时间评价",
+    "staff_phone": "工作人员电话评价", "repeated_comment": "重复文字评价", "bad_token": "二维码校验未通过",
 }
 _MAX_LISTED = 20  # rating ids listed in one piece of evidence
 _TAGS = re.compile(r"<[^>]*>")
@@ -308,7 +314,8 @@ def scan(ctx: Context, period: Period) -> dict[str, Any]:
 
 def list_flags(ctx: Context, period: Period | None = None, rule: str | None = None,
                county: str | None = None) -> list[dict[str, Any]]:
-    """Flags with their rating, newest day first. A county operator sees its own county's only."""
+    """Flags with their rating, newest day first. A county operator sees its own county's only, and of the
+    ratings and staff a piece of evidence lists, its own (``visibility.own_evidence``)."""
     county = ctx.county_scope(county, "see the flags")
     where, params = [], []
     if rule:
@@ -330,7 +337,7 @@ def list_flags(ctx: Context, period: Period | None = None, rule: str | None = No
     for row in ctx.db.query(sql, params):
         row["evidence"] = json.loads(row["evidence"])
         rows.append(row)
-    return rows
+    return own_evidence(ctx, rows)
 
 
 def describe(rule: str, evidence: dict[str, Any]) -> str:
@@ -343,7 +350,7 @@ def describe(rule: str, evidence: dict[str, Any]) -> str:
     if rule == "off_hours":
         return f"{e['channel']} at {e['rated_at']}: {e['why']} ({e['opening_hours']})"
     if rule == "staff_phone":
-        return f"{e['phone']} is staff {', '.join(e['staff'])}"
+        return f"{e['phone']} is staff {', '.join(e['staff']) or 'of another county'}"
     if rule == "repeated_comment":
         return f"{e['count']} times since {e['since']}: {e['text']}"
     if rule == "bad_token":

@@ -330,9 +330,13 @@ def assess(ctx: Context, period: Period, *, apply: bool = True) -> dict[str, Any
     ``risk.medium_when_m`` have H or M, else low. With ``apply`` (the default) the levels are written to
     ``counties.risk_level`` (used by the next spot-check sample) with one audit event, and the rows kept in
     ``risk_assessments``.
+
+    Setting the levels is the city's. A county operator may assess without applying: it gets its own county's
+    rows and level only.
     """
     if apply:
-        ctx.require_city("setting the counties' risk levels")
+        ctx.require_city("setting the counties' risk levels",
+                         "a county sees its own county's assessment with --dry-run")
     ensure_register(ctx)
     table = ap_table(ctx.config)
     risks = list(ctx.db.query("SELECT * FROM risks ORDER BY code"))
@@ -340,7 +344,8 @@ def assess(ctx: Context, period: Period, *, apply: bool = True) -> dict[str, Any
         raise NotFound("the FMEA register is empty", "add failure modes with `haocha risk add`")
     scales = {m: occurrence_scale(ctx.config, m) for m in MEASURES}
     rates = measured_rates(ctx, period)
-    counties = list(ctx.db.query("SELECT code, name, risk_level FROM counties ORDER BY code"))
+    counties = [c for c in ctx.db.query("SELECT code, name, risk_level FROM counties ORDER BY code")
+                if ctx.sees_county(c["code"])]
     rows: list[dict[str, Any]] = []
     summary: list[dict[str, Any]] = []
     for county in counties:

@@ -29,7 +29,7 @@ from typing import Any
 
 import sqlite_utils
 
-from haocha_cli import audit
+from haocha_cli import audit, files
 from haocha_cli.clock import now
 from haocha_cli.config import LEVELS
 from haocha_cli.context import Context
@@ -1173,8 +1173,14 @@ def _from_serial(serial: float, epoch: datetime) -> str:
 # --- batches --------------------------------------------------------------------------------------
 
 
-def list_batches(db: sqlite_utils.Database) -> list[dict[str, Any]]:
-    return list(db.query(
+_BATCHES_HINT = "importing is the city's; a county's own ratings: haocha export ratings, its cases: haocha cases list"
+
+
+def list_batches(ctx: Context) -> list[dict[str, Any]]:
+    """The imported batches (city's: a batch mixes the counties' ratings, and its file name and counts are the
+    city's import record)."""
+    ctx.require_city("the list of imported batches", _BATCHES_HINT)
+    return list(ctx.db.query(
         "SELECT id AS batch, imported_at, file_name, format, profile, source, rows_read, accepted, duplicate,"
         " rejected, operator, withdrawn_at AS withdrawn FROM batches ORDER BY id"))
 
@@ -1198,6 +1204,13 @@ def get_batch(db: sqlite_utils.Database, batch_id: int) -> dict[str, Any]:
     return batch
 
 
+def show_batch(ctx: Context, batch_id: int) -> dict[str, Any]:
+    """`haocha batches show`: one batch with its rejects by reason (city's: the examples are rows of every
+    county)."""
+    ctx.require_city("reading an imported batch", _BATCHES_HINT)
+    return get_batch(ctx.db, batch_id)
+
+
 def _count_cases(db: sqlite_utils.Database, batch_id: int) -> int:
     return db.execute("SELECT count(*) FROM cases WHERE rating_id IN (SELECT id FROM ratings WHERE batch_id = ?)",
                       [batch_id]).fetchone()[0]
@@ -1207,7 +1220,9 @@ def batch_rejects(ctx: Context, batch_id: int, *, reveal_phones: bool = False) -
     """The rejected rows of a batch as they were read (phones masked unless revealed), with their reason.
 
     Returns {"batch", "header" (tabular) or None, "format", "rows": [{"line", "code", "reason", and "cells",
-    "object" or "text"}]}. Revealing phones is the city's, and is recorded in the audit trail."""
+    "object" or "text"}]}. The rejects are the city's (a batch mixes the counties' rows); revealing phones is
+    recorded in the audit trail."""
+    ctx.require_city("reading the rejected rows of a batch", _BATCHES_HINT)
     batch = get_batch(ctx.db, batch_id)
     if reveal_phones:
         ctx.require_city("revealing raters' phone numbers")
@@ -1257,11 +1272,12 @@ def write_rejects(ctx: Context, batch_id: int, out: str | Path, *, reveal_phones
 
     data = batch_rejects(ctx, batch_id, reveal_phones=reveal_phones)
     out = Path(out)
+    modes = files.modes(ctx.config)  # rejected rows hold phones (in full with reveal_phones): never 0644
     as_csv = out.suffix.lower() in (".csv", ".txt") or (out.suffix.lower() not in (".jsonl", ".json", ".ndjson")
                                                         and data["header"] is not None)
     try:
         if as_csv:
-            with out.open("w", encoding="utf-8-sig", newline="") as fh:
+            with files.open_file(out, "w", modes, encoding="utf-8-sig", newline="") as fh:
                 writer = csv.writer(fh)
                 header = data["header"]
                 if header is None:
@@ -1280,7 +1296,7 @@ def write_rejects(ctx: Context, batch_id: int, out: str | Path, *, reveal_phones
                     # Opened in a spreadsheet to be fixed: a cell like =cmd|… must stay text (CSV injection).
                     writer.writerow([csv_safe(c) for c in [*cells, f"{r['code']}: {r['reason']}"]])
         else:
-            with out.open("w", encoding="utf-8") as fh:
+            with files.open_file(out, "w", modes, encoding="utf-8") as fh:
                 for r in data["rows"]:
                     if "object" in r:
                         obj = dict(r["object"])

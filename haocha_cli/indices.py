@@ -3,16 +3,20 @@ derived importance — all from the daily aggregates, never the raw ratings (for
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import sqlite_utils
 
 from haocha_cli import stats
 from haocha_cli.catalogue import get_county, get_window
 from haocha_cli.config import LEVELS, Config
-from haocha_cli.errors import InvalidInput
+from haocha_cli.errors import InvalidInput, PermissionDenied
 from haocha_cli.indicators import INDICATORS
 from haocha_cli.periods import Period, parse_period
+from haocha_cli.visibility import own_benchmark, own_county, own_ranking
+
+if TYPE_CHECKING:
+    from haocha_cli.context import Context
 
 # --by key -> SQL expression over daily_agg / daily_indicator_agg
 BY_KEYS = {
@@ -124,7 +128,7 @@ def index(db: sqlite_utils.Database, config: Config, period: Period, by: list[st
                 if k in names:
                     row[f"{k}_name"] = names[k].get(raw[k], "")
             if not keys:
-                row["unit"] = "city"
+                row["unit"] = window or county or "city"
             row.update({k: v for k, v in _figures(raw, config).items() if k != "index_var"})
             row["indicators"] = per_indicator.get(tuple(raw[k] for k in keys), {})
             rows.append(row)
@@ -222,7 +226,7 @@ def rank(db: sqlite_utils.Database, config: Config, period: Period, by: str = "c
     unranked = [dict(r, rank=None) for r in rows if not r["n"]]
     return {"period": period.as_dict(), "previous_period": period.previous().as_dict(), "by": by,
             "mu": mu, "w": w, "weights_version": ", ".join(versions_in(db, period)),
-            "rows": ranked + unranked,
+            "ranked": len(ranked), "rows": ranked + unranked,
             "note": None if total_n else f"no counted ratings in {period.label}: N = 0, nothing to rank"}
 
 
@@ -349,6 +353,51 @@ def drivers(db: sqlite_utils.Database, period: Period, county: str | None = None
             row["suggested_score"] = round(1 + 4 * (row["r"] - lo) / (hi - lo))
     return {"period": period.as_dict(), "county": county, "rows": rows,
             "note": None if rows else f"no indicator scores in {period.label}: N = 0, no correlation"}
+
+
+# --- as the operator may see them (haocha_cli.visibility) ------------------------------------------------
+# The functions above compute over the whole database for whoever asks (the reports, the demo); the
+# commands call these, which limit a county operator to its own county.
+
+
+def index_for(ctx: Context, period: Period, by: list[str] | None = None, county: str | None = None,
+              window: str | None = None) -> dict[str, Any]:
+    """`haocha index`: a county operator's figures are its own county's (by window, item, channel … within it)."""
+    county = ctx.county_scope(county, "see the figures")
+    if window and not ctx.sees_county(owner := get_window(ctx.db, window)["county_code"]):
+        raise PermissionDenied(f"window {window} is county {owner}'s; {ctx.operator} may see the figures of its own"
+                               " county's windows only", "leave out --window, or name one of your county's windows")
+    return index(ctx.db, ctx.config, period, by, county, window)
+
+
+def rank_for(ctx: Context, period: Period, by: str = "county", county: str | None = None) -> dict[str, Any]:
+    """`haocha rank`: a county operator ranks its own windows; among the counties it sees its own row with its
+    rank number (名次) and how many counties were ranked (``ranked``), not the other counties."""
+    if by != "county":
+        return rank(ctx.db, ctx.config, period, by, ctx.county_scope(county, "rank the windows"))
+    ctx.county_scope(county, "see the ranking")  # a county may not ask for another county
+    if own_county(ctx) is not None:  # a county: its place among all the counties
+        county = None
+    return own_ranking(ctx, rank(ctx.db, ctx.config, period, by, county))
+
+
+def benchmark_for(ctx: Context, period: Period, min_n: int = 30) -> dict[str, Any]:
+    """`haocha benchmark`: a county operator sees its own gaps, not which county is the best."""
+    return own_benchmark(ctx, benchmark(ctx.db, period, min_n))
+
+
+def compare_for(ctx: Context, county: str | None = None, before: str | None = None,
+                after: str | None = None) -> dict[str, Any]:
+    """`haocha compare`: the pilot (as given, else the configuration's: ``pilot_setting``) against the other
+    counties as the control group — the city's judgement."""
+    ctx.require_city("judging a pilot against the other counties",
+                     "a county's own figures before and after: haocha index --by month --from … --to …")
+    return compare(ctx.db, ctx.config, *pilot_setting(ctx.config, county, before, after))
+
+
+def drivers_for(ctx: Context, period: Period, county: str | None = None) -> dict[str, Any]:
+    """`haocha indicators drivers`: a county operator's correlations are its own county's ratings'."""
+    return drivers(ctx.db, period, ctx.county_scope(county, "see the figures"))
 
 
 LEVEL_NAMES = LEVELS

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
+from haocha_cli import files
 from haocha_cli.errors import ConfigError, InvalidInput
 
 _MOBILE = re.compile(r"^1[3-9]\d{9}$")
@@ -35,12 +36,15 @@ class Keys:
 
 
 def ensure_key_file(db_path: str | Path) -> tuple[Path, bool]:
-    """Create the key file (owner-only) if there is none. Returns (path, created)."""
+    """Create the key file (owner-only) if there is none. Returns (path, created).
+
+    The key file stays 0600, owner only, even when ``files.group`` opens haocha's other files to a group:
+    whoever reads it can read every phone number and forge QR codes."""
     path = key_path(db_path)
     if path.exists():
         return path, False
     data = {"data_key": _b64(secrets.token_bytes(32)), "qr_secret": _b64(secrets.token_bytes(32))}
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    fd = files.create(path, files.OWNER_ONLY, exclusive=True)
     with os.fdopen(fd, "w", encoding="utf-8") as fh:
         json.dump(data, fh)
     return path, True
@@ -76,8 +80,8 @@ def rotate_qr_secret(db_path: str | Path, qr_secret_env: str = "HAOCHA_QR_SECRET
     data = _read_key_file(path)
     data["qr_secret"] = _b64(secrets.token_bytes(32))
     tmp = path.with_suffix(path.suffix + ".tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w", encoding="utf-8") as fh:
+    # Owner-only whatever files.group says (the key reads every phone), even over a .tmp left by a crash.
+    with files.open_file(tmp, "w", files.OWNER_ONLY, encoding="utf-8") as fh:
         json.dump(data, fh)
     os.replace(tmp, path)
 

@@ -4,7 +4,7 @@ aggregates: the daily series, phase I (baseline) and phase II (monitoring), and 
 from __future__ import annotations
 
 from datetime import date, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import sqlite_utils
 
@@ -13,6 +13,9 @@ from haocha_cli.catalogue import get_county
 from haocha_cli.config import Config
 from haocha_cli.errors import InvalidInput
 from haocha_cli.periods import Period, date_range
+
+if TYPE_CHECKING:
+    from haocha_cli.context import Context
 
 METRICS = ("bad-rate", "index")
 DEFAULT_DAYS = 90
@@ -73,6 +76,17 @@ def chart(db: sqlite_utils.Database, config: Config, metric: str, period: Period
             "rules": list(main.rules), "center": main.center, "chart": main, "moving_range": moving_range,
             "rows": main.to_rows(),
             "signals": [{"day": p.label, "signals": list(p.signals)} for p in main.points if p.signals]}
+
+
+def chart_for(ctx: Context, metric: str, period: Period, baseline: Period | None = None, county: str | None = None,
+              rules: str = "nelson", laney: bool = False, *, city: bool = False) -> dict[str, Any]:
+    """`haocha spc`: the chart as the operator may see it. A county operator's chart is its own county's; the
+    whole city's (``city``) is the city's."""
+    if city:
+        ctx.require_city("the control chart of the whole city",
+                         f"leave out --city: a county's chart is its own county's ({ctx.operator.county_code})")
+    return chart(ctx.db, ctx.config, metric, period, baseline, ctx.county_scope(county, "see the control chart"),
+                 rules, laney)
 
 
 def default_period(today: date) -> Period:

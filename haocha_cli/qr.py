@@ -27,6 +27,7 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined
 from markupsafe import Markup
 from PIL import Image
 
+from haocha_cli import files
 from haocha_cli.errors import ConfigError, InvalidInput
 from haocha_cli.resources import resource_path
 
@@ -198,12 +199,12 @@ def png_bytes(payload: str, size_px: int = 600) -> bytes:
     return out.getvalue()
 
 
-def render_png(payload: str, path: str | Path, size_px: int = 600) -> Path:
-    """Write the code as a PNG file at ``path`` (see png_bytes); returns the path."""
+def render_png(payload: str, path: str | Path, size_px: int = 600, modes: files.Modes = files.OWNER_ONLY) -> Path:
+    """Write the code as a PNG file at ``path`` (see png_bytes), with ``modes``; returns the path."""
     data = png_bytes(payload, size_px)
     path = Path(path)
     try:
-        path.write_bytes(data)
+        files.write_bytes(path, data, modes)
     except OSError as exc:
         raise InvalidInput(
             f"cannot write {path}: {exc.strerror}", "check that the folder exists and is writable"

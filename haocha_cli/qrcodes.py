@@ -8,7 +8,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from haocha_cli import audit, qr
+from haocha_cli import audit, files, qr
 from haocha_cli.catalogue import get_county, get_window
 from haocha_cli.context import Context
 from haocha_cli.db import get_meta, transaction
@@ -16,6 +16,9 @@ from haocha_cli.errors import InvalidInput, NotFound
 
 
 def active_windows(ctx: Context, county: str | None = None, window: str | None = None) -> list[dict[str, Any]]:
+    """The active windows to print codes for. A county operator prints its own county's only: a code of another
+    county's window would let its holder rate that window as a verified visitor."""
+    county = ctx.county_scope(county, "print the QR codes")
     if county:
         get_county(ctx.db, county)
     if window:
@@ -45,27 +48,29 @@ def generate(ctx: Context, out_dir: Path, county: str | None = None, window: str
     """Write one PNG and/or SVG per active window; returns what was written."""
     if fmt not in ("png", "svg", "both"):
         raise InvalidInput(f"format {fmt!r} is not png, svg or both", "use --format png|svg|both")
-    out_dir.mkdir(parents=True, exist_ok=True)
+    modes = files.modes(ctx.config)
+    files.make_dirs(out_dir, modes)
     written = []
     for w in active_windows(ctx, county, window):
         payload = payload_for(ctx, w["window_code"])
         stem = qr.file_stem(w["county_code"], w["window_code"])
-        files = []
+        made = []
         if fmt in ("png", "both"):
-            files.append(str(qr.render_png(payload, out_dir / f"{stem}.png", size_px)))
+            made.append(str(qr.render_png(payload, out_dir / f"{stem}.png", size_px, modes)))
         if fmt in ("svg", "both"):
             path = out_dir / f"{stem}.svg"
-            path.write_text(qr.render_svg(payload, xml_declaration=True), encoding="utf-8")
-            files.append(str(path))
-        written.append({"county": w["county_code"], "window": w["window_code"], "payload": payload, "files": files})
+            files.write_text(path, qr.render_svg(payload, xml_declaration=True), modes)
+            made.append(str(path))
+        written.append({"county": w["county_code"], "window": w["window_code"], "payload": payload, "files": made})
     return written
 
 
 def sheet(ctx: Context, out: Path, county: str | None = None) -> int:
     windows = [dict(w, payload=payload_for(ctx, w["window_code"])) for w in active_windows(ctx, county)]
     bureau = get_meta(ctx.db, "city_bureau_name") or ctx.config["bureau_name"]
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(qr.render_sheet(bureau, windows), encoding="utf-8")
+    modes = files.modes(ctx.config)
+    files.make_dirs(out.parent, modes)
+    files.write_text(out, qr.render_sheet(bureau, windows), modes)
     return len(windows)
 
 

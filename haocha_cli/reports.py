@@ -16,7 +16,7 @@ from typing import Any
 from markupsafe import Markup
 
 from haocha_cli import cases as case_module
-from haocha_cli import charts, indices, process_control, spc
+from haocha_cli import charts, files, indices, process_control, spc
 from haocha_cli.calendar_days import load_calendar
 from haocha_cli.catalogue import get_county
 from haocha_cli.context import Context
@@ -142,9 +142,20 @@ def _figures_table(L, rows: list[dict], key: str, key_label: str, name_key: str 
     return _table(columns, body)
 
 
+def _city_report(ctx: Context, what: str, period: str) -> None:
+    """The daily and monthly reports show every county (their bad reviews with comments, the ranking): the
+    city's. A county reads its own figures, windows and cases in its county report."""
+    own = ctx.operator.county_code
+    ctx.require_city(f"{what} of every county", f"a county's own report: haocha report county --county {own} "
+                     f"--period {period}")
+
+
 # --- daily ---------------------------------------------------------------------------------------------
 
 def daily(ctx: Context, day: date, lang: str = "zh") -> dict[str, Any]:
+    """The city's daily report of every county (市局); a county operator is refused and pointed to its own
+    county's report (``county``)."""
+    _city_report(ctx, "the daily report", day.isoformat())
     L = LABELS[lang]
     period = Period(day, day, day.isoformat(), "day")
     city = indices.index(ctx.db, ctx.config, period)
@@ -236,6 +247,9 @@ def _flags_section(ctx: Context, day: date, L) -> dict[str, Any]:
 # --- monthly -------------------------------------------------------------------------------------------
 
 def monthly(ctx: Context, month: Period, lang: str = "zh") -> dict[str, Any]:
+    """The city's monthly report: the ranking of the counties and every county's figures (市局); a county
+    operator is refused and pointed to its own county's report (``county``)."""
+    _city_report(ctx, "the monthly report", month.label)
     L = LABELS[lang]
     city = indices.index(ctx.db, ctx.config, month)
     ranking = indices.rank(ctx.db, ctx.config, month, "county")
@@ -512,17 +526,18 @@ def build(ctx: Context, kind: str, *, day: date | None = None, month: Period | N
     return county(ctx, county_code, period, lang)
 
 
-def write(report: dict[str, Any], fmt: str, out_dir: Path) -> list[Path]:
-    """Write the report as Markdown and/or HTML; same report, same bytes."""
+def write(report: dict[str, Any], fmt: str, out_dir: Path, modes: files.Modes = files.OWNER_ONLY) -> list[Path]:
+    """Write the report as Markdown and/or HTML; same report, same bytes. The files (and ``out_dir`` if it is
+    made) get ``modes``: give ``files.modes(ctx.config)``."""
     if fmt not in FORMATS:
         raise InvalidInput(f"format {fmt!r} is not md, html or both", "use --format md|html|both")
-    out_dir.mkdir(parents=True, exist_ok=True)
+    files.make_dirs(out_dir, modes)
     written = []
     for ext in (("md", "html") if fmt == "both" else (fmt,)):
         path = out_dir / f"{report['file_stem']}.{ext}"
         text = render(report, ext)
         tmp = path.with_suffix(path.suffix + ".tmp")
-        tmp.write_text(text, encoding="utf-8")
+        files.write_text(tmp, text, modes)
         tmp.replace(path)  # a reader (or a crash) never sees half a report
         written.append(path)
     return written

@@ -42,6 +42,10 @@ _OUTCOME_NAMES = {"confirmed": "confirmed", "核实无误": "confirmed", "属实
                   "unreachable": "unreachable", "联系不上": "unreachable", "无法联系": "unreachable"}
 
 
+# A county learns of a spot-check of its cases when a failed check reopens one (its history says so).
+_CITY_HINT = "the spot-checks are the city's oversight of the counties; a county sees a failed check in its case's history"
+
+
 def sample_size(rate: float, n: int) -> int:
     """ceil(rate × n): any county with an item in a pool and a non-zero rate gets at least one checked."""
     return min(n, math.ceil(Decimal(str(rate)) * n))
@@ -156,7 +160,7 @@ def get_sample(ctx: Context, sample_id: int) -> dict[str, Any]:
 
 
 def list_samples(ctx: Context) -> list[dict[str, Any]]:
-    ctx.require_city("the spot-checks")
+    ctx.require_city("reading the spot-checks", _CITY_HINT)
     return list(ctx.db.query(
         "SELECT s.id, s.period, s.version, s.seed, s.date_from, s.date_to, s.operator, s.created_at,"
         " count(c.id) AS checks, sum(c.outcome IS NULL) AS pending FROM samples s"
@@ -177,7 +181,7 @@ def _sample_ids(ctx: Context, sample_id: int | None, period: Period | None) -> l
 def list_checks(ctx: Context, sample_id: int | None = None, period: Period | None = None, county: str | None = None,
                 outcome: str | None = None) -> list[dict[str, Any]]:
     """The checks with what to check (rating, case, masked phone) and their outcome. City only."""
-    ctx.require_city("the spot-checks")
+    ctx.require_city("reading the spot-checks", _CITY_HINT)
     where, params = [], []
     ids = _sample_ids(ctx, sample_id, period)
     if ids is not None:
@@ -197,7 +201,7 @@ def list_checks(ctx: Context, sample_id: int | None = None, period: Period | Non
     rows = ctx.db.query(
         "SELECT k.id, k.sample_id AS sample, k.reason, k.reasons, k.county_code AS county, r.window_code AS window,"
         " k.rating_id AS rating, r.rating_id AS source_id, r.rated_at, r.level, r.excluded, k.case_id AS 'case',"
-        " c.state AS case_state, p.phone_masked AS phone, k.outcome, k.note, k.consequence, k.checked_at"
+        " c.state AS case_state, p.phone_masked AS phone, k.outcome, k.note, k.consequence, k.checked_by, k.checked_at"
         " FROM spot_checks k JOIN ratings r ON r.id = k.rating_id LEFT JOIN cases c ON c.id = k.case_id"
         " LEFT JOIN contacts p ON p.id = r.contact_id"
         + (" WHERE " + " AND ".join(where) if where else "") + " ORDER BY k.id", params)
@@ -303,7 +307,7 @@ def record_check(ctx: Context, check_id: int, outcome: str, note: str | None = N
 def check_stats(ctx: Context, sample_id: int | None = None, period: Period | None = None) -> list[dict[str, Any]]:
     """Per county: checks, confirmed, failed, unreachable, pending and the pass rate
     confirmed ÷ (confirmed + failed) (None while nothing is decided); the last row is the city."""
-    ctx.require_city("the spot-checks")
+    ctx.require_city("reading the spot-checks", _CITY_HINT)
     ids = _sample_ids(ctx, sample_id, period)
     where = f" AND k.sample_id IN ({','.join('?' * len(ids))})" if ids is not None else ""
     counts = {row[0]: row[1:] for row in ctx.db.execute(

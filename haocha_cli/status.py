@@ -6,19 +6,22 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
+from haocha_cli import files
 from haocha_cli.calendar_days import load_calendar, unknown_year_ahead
 from haocha_cli.cases import OPEN_STATES
 from haocha_cli.clock import today
 from haocha_cli.context import Context
 from haocha_cli.db import schema_version
 from haocha_cli.privacy import key_path
+from haocha_cli.visibility import audit_scope, own_county
 from haocha_cli.workdays import FIRST_KNOWN_YEAR, LAST_KNOWN_YEAR
 
 
 def status(ctx: Context) -> dict[str, Any]:
-    """Figures only, no personal data; a county operator sees its own county's cases."""
+    """Figures only, no personal data. A county operator sees its own county's ratings, cases, flags and audit
+    events, and of the imports only when the last one was (a file name is the city's import record)."""
     db, day = ctx.db, today()
-    county = None if ctx.operator.is_city else ctx.operator.county_code
+    county = own_county(ctx)
 
     def one(sql: str, params: list | tuple = ()) -> tuple:
         return db.execute(sql, list(params)).fetchone()
@@ -26,11 +29,11 @@ def status(ctx: Context) -> dict[str, Any]:
     size = ctx.db_path.stat().st_size if ctx.db_path.exists() else 0
     wal = ctx.db_path.with_name(ctx.db_path.name + "-wal")
     key = key_path(ctx.db_path)
-    ratings, first, last = one("SELECT count(*), min(rated_at), max(rated_at) FROM ratings")
+    scope, params = ("", []) if county is None else (" AND county_code = ?", [county])
+    ratings, first, last = one("SELECT count(*), min(rated_at), max(rated_at) FROM ratings WHERE 1" + scope, params)
     batches, withdrawn = one("SELECT count(*), count(withdrawn_at) FROM batches")
     last_batch = one("SELECT id, file_name, imported_at FROM batches WHERE withdrawn_at IS NULL ORDER BY id DESC"
                      " LIMIT 1")
-    scope, params = ("", []) if county is None else (" AND county_code = ?", [county])
     marks = ",".join("?" * len(OPEN_STATES))
     open_cases = one(f"SELECT count(*) FROM cases WHERE state IN ({marks}){scope}", [*OPEN_STATES, *params])[0]
     overdue = one(f"SELECT count(*) FROM cases WHERE state IN ({marks}) AND rectify_due < ?{scope}",
@@ -44,7 +47,9 @@ def status(ctx: Context) -> dict[str, Any]:
                   + scope, params)[0]
     flags = one("SELECT count(*) FROM flags WHERE day >= ?" + scope,
                 [(day - timedelta(days=30)).isoformat(), *params])[0]
-    events = one("SELECT count(*) FROM audit_events")[0]
+    readable = audit_scope(ctx)
+    events = one("SELECT count(*) FROM audit_events" + (f" WHERE {readable[0]}" if readable else ""),
+                 readable[1] if readable else [])[0]
     unknown = unknown_year_ahead(db, day)
     todo = []
     if overdue:
@@ -59,6 +64,7 @@ def status(ctx: Context) -> dict[str, Any]:
                     " notice")
     if not key.exists():
         todo.append(f"the key file {key} is missing: phones cannot be read; restore it from the backup")
+    todo += open_files_todo(ctx)
     return {
         "database": str(ctx.db_path), "size_mb": round(size / 1e6, 1),
         "wal_mb": round(wal.stat().st_size / 1e6, 1) if wal.exists() else 0.0,
@@ -66,9 +72,31 @@ def status(ctx: Context) -> dict[str, Any]:
         else "missing", "today": day.isoformat(), "operator": str(ctx.operator), "person": ctx.operator.person,
         "ratings": ratings, "rated_from": first, "rated_to": last,
         "batches": batches, "withdrawn_batches": withdrawn,
-        "last_import": None if last_batch is None else f"batch {last_batch[0]} {last_batch[1]} at {last_batch[2]}",
+        "last_import": None if last_batch is None else f"batch {last_batch[0]} "
+        + (f"{last_batch[1]} " if county is None else "") + f"at {last_batch[2]}",
         "open_cases": open_cases, "overdue": overdue, "due_soon": due_soon, "revisits_late": revisits,
         "waiting_for_city": waiting, "flags_30_days": flags, "audit_events": events,
         "official_calendar": f"{FIRST_KNOWN_YEAR}–{LAST_KNOWN_YEAR}",
         "to_do": todo,
     }
+
+
+def open_files_todo(ctx: Context) -> list[str]:
+    """A to-do for the database (with its -wal and -shm) and the key file when users other than the owner
+    (and the files.group) may read or change them, with the command that fixes it. They hold every phone."""
+    modes = files.modes(ctx.config)
+    todo = []
+    family = [ctx.db_path, *files.sidecars(ctx.db_path)]
+    exposed = [(p, e) for p in family if (e := files.exposure(p, modes)) is not None]
+    if exposed:
+        first, e = exposed[0]
+        paths = " ".join(str(p) for p, _ in exposed)
+        fix = f"chmod 600 {paths}" if modes.gid is None else f"chgrp {modes.group} {paths} && chmod 640 {paths}"
+        todo.append(f"the database file {first} can be {e.what} by {e.who} (mode {e.mode:04o}); it holds personal"
+                    f" data: {fix}")
+    key = key_path(ctx.db_path)
+    e = files.exposure(key)  # owner-only whatever files.group says
+    if e is not None:
+        todo.append(f"the key file {key} can be {e.what} by {e.who} (mode {e.mode:04o}); it reads every phone:"
+                    f" chmod 600 {key}")
+    return todo

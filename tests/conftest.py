@@ -6,12 +6,27 @@ import shutil
 from pathlib import Path
 
 import pytest
+import typer.testing
 from typer.testing import CliRunner
 
 from haocha_cli.bootstrap import init_database
 from haocha_cli.cli import app
 
 _TEMPLATE: dict[str, Path] = {}
+
+# typer's CliRunner builds the whole command tree from the Typer app on every invoke (about 90 ms for
+# haocha's 100-odd commands: most of a CLI test's time). The tree depends on the app only, so it is built once.
+_build_command = typer.testing._get_command
+_BUILT: dict[int, object] = {}
+
+
+def _command_of(app):
+    if id(app) not in _BUILT:
+        _BUILT[id(app)] = _build_command(app)
+    return _BUILT[id(app)]
+
+
+typer.testing._get_command = _command_of
 
 
 @pytest.fixture(autouse=True)
@@ -20,6 +35,18 @@ def _isolate(monkeypatch, tmp_path):
     for var in ("HAOCHA_DB", "HAOCHA_OPERATOR", "HAOCHA_CONFIG", "HAOCHA_QR_SECRET", "HAOCHA_NOW"):
         monkeypatch.delenv(var, raising=False)
     monkeypatch.chdir(tmp_path)
+
+
+@pytest.fixture(autouse=True)
+def _cheap_password_hashes(monkeypatch):
+    """argon2id with the production cost takes ~0.1 s a hash; tests use the same algorithm at a low cost
+    (tests/test_accounts.py checks the production parameters once)."""
+    from argon2 import PasswordHasher
+
+    from haocha_cli import accounts
+
+    monkeypatch.setattr(accounts, "hasher", PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1))
+    monkeypatch.setattr(accounts, "_DUMMY", [])
 
 
 @pytest.fixture
@@ -55,3 +82,13 @@ def run(cli, monkeypatch):
         return cli(*args, operator=operator)
 
     return invoke
+
+
+@pytest.fixture
+def umask_022():
+    """The usual umask (022, under which a file made without care is 0644), restored afterwards."""
+    import os
+
+    saved = os.umask(0o022)
+    yield
+    os.umask(saved)

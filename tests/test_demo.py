@@ -4,16 +4,23 @@ from __future__ import annotations
 
 import json
 import sqlite3
+import stat
 
 from typer.testing import CliRunner
 
 from haocha_cli.cli import app
 
 
-def test_demo_builds_the_pilot_story_and_its_reports(tmp_path):
+def test_demo_builds_the_pilot_story_and_its_reports(tmp_path, umask_022):
     out = tmp_path / "demo"
     result = CliRunner().invoke(app, ["demo", "--out", str(out), "--ratings", "2000"])
     assert result.exit_code == 0, result.output
+    # every file the demo wrote (database, key, haocha.toml, batches, QR codes, reports) owner-only, under
+    # umask 022; its folders 0700 (tests/test_file_modes.py for each command)
+    modes = {p.relative_to(out).as_posix(): stat.S_IMODE(p.stat().st_mode) for p in [out, *out.rglob("*")]}
+    assert {"haocha.db", "haocha.db.key", "haocha.toml", "batches/ratings-2026-08-fixes.csv", "qr/sheet.html",
+            "reports/monthly-2026-08.html"} <= set(modes)
+    assert {p: m for p, m in modes.items() if m != (0o700 if (out / p).is_dir() else 0o600)} == {}
     assert f"monthly report:  {out / 'reports' / 'monthly-2026-08.html'}" in result.stdout
     db = out / "haocha.db"
     conn = sqlite3.connect(db)

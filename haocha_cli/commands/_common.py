@@ -6,7 +6,7 @@ import csv
 import json
 import os
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
 from typing import Any
@@ -44,17 +44,26 @@ class State:
     db_path: Path
     operator: str
     config_path: Path | None
+    opened: list = field(default_factory=list)
 
     def context(self, *, create: bool = False):
         from haocha_cli.context import open_context
 
-        return open_context(self.db_path, self.operator, self.config_path, create=create)
+        ctx = open_context(self.db_path, self.operator, self.config_path, create=create)
+        self.opened.append(ctx.db)
+        return ctx
+
+    def close(self) -> None:
+        """Close the connections the command opened (SQLite checkpoints the WAL as the last one closes)."""
+        while self.opened:
+            self.opened.pop().close()
 
 
 def state(ctx: typer.Context) -> State:
     root = ctx.find_root()
     if root.obj is None:  # a sub-app invoked on its own in a test
         root.obj = State(Path(os.environ.get("HAOCHA_DB", "haocha.db")), os.environ.get("HAOCHA_OPERATOR", "admin"), None)
+        root.call_on_close(root.obj.close)
     return root.obj
 
 

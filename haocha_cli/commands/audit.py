@@ -26,6 +26,8 @@ def log(
     entity: str | None = typer.Option(None, "--entity", help="Only events of this entity type (e.g. windows, cases)."),
     entity_id: str | None = typer.Option(None, "--id", help="Only events of this entity id."),
     by: str | None = typer.Option(None, "--by", help="Only events of this operator, e.g. county:370213 or city."),
+    person: str | None = typer.Option(None, "--person", help="Only events of this person: a workbench username, "
+                                                             "or os:<login> for the command line."),
     action: str | None = typer.Option(None, "--action",
                                       help="Only this action (case.close), or actions beginning with a prefix "
                                            "ending in a dot (case.)."),
@@ -37,17 +39,21 @@ def log(
 ) -> None:
     """List audit events: time, operator, action, entity, before and after; all of them unless filtered.
 
+    A county operator reads the events of its own county's cases, windows, staff and accounts; city-wide
+    events (imports, scans, samples, risk levels, the calendar) are the city's.
+
     Example:
 
         haocha audit log --entity windows --limit 20
         haocha audit log --by county:370213 --action case. --period 2026-08
     """
-    from haocha_cli.audit import events
+    from haocha_cli.audit import log as readable_events
 
     c = state(ctx).context()
     span = chosen_period(period, date_from, date_to, default="none")
-    render(events(c.db, entity, entity_id, limit, start=span.start.isoformat() if span else None,
-                  end=span.end.isoformat() if span else None, operator=by, action=action), fmt,
+    render(readable_events(c, entity, entity_id, limit, start=span.start.isoformat() if span else None,
+                           end=span.end.isoformat() if span else None, operator=by, person=person,
+                           action=action), fmt,
            columns=["id", "at", "operator", "action", "entity", "entity_id", "before", "after"])
 
 

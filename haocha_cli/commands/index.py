@@ -53,16 +53,16 @@ def index_command(
     """Satisfaction index (满意指数), 好评率, 差评率, 基本满意 share, N and excluded N per group.
 
     The period defaults to the current month. Per-indicator means (with their own N) are in the JSON
-    and CSV output; `--by indicator` lists them as rows.
+    and CSV output; `--by indicator` lists them as rows. A county operator sees its own county's figures.
 
     Example:
 
         haocha index --by county --by month --period 2024-Q2
     """
-    from haocha_cli.indices import index
+    from haocha_cli.indices import index_for
 
     c = state(ctx).context()
-    data = index(c.db, c.config, chosen_period(period, start, end), by, county, window)
+    data = index_for(c, chosen_period(period, start, end), by, county, window)
     if fmt == Format.json:
         _json(data)
         return
@@ -90,20 +90,24 @@ def rank_command(
     """Rank counties or windows by the small-sample-shrunk score, with the raw index, N and the change
     against the previous period of the same length. Units with no ratings are listed last.
 
+    The ranking of the counties by name is the city's to publish: a county operator sees its own row with
+    its rank number among the counties (and how many were ranked), and ranks its own windows.
+
     Example:
 
         haocha rank --by county --period 2024-05
     """
-    from haocha_cli.indices import rank
+    from haocha_cli.indices import rank_for
 
     c = state(ctx).context()
-    data = rank(c.db, c.config, chosen_period(period, start, end), by, county)
+    data = rank_for(c, chosen_period(period, start, end), by, county)
     if fmt == Format.json:
         _json(data)
         return
     if fmt == Format.table:
         _heading(data, f"ranking by {by}")
-        say(f"shrinkage: μ = {data['mu']}, W = {data['w']}; previous period {data['previous_period']['label']}")
+        say(f"shrinkage: μ = {data['mu']}, W = {data['w']}; previous period {data['previous_period']['label']};"
+            f" {data['ranked']} ranked")
     render(data["rows"], fmt, columns=["rank", by, "name", "n", "index", "shrunk", "good_rate", "previous_index",
                                        "change", "excluded_n"])
 
@@ -117,16 +121,17 @@ def benchmark_command(
     fmt: Format = FORMAT_OPTION,
 ) -> None:
     """Benchmarking (对标): each county's gap to the best county (标杆) and to the city mean, per indicator,
-    and each county's three weakest indicators.
+    and each county's three weakest indicators. A county operator sees its own rows and gaps, not which
+    county is the best.
 
     Example:
 
         haocha benchmark --period 2024-Q2
     """
-    from haocha_cli.indices import benchmark
+    from haocha_cli.indices import benchmark_for
 
     c = state(ctx).context()
-    data = benchmark(c.db, chosen_period(period, start, end), min_n)
+    data = benchmark_for(c, chosen_period(period, start, end), min_n)
     if fmt == Format.json:
         _json(data)
         return
@@ -149,7 +154,8 @@ def compare_command(
     fmt: Format = FORMAT_OPTION,
 ) -> None:
     """Judge a pilot: change in index and 好评率 with 95 % confidence intervals and p-values, the same for
-    the other counties as control, and the difference in differences.
+    the other counties as control, and the difference in differences. The city's judgement (a county
+    operator is refused: the control group is the other counties).
 
     Example:
 
@@ -157,11 +163,9 @@ def compare_command(
 
     With [pilot] county, before and after in haocha.toml, `haocha compare` alone judges that pilot.
     """
-    from haocha_cli.indices import compare, pilot_setting
+    from haocha_cli.indices import compare_for
 
-    c = state(ctx).context()
-    county, start, end = pilot_setting(c.config, county, before, after)
-    data = compare(c.db, c.config, county, start, end)
+    data = compare_for(state(ctx).context(), county, before, after)
     if fmt == Format.json:
         _json(data)
         return
@@ -175,7 +179,7 @@ def compare_command(
                      "p_value": r["p_value"], "note": r.get("reason")})
     if fmt == Format.table:
         g = data["groups"]
-        say(f"pilot {county}: before N = {g['pilot_before']['n']}, after N = {g['pilot_after']['n']}; "
+        say(f"pilot {data['county']}: before N = {g['pilot_before']['n']}, after N = {g['pilot_after']['n']}; "
             f"control: before N = {g['control_before']['n']}, after N = {g['control_after']['n']}; "
             f"indicator system {data['weights_version']}")
     render(rows, fmt)

@@ -112,16 +112,15 @@ def drivers(
     fmt: Format = FORMAT_OPTION,
 ) -> None:
     """Derived importance: each indicator's correlation with the overall level, with N, and a suggested
-    1-5 score for the priority matrix's 相关性 criterion.
+    1-5 score for the priority matrix's 相关性 criterion. A county operator's are its own county's.
 
     Example:
 
         haocha indicators drivers --period 2024-Q2
     """
-    from haocha_cli.indices import drivers as compute
+    from haocha_cli.indices import drivers_for
 
-    c = state(ctx).context()
-    data = compute(c.db, chosen_period(period, start, end), county)
+    data = drivers_for(state(ctx).context(), chosen_period(period, start, end), county)
     if fmt == Format.json:
         sys.stdout.write(json.dumps(data, ensure_ascii=False, indent=2) + "\n")
         return

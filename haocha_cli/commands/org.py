@@ -19,7 +19,8 @@ def show(
     part: str = typer.Option("all", "--part", help="counties, windows, items, staff or all."),
     fmt: Format = FORMAT_OPTION,
 ) -> None:
-    """Show the catalogue. Staff phones are masked.
+    """Show the catalogue. Staff phones are masked; a county operator sees its own county's staff and risk
+    level only.
 
     Example:
 
@@ -30,7 +31,7 @@ def show(
     parts = ("counties", "windows", "items", "staff")
     if part not in (*parts, "all"):
         raise typer.BadParameter(f"{part!r} is not one of {', '.join(parts)}, all", param_hint="--part")
-    data = show_org(state(ctx).context().db)
+    data = show_org(state(ctx).context())
     if fmt == Format.json:
         out = data if part == "all" else data[part]
         sys.stdout.write(json.dumps(out, ensure_ascii=False, indent=2) + "\n")

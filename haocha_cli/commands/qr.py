@@ -15,7 +15,8 @@ app = typer.Typer(help="QR codes for each window: files, printable sheet, verifi
 @app.command("generate")
 def generate(
     ctx: typer.Context,
-    county: str | None = typer.Option(None, "--county", help="Only this county's windows."),
+    county: str | None = typer.Option(None, "--county", help="Only this county's windows (a county "
+                                                              "operator: its own)."),
     window: str | None = typer.Option(None, "--window", help="Only this window."),
     out: Path = typer.Option(Path("qr"), "--out", help="Folder for the files."),
     image: str = typer.Option("both", "--format", "-f", help="Image format: png, svg or both."),
@@ -41,7 +42,8 @@ def generate(
 def sheet(
     ctx: typer.Context,
     out: Path = typer.Option(Path("qr-sheet.html"), "--out", help="The HTML file to write."),
-    county: str | None = typer.Option(None, "--county", help="Only this county's windows."),
+    county: str | None = typer.Option(None, "--county", help="Only this county's windows (a county "
+                                                              "operator: its own)."),
 ) -> None:
     """Write a printable A4 sheet (HTML, self-contained) with every window's code and name.
 

@@ -59,8 +59,26 @@ def import_command(
             _print_summary(result, fmt)
     if fmt == Format.json:
         sys.stdout.write(json.dumps(results, ensure_ascii=False, indent=2) + "\n")
+    if not dry_run and any(r.get("cases_opened") for r in results):
+        _notify(c)
     if failed:
         raise typer.Exit(1)
+
+
+def _notify(c) -> None:
+    """Tell the counties of their new cases, after the import's commit (docs/notifications.md). What cannot
+    be sent now stays in the outbox for `haocha notify send`: a warning, never a failed import."""
+    from haocha_cli import notify
+
+    try:
+        delivery = notify.deliver_pending(c, budget_seconds=notify.IMPORT_BUDGET_SECONDS)
+    except Exception as exc:  # the import is committed: nothing here may fail it
+        say(f"warning: notifications were not sent now ({type(exc).__name__}: {exc}); they will be retried by"
+            " haocha notify send")
+        return
+    warning = delivery.warning()
+    if warning:
+        say(warning)
 
 
 class _progress:  # noqa: N801 - used as a function in a with statement
@@ -116,7 +134,7 @@ def _print_summary(result: dict, fmt: Format) -> None:
 
 @batches_app.command("list")
 def list_command(ctx: typer.Context, fmt: Format = FORMAT_OPTION) -> None:
-    """List the imported batches with their counts.
+    """List the imported batches with their counts (city: a batch mixes the counties' ratings).
 
     Example:
 
@@ -124,7 +142,7 @@ def list_command(ctx: typer.Context, fmt: Format = FORMAT_OPTION) -> None:
     """
     from haocha_cli.importer import list_batches
 
-    render(list_batches(state(ctx).context().db), fmt)
+    render(list_batches(state(ctx).context()), fmt)
 
 
 @batches_app.command("withdraw")
@@ -152,15 +170,15 @@ def withdraw_command(
 @batches_app.command("show")
 def show_command(ctx: typer.Context, batch: int = typer.Argument(..., min=1, max=NUMBER_MAX, help="Batch number."),
                  fmt: Format = FORMAT_OPTION) -> None:
-    """Show one batch: file, SHA-256, profile, scale, counts, ignored columns, rejects by reason.
+    """Show one batch: file, SHA-256, profile, scale, counts, ignored columns, rejects by reason (city).
 
     Example:
 
         haocha batches show 3
     """
-    from haocha_cli.importer import get_batch
+    from haocha_cli.importer import show_batch
 
-    data = get_batch(state(ctx).context().db, batch)
+    data = show_batch(state(ctx).context(), batch)
     if fmt == Format.json:
         sys.stdout.write(json.dumps(data, ensure_ascii=False, indent=2) + "\n")
         return
@@ -180,7 +198,7 @@ def rejects_command(
                                        help="Write raters' phone numbers in full (city operator; audited)."),
     fmt: Format = FORMAT_OPTION,
 ) -> None:
-    """The rejected rows of a batch as they were, with the reason; phones masked unless revealed.
+    """The rejected rows of a batch as they were, with the reason; phones masked unless revealed (city).
 
     Example:
 

@@ -18,11 +18,12 @@ QUIET = typer.Option(False, "--quiet", "-q", help="Print nothing on success (for
 
 
 def _write(ctx: typer.Context, kind: str, fmt: str, out: Path, lang: str, quiet: bool, **kwargs) -> None:
+    from haocha_cli import files
     from haocha_cli.reports import build, write
 
     c = state(ctx).context()
     report = build(c, kind, lang=lang, **kwargs)
-    for path in write(report, fmt, out):
+    for path in write(report, fmt, out, files.modes(c.config)):
         if not quiet:
             say(f"wrote {path}")
 
@@ -36,7 +37,8 @@ def daily(
     """The daily summary: ratings by county and channel, 好评率, index, new bad reviews (phones masked),
     cases due soon and overdue, control-chart signals and suspicious flags.
 
-    Re-running it for the same date on the same data writes the same bytes.
+    Re-running it for the same date on the same data writes the same bytes. It shows every county: the
+    city's (a county operator is refused; its own report is `haocha report county`).
 
     Example:
 
@@ -59,6 +61,8 @@ def monthly(
 ) -> None:
     """The monthly report: county ranking (raw and shrunk, N), indicator heat table, trend chart, control
     chart, closed-loop rates, spot-checks, FMEA, benchmarking gaps and the pilot comparison if configured.
+    It ranks the counties by name: the city's (a county operator is refused; its own report is
+    `haocha report county`).
 
     Example:
 
@@ -80,7 +84,8 @@ def county(
     period: str = typer.Option(..., "--period", help="A month 2026-08, quarter 2026-Q3, year or D..D."),
     fmt: str = FORMAT, out: Path = OUT, lang: str = LANG, quiet: bool = QUIET,
 ) -> None:
-    """A county's report: its figures, its windows, and its cases with their deadlines.
+    """A county's report: its figures, its windows, and its cases with their deadlines. A county operator
+    gets its own county's.
 
     Example:
 

@@ -112,8 +112,9 @@ def assess_command(
     """Assess each county: Occurrence from its measured rates, S/O/D/RPN/AP per failure mode, and its
     risk level (high / medium / low), which sets the share of closed cases the next spot-check samples.
 
-    City operator only (also with --dry-run, which writes nothing). The table lists every county and
-    failure mode; the levels follow on stderr. JSON holds both.
+    Setting the levels is the city's; with --dry-run (which writes nothing) a county operator sees its own
+    county's assessment. The table lists every county and failure mode; the levels follow on stderr. JSON
+    holds both.
 
     Example:
 
@@ -122,7 +123,6 @@ def assess_command(
     from haocha_cli.fmea import assess
 
     c = state(ctx).context()
-    c.require_city("the risk assessment")
     data = assess(c, chosen_period(period, start, end, default="required"), apply=not dry_run)
     if fmt == Format.json:
         sys.stdout.write(json.dumps(data, ensure_ascii=False, indent=2, default=str) + "\n")

@@ -13,7 +13,7 @@ from haocha_cli.commands._common import FORMAT_OPTION, Format, render, say, stat
 def status_command(ctx: typer.Context, fmt: Format = FORMAT_OPTION) -> None:
     """Show the database (size, schema, key file), ratings and imports, the cases waiting (open, overdue,
     due soon, late return visits, waiting for the city), recent flags, and a to-do list. A county operator
-    sees its own county's cases.
+    sees its own county's ratings, cases, flags and audit events.
 
     Example:
 

@@ -9,8 +9,10 @@ import warnings
 
 import pytest
 
-from haocha_cli import qr, web
+from haocha_cli import qr
 from haocha_cli.privacy import load_keys
+from haocha_cli.web import app as web_app
+from haocha_cli.web import rating as web
 
 with warnings.catch_warnings():
     warnings.simplefilter("ignore")  # Starlette >= 1 prefers httpx2 and says so once, on import
@@ -31,7 +33,7 @@ def token(db_path, window: str) -> str:
 
 
 def make_client(db_path, address: str = "203.0.113.7", app=None) -> TestClient:
-    app = app or web.create_app(db_path, clock=lambda: FORM_TIME)
+    app = app or web_app.create_app(db_path, clock=lambda: FORM_TIME)
     return TestClient(app, client=(address, 50000))
 
 
@@ -171,7 +173,7 @@ def test_the_trap_field_refuses_a_robot(client, db_path):
 
 def test_rate_limit_per_client_address(db_path):
     (db_path.parent / "haocha.toml").write_text("[serve]\naddress_limit = 2\n", encoding="utf-8")
-    app = web.create_app(db_path, clock=lambda: FORM_TIME)
+    app = web_app.create_app(db_path, clock=lambda: FORM_TIME)
     hall, other = make_client(db_path, "198.51.100.1", app), make_client(db_path, "198.51.100.2", app)
     assert [rate(hall, db_path, level="满意").status_code for _ in range(2)] == [200, 200]
     refused = rate(hall, db_path, level="满意")
@@ -195,7 +197,7 @@ def test_the_client_address_behind_the_proxy(db_path):
     from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
     (db_path.parent / "haocha.toml").write_text("[serve]\naddress_limit = 1\n", encoding="utf-8")
-    app = ProxyHeadersMiddleware(web.create_app(db_path, clock=lambda: FORM_TIME), trusted_hosts="10.0.0.1")
+    app = ProxyHeadersMiddleware(web_app.create_app(db_path, clock=lambda: FORM_TIME), trusted_hosts="10.0.0.1")
     proxy, stranger = make_client(db_path, "10.0.0.1", app), make_client(db_path, "192.0.2.9", app)
     for address in ("198.51.100.1", "198.51.100.2"):  # two raters behind the bureau's proxy: one each
         form = open_form(proxy, db_path)
@@ -305,7 +307,7 @@ def test_refused_links_and_requests(client, db_path, cli):
 
 
 def test_an_unexpected_error_gives_a_page_without_internals(db_path, monkeypatch):
-    app = web.create_app(db_path, clock=lambda: FORM_TIME)
+    app = web_app.create_app(db_path, clock=lambda: FORM_TIME)
     monkeypatch.setattr(app.state.service, "rate_form", lambda code, token: 1 / 0)
     page = TestClient(app, raise_server_exceptions=False).get("/r", params={"w": "LC01", "t": "X"})
     assert page.status_code == 500 and "系统出错，评价未保存。" in page.text and "ZeroDivision" not in page.text

@@ -32,7 +32,7 @@ def serve_command(
     """
     import uvicorn
 
-    from haocha_cli.web import check_listen_address, create_app
+    from haocha_cli.web.app import check_listen_address, create_app
 
     s = state(ctx)
     app = create_app(s.db_path, s.config_path)

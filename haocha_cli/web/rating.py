@@ -24,34 +24,28 @@ import json
 import logging
 import re
 import secrets
-import socket
 import sqlite3
-import threading
 import time
-from collections import deque
 from collections.abc import Callable
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qsl
 
-from jinja2 import Environment, FileSystemLoader, StrictUndefined
-from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
-from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
-from haocha_cli import qr
+from haocha_cli import files, notify, qr
 from haocha_cli.clock import now_text
 from haocha_cli.config import LEVELS, Config, load_config
 from haocha_cli.context import Context, Operator
 from haocha_cli.db import get_meta, open_db
-from haocha_cli.errors import HaochaError, InvalidInput
+from haocha_cli.errors import HaochaError
 from haocha_cli.indicators import INDICATORS, in_scope
 from haocha_cli.privacy import normalize_phone
-from haocha_cli.resources import resource_path
+from haocha_cli.web.limits import RateLimiter
+from haocha_cli.web.pages import HEADERS, client_address, environment, one, read_form
 
 log = logging.getLogger("haocha.serve")
 
@@ -59,7 +53,6 @@ SOURCE = "serve"
 CHANNEL = "二维码"  # national channel kind of a scanned window code
 REFERENCE_LENGTH = 12  # base32 characters: 60 bits, so a reference cannot be guessed for someone else's 追评
 FOLLOWUP_SUFFIX = "#2"  # rating id of the follow-up: reference + "#2" (评价次数 2), unique per source
-MAX_BODY_BYTES = 32 * 1024  # a filled form is about 2 kB; the longest comment at 4 bytes a character fits
 MAX_FIELD_CHARS = 64  # window codes, tokens, nonces, items, levels, phones
 BUSY_TIMEOUT_MS = 10_000  # a rater waits at most this long for a cron import's write lock, then gets 503
 LEVELS_SHOWN = list(reversed(LEVELS))  # 非常满意 first, the order raters know from every other 好差评 page
@@ -68,17 +61,6 @@ _REFERENCE = re.compile(rf"[A-Z2-7]{{{REFERENCE_LENGTH}}}")
 _REFERENCE_JUNK = re.compile(r"[\s\-_–—.·]+")
 _LOOKALIKES = str.maketrans({"0": "O", "1": "I", "8": "B"})
 _SCOPE = {code: scope for code, _, _, _, _, scope, _ in INDICATORS}
-SECURITY_HEADERS = [
-    (b"content-security-policy",
-     b"default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'"),
-    (b"x-frame-options", b"DENY"),
-    (b"x-content-type-options", b"nosniff"),
-    # The page URL holds the window's token: never send it on to another site.
-    (b"referrer-policy", b"no-referrer"),
-    # A form carries a one-time nonce: a cached copy would offer a used one.
-    (b"cache-control", b"no-store"),
-]
-
 # What the rater reads, by code. The importer's reject codes (importer.REASONS) are among them, so a row
 # the core path refuses gets the same message as the page's own check. (status, message, what to do)
 MESSAGES: dict[str, tuple[int, str, str]] = {
@@ -168,60 +150,6 @@ def check_form(key: bytes, purpose: str, subject: str, token: str, nonce: str, i
     return None
 
 
-# --- rate limits ------------------------------------------------------------------------------------------
-
-
-class RateLimiter:
-    """Sliding-window counters in memory (one process): ``hit`` counts an event and says whether it is allowed.
-
-    A key's hits older than the window are forgotten; keys with none left are dropped, so memory stays
-    bounded by the traffic of one window.
-    """
-
-    def __init__(self, clock: Callable[[], float] = time.monotonic):
-        self._clock = clock
-        self._hits: dict[Any, deque[float]] = {}
-        self._lock = threading.Lock()
-        self._last_sweep = clock()
-
-    def _recent(self, key: Any, window_s: float, now: float) -> deque[float]:
-        hits = self._hits.get(key)
-        if hits is None:
-            return deque()
-        while hits and hits[0] <= now - window_s:
-            hits.popleft()
-        return hits
-
-    def allowed(self, key: Any, limit: int, window_s: float) -> bool:
-        """Whether one more event would be within ``limit`` (0: no limit); counts nothing."""
-        if not limit:
-            return True
-        with self._lock:
-            return len(self._recent(key, window_s, self._clock())) < limit
-
-    def record(self, key: Any, window_s: float) -> None:
-        with self._lock:
-            now = self._clock()
-            self._recent(key, window_s, now)
-            self._hits.setdefault(key, deque()).append(now)
-            if now - self._last_sweep > window_s:
-                for k in [k for k, v in self._hits.items() if not v or v[-1] <= now - window_s]:
-                    del self._hits[k]
-                self._last_sweep = now
-
-    def hit(self, key: Any, limit: int, window_s: float) -> bool:
-        """Count one event; False (and not counted) when the key already had ``limit`` within the window."""
-        if not limit:
-            return True
-        with self._lock:
-            now = self._clock()
-            hits = self._recent(key, window_s, now)
-            if len(hits) >= limit:
-                return False
-        self.record(key, window_s)
-        return True
-
-
 # --- the service ------------------------------------------------------------------------------------------
 
 
@@ -242,14 +170,6 @@ class _Refused(Exception):  # noqa: N818 - a control-flow signal: render this me
         self.values = values
 
 
-def _environment() -> Environment:
-    # autoescape=True: window names, items and the rater's own comment are echoed into the page.
-    env = Environment(loader=FileSystemLoader(str(resource_path("templates"))), autoescape=True,
-                      undefined=StrictUndefined, keep_trailing_newline=True, trim_blocks=True, lstrip_blocks=True)
-    env.filters["ref"] = format_reference
-    return env
-
-
 class Service:
     """The page's logic, independent of Starlette's request objects (each public method returns a Response)."""
 
@@ -259,7 +179,8 @@ class Service:
         self.config: Config = load_config(config_path, db_path=db_path)
         self.clock = clock
         self.limiter = limiter or RateLimiter()
-        self.env = _environment()
+        self.modes = files.modes(self.config)  # the group of -wal/-shm, as the CLI gives it
+        self.env = environment(ref=format_reference)
         with self.context() as ctx:  # fail at start, not at the first rater: no database, no key, bad secret
             qr.make_token(ctx.keys.qr_secret, "check")
             self.bureau = get_meta(ctx.db, "city_bureau_name") or self.config["bureau_name"]
@@ -268,7 +189,7 @@ class Service:
 
     @contextmanager
     def context(self):
-        db = open_db(self.db_path, create=False)
+        db = open_db(self.db_path, create=False, modes=self.modes)
         try:
             db.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
             yield Context(db, self.db_path, self.config, RATER)
@@ -281,12 +202,11 @@ class Service:
     def page(self, template: str, status: int = 200, **values: Any) -> HTMLResponse:
         html = self.env.get_template(template).render(bureau=self.bureau, **values)
         # The headers are set here as well as by the middleware: a 500 page is sent from outside it.
-        return HTMLResponse(html, status_code=status,
-                            headers={k.decode("ascii"): v.decode("ascii") for k, v in SECURITY_HEADERS})
+        return HTMLResponse(html, status_code=status, headers=HEADERS)
 
     def error(self, code: str, **values: Any) -> HTMLResponse:
         status, message, hint = MESSAGES[code]
-        return self.page("serve_error.html.j2", status, code=code, message=message.format(**values),
+        return self.page("web/rate_error.html.j2", status, code=code, message=message.format(**values),
                          hint=hint.format(**values))
 
     def over_address_limit(self, address: str) -> HTMLResponse | None:
@@ -357,19 +277,19 @@ class Service:
     def rate_page(self, ctx: Context, window: dict[str, Any], hidden: dict[str, str], values: dict[str, Any],
                   errors: list[str], status: int = 200) -> HTMLResponse:
         items = [dict(r) for r in ctx.db.query("SELECT code, name FROM items WHERE active ORDER BY code")]
-        return self.page("rate.html.j2", status, followup=None, window=window, items=items,
+        return self.page("web/rate.html.j2", status, followup=None, window=window, items=items,
                          indicators=_indicators(window["kind"]), levels=LEVELS_SHOWN,
                          bad_levels=self.config["bad_levels"], hidden=hidden, values=values, errors=errors, comment_max=self.setting("serve.comment_max_chars"),
                          trap=TRAP_FIELD)
 
     def rate_submit(self, form: dict[str, list[str]]) -> Response:
         def work() -> Response:
-            code, token = _one(form, "w"), _one(form, "t")
-            nonce = _one(form, "n")
+            code, token = one(form, "w"), one(form, "t")
+            nonce = one(form, "n")
             self.check_form(form, "rate", code, token)
             with self.context() as ctx:
                 window = self.window(ctx, code, token)
-                hidden = {"w": code, "t": token, "n": nonce, "ts": _one(form, "ts"), "sig": _one(form, "sig")}
+                hidden = {"w": code, "t": token, "n": nonce, "ts": one(form, "ts"), "sig": one(form, "sig")}
                 if self.stored(ctx, nonce):
                     return self.done_page(ctx, window, nonce, repeated=True)
                 values, errors = self.read_fields(form, window["kind"], ctx, with_item=True, with_phone=True)
@@ -401,6 +321,7 @@ class Service:
                     return self.store_refused(ctx, window, hidden, values, outcome)
                 if phone_key is not None:
                     self.limiter.record(phone_key, self.setting("serve.phone_minutes") * 60)
+                self.tell_county(window)
                 return self.done_page(ctx, window, nonce, repeated=False)
         return self.guarded(work)
 
@@ -408,8 +329,8 @@ class Service:
         if any(v.strip() for v in form.get(TRAP_FIELD, [])):
             log.warning("refused: the trap field was filled")
             raise _Refused("trap_filled")
-        problem = check_form(form_key(self._secret()), purpose, subject, token, _one(form, "n"), _one(form, "ts"),
-                             _one(form, "sig"), self.setting("serve.form_max_age_minutes") * 60, self.clock())
+        problem = check_form(form_key(self._secret()), purpose, subject, token, one(form, "n"), one(form, "ts"),
+                             one(form, "sig"), self.setting("serve.form_max_age_minutes") * 60, self.clock())
         if problem:
             log.warning("refused: %s (%s form)", problem, purpose)
             raise _Refused(problem)
@@ -449,7 +370,7 @@ class Service:
             return self.rate_page(ctx, window, hidden, values, [_message(code)], 400)
         if code in ("window_inactive", "window_unknown"):
             raise _Refused(code)
-        return self.page("serve_error.html.j2", 400, code=code, message=MESSAGES["rejected"][1],
+        return self.page("web/rate_error.html.j2", 400, code=code, message=MESSAGES["rejected"][1],
                          hint=MESSAGES["rejected"][2] + f"（原因代码：{code}）")
 
     def read_fields(self, form: dict[str, list[str]], kind: str, ctx: Context, *, with_item: bool,
@@ -465,7 +386,7 @@ class Service:
             errors.append(_message("level_invalid"))
             values["level"] = ""
         if with_item:
-            item = _one(form, "item").strip()
+            item = one(form, "item").strip()
             values["item"] = item
             if not item:
                 errors.append(_message("item_missing"))
@@ -506,13 +427,13 @@ class Service:
         # Problem tags belong to a bad review: with any other level they are dropped, not refused (without
         # JavaScript the boxes are always on the page, and a rater may tick one, then choose 满意).
         values["problems"] = problems if values["level"] in self.config["bad_levels"] else []
-        comment = _one(form, "comment").replace("\r\n", "\n").replace("\r", "\n").replace("\x00", "")
+        comment = one(form, "comment").replace("\r\n", "\n").replace("\r", "\n").replace("\x00", "")
         values["comment"] = comment.strip()
         limit = self.setting("serve.comment_max_chars")
         if limit and len(values["comment"]) > limit:
             errors.append(_message("comment_too_long", max=limit, length=len(values["comment"])))
         if with_phone:
-            phone = _one(form, "phone").strip()
+            phone = one(form, "phone").strip()
             values["phone"] = phone[:MAX_FIELD_CHARS]
             if phone:
                 digits = normalize_phone(phone) if len(phone) <= MAX_FIELD_CHARS else None
@@ -527,7 +448,7 @@ class Service:
             "SELECT r.level, r.anonymous, (SELECT count(*) FROM cases c WHERE c.rating_id = r.id) FROM ratings r"
             " WHERE r.source = ? AND r.rating_id = ?", [SOURCE, reference]).fetchone()
         level, anonymous, cases = row if row else (None, 1, 0)
-        return self.page("serve_result.html.j2", kind="rating", window=window, reference=reference,
+        return self.page("web/rate_result.html.j2", kind="rating", window=window, reference=reference,
                          repeated=repeated, level=LEVELS[level - 1] if level else "", case_opened=bool(cases),
                          real_name=not anonymous, rectify_days=self.setting("deadlines.rectify_days"),
                          revisit_days=self.setting("deadlines.revisit_days"))
@@ -545,7 +466,7 @@ class Service:
         return rows[0]
 
     def followup_lookup(self, reference_text: str | None, status: int = 200, error: str | None = None) -> Response:
-        return self.page("serve_lookup.html.j2", status, reference=reference_text or "",
+        return self.page("web/rate_lookup.html.j2", status, reference=reference_text or "",
                          errors=[_message(error)] if error else [])
 
     def followup_form(self, reference_text: str) -> Response:
@@ -569,20 +490,20 @@ class Service:
         followup = {"reference": reference, "rated_at": original["rated_at"][:16],
                     "level": LEVELS[original["level"] - 1], "item_name": original["item_name"] or "其他事项",
                     "phone_masked": original["phone_masked"]}
-        return self.page("rate.html.j2", status, followup=followup, window=window, items=[],
+        return self.page("web/rate.html.j2", status, followup=followup, window=window, items=[],
                          indicators=_indicators(window["kind"]), levels=LEVELS_SHOWN,
                          bad_levels=self.config["bad_levels"], hidden=hidden, values=values,
                          errors=errors, comment_max=self.setting("serve.comment_max_chars"), trap=TRAP_FIELD)
 
     def followup_submit(self, form: dict[str, list[str]]) -> Response:
         def work() -> Response:
-            reference = normalize_reference(_one(form, "ref")) or ""
-            nonce = _one(form, "n")
+            reference = normalize_reference(one(form, "ref")) or ""
+            nonce = one(form, "n")
             self.check_form(form, "followup", reference, "")
             with self.context() as ctx:
                 original = self.original(ctx, reference)
                 window = self.window_row(ctx, original["window_code"])
-                hidden = {"ref": reference, "n": nonce, "ts": _one(form, "ts"), "sig": _one(form, "sig")}
+                hidden = {"ref": reference, "n": nonce, "ts": one(form, "ts"), "sig": one(form, "sig")}
                 rating_id = reference + FOLLOWUP_SUFFIX
                 if self.stored(ctx, rating_id):
                     if self.same_form(ctx, rating_id, nonce):
@@ -617,8 +538,15 @@ class Service:
                         return self.followup_page(window, original, reference, hidden, values,
                                                   [_message(code)], 400)
                     return self.store_refused(ctx, window, hidden, values, outcome)
+                self.tell_county(window)
                 return self.followup_done(ctx, window, reference, repeated=False)
         return self.guarded(work)
+
+    def tell_county(self, window: dict[str, Any]) -> None:
+        """After a stored rating: if it opened a case (its outbox message is queued in the same transaction),
+        send it in the background, so that the rater does not wait for the county's robot."""
+        if window["county_code"] in notify.notified_counties(self.config):
+            notify.deliver_in_background(self.db_path, self.config)
 
     def same_form(self, ctx: Context, rating_id: str, nonce: str) -> bool:
         """Whether the stored rating came from this very form (its batch is named after the form's nonce)."""
@@ -631,7 +559,7 @@ class Service:
             "SELECT r.level, r.anonymous, (SELECT count(*) FROM cases c WHERE c.rating_id = r.id) FROM ratings r"
             " WHERE r.source = ? AND r.rating_id = ?", [SOURCE, reference + FOLLOWUP_SUFFIX]).fetchone()
         level, anonymous, cases = row
-        return self.page("serve_result.html.j2", kind="followup", window=window, reference=reference,
+        return self.page("web/rate_result.html.j2", kind="followup", window=window, reference=reference,
                          repeated=repeated, level=LEVELS[level - 1], case_opened=bool(cases),
                          real_name=not anonymous, rectify_days=self.setting("deadlines.rectify_days"),
                          revisit_days=self.setting("deadlines.revisit_days"))
@@ -640,12 +568,6 @@ class Service:
 def _message(code: str, **values: Any) -> str:
     _status, message, hint = MESSAGES[code]
     return f"{message.format(**values)}{hint.format(**values)}"
-
-
-def _one(form: dict[str, list[str]], name: str) -> str:
-    """A single-valued field; a field sent twice counts as not sent (a form of ours never does that)."""
-    values = form.get(name, [])
-    return values[0] if len(values) == 1 else ""
 
 
 def _indicators(kind: str) -> list[tuple[str, str, str, str]]:
@@ -661,81 +583,11 @@ def _scores_json(scores: dict[str, int]) -> str:
 # --- Starlette --------------------------------------------------------------------------------------------
 
 
-class SecurityHeaders:
-    """Adds the security headers to every HTTP response (pure ASGI: no buffering of the body)."""
-
-    def __init__(self, app):
-        self.app = app
-
-    async def __call__(self, scope, receive, send):
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-
-        async def send_with_headers(message):
-            if message["type"] == "http.response.start":
-                names = {name for name, _ in message.get("headers", [])}
-                message["headers"] = list(message.get("headers", [])) + [
-                    (name, value) for name, value in SECURITY_HEADERS if name not in names]
-            await send(message)
-
-        await self.app(scope, receive, send_with_headers)
+# --- routes -----------------------------------------------------------------------------------------------
 
 
-async def _read_form(request: Request) -> dict[str, list[str]] | str:
-    """The URL-encoded form, at most MAX_BODY_BYTES; a message code when it is not one we can read."""
-    declared = request.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > MAX_BODY_BYTES:
-        return "too_large"
-    content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
-    if content_type != "application/x-www-form-urlencoded":
-        return "form_encoding"
-    body = bytearray()
-    async for chunk in request.stream():
-        body += chunk
-        if len(body) > MAX_BODY_BYTES:
-            return "too_large"
-    try:
-        pairs = parse_qsl(bytes(body).decode("utf-8"), keep_blank_values=True, max_num_fields=200)
-    except (UnicodeDecodeError, ValueError):
-        return "form_encoding"
-    form: dict[str, list[str]] = {}
-    for name, value in pairs:
-        form.setdefault(name, []).append(value)
-    return form
-
-
-def _client(request: Request) -> str:
-    # Behind the bureau's proxy, uvicorn's --proxy-headers has already put the X-Forwarded-For address here.
-    return request.client.host if request.client else "unknown"
-
-
-def check_listen_address(host: str, port: int) -> None:
-    """Refuse at once, in one line, an address this machine cannot listen on (the server would only log it
-    and stop): a host it does not have, or a port another program holds."""
-    try:
-        family, kind, proto, _, address = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM,
-                                                             flags=socket.AI_PASSIVE)[0]
-    except socket.gaierror as exc:
-        raise InvalidInput(f"--host {host} is not an address of this machine ({exc.strerror})",
-                           "give an address such as 127.0.0.1, or 0.0.0.0 for every interface") from None
-    with socket.socket(family, kind, proto) as probe:
-        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as the server binds
-        try:
-            probe.bind(address)
-        except OSError as exc:
-            raise InvalidInput(f"cannot listen on {host}:{port}: {exc.strerror}",
-                               "another program (another haocha serve?) holds the port: stop it, or give "
-                               "another --port") from None
-
-
-def create_app(db_path: str | Path, config_path: str | Path | None = None, *,
-               clock: Callable[[], float] = time.time, limiter: RateLimiter | None = None) -> Starlette:
-    """The ASGI application of the rating page for the database at ``db_path``.
-
-    Raises HaochaError at once when the database, its key file or the configuration cannot be used.
-    ``clock`` (Unix seconds) dates the forms; ``limiter`` holds the rate-limit counters."""
-    service = Service(db_path, config_path, clock=clock, limiter=limiter)
+def routes(service: Service) -> list[Route]:
+    """The rating page's routes: /r (the form and its submission), /r/followup (追评), /healthz."""
 
     async def rate_get(request: Request) -> Response:
         params = request.query_params
@@ -743,10 +595,10 @@ def create_app(db_path: str | Path, config_path: str | Path | None = None, *,
 
     async def submit(request: Request, handler) -> Response:
         """A POSTed form: the address's rate limit first, then the form parsed, then the handler."""
-        refused = service.over_address_limit(_client(request))
+        refused = service.over_address_limit(client_address(request))
         if refused is not None:
             return refused
-        form = await _read_form(request)
+        form = await read_form(request)
         if isinstance(form, str):
             return service.error(form)
         return await run_in_threadpool(handler, form)
@@ -758,7 +610,7 @@ def create_app(db_path: str | Path, config_path: str | Path | None = None, *,
         reference = request.query_params.get("ref")
         if reference is None:
             return service.followup_lookup(None)
-        refused = service.over_address_limit(_client(request))
+        refused = service.over_address_limit(client_address(request))
         if refused is not None:
             return refused
         return await run_in_threadpool(service.followup_form, reference)
@@ -773,22 +625,10 @@ def create_app(db_path: str | Path, config_path: str | Path | None = None, *,
             return PlainTextResponse("ok")
         return await run_in_threadpool(service.guarded, check)
 
-    async def not_found(request: Request, exc: HTTPException) -> Response:
-        return service.error("method" if exc.status_code == 405 else "not_found")
-
-    async def server_error(request: Request, exc: Exception) -> Response:
-        return service.error("server_error")  # uvicorn's log has the traceback; the rater gets no internals
-
-    app = Starlette(
-        routes=[
-            Route("/r", rate_get, methods=["GET"]),
-            Route("/r", rate_post, methods=["POST"]),
-            Route("/r/followup", followup_get, methods=["GET"]),
-            Route("/r/followup", followup_post, methods=["POST"]),
-            Route("/healthz", health, methods=["GET"]),
-        ],
-        exception_handlers={404: not_found, 405: not_found, 500: server_error},
-    )
-    app.state.service = service
-    app.add_middleware(SecurityHeaders)
-    return app
+    return [
+        Route("/r", rate_get, methods=["GET"]),
+        Route("/r", rate_post, methods=["POST"]),
+        Route("/r/followup", followup_get, methods=["GET"]),
+        Route("/r/followup", followup_post, methods=["POST"]),
+        Route("/healthz", health, methods=["GET"]),
+    ]

@@ -38,6 +38,7 @@ READ_ONLY = [
     ("revisited", "已回访", "revisited"),
     ("rectify_due", "整改期限", "rectify_due"),
     ("current_class", "当前分类", "current_classification"),
+    ("last_action", "最近办理", "last_action"),  # what was done last, when, by whom (the audit trail's person)
 ]
 FILL_IN = [
     ("classify", "分类", "classify"),
@@ -68,6 +69,7 @@ def export_rows(ctx: Context, county: str) -> list[dict[str, Any]]:
         " ORDER BY c.rectify_due, c.id"
     )
     rows = []
+    last = _last_actions(ctx, county)
     for case in ctx.db.query(query, [county, *cases.OPEN_STATES]):
         problems = json.loads(case["problems"]) if case["problems"] else []
         rows.append({
@@ -84,8 +86,20 @@ def export_rows(ctx: Context, county: str) -> list[dict[str, Any]]:
             "revisited": cases.OUTCOMES.get(case["revisit_outcome"] or "", ""),
             "rectify_due": case["rectify_due"],
             "current_class": cases.CLASSES.get(case["classification"] or "", ""),
+            "last_action": last.get(str(case["id"]), ""),
         })
     return rows
+
+
+def _last_actions(ctx: Context, county: str) -> dict[str, str]:
+    """Case id -> its last audit event, as the sheet shows it: ``回访 2024-05-06 10:00 lc (county:370213)``."""
+    rows = ctx.db.execute(
+        "SELECT e.entity_id, e.action, e.at, e.person, e.operator FROM audit_events e JOIN ("
+        "  SELECT entity_id, max(id) AS id FROM audit_events WHERE entity = 'cases' AND entity_id IN"
+        "  (SELECT CAST(id AS TEXT) FROM cases WHERE county_code = ?) GROUP BY entity_id) last ON last.id = e.id",
+        [county])
+    return {case: f"{cases.EVENT_NAMES.get(action, action)} {at[:16]} {person or '?'} ({operator})"
+            for case, action, at, person, operator in rows}
 
 
 def export_sheet(ctx: Context, county: str, fmt: str, path: str | Path) -> dict[str, Any]:

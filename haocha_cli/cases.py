@@ -58,6 +58,13 @@ _OUTCOME_NAMES = {
     "reached": "reached", "已联系上": "reached", "已联系": "reached", "联系上": "reached", "已回访": "reached",
     "unreachable": "unreachable", "联系不上": "unreachable", "未联系上": "unreachable", "无法联系": "unreachable",
 }
+# The case events of the audit trail, by their Chinese names (case pages, sheets).
+EVENT_NAMES = {
+    "case.open": "立案", "case.classify": "分类", "case.approve": "市局批准无需整改", "case.reject": "市局退回分类",
+    "case.revisit": "回访", "case.contact": "查看电话", "case.close": "整改办结", "case.rerate": "整改复评",
+    "case.appeal": "申诉", "case.decide": "市局申诉决定", "case.reopen": "重新打开", "case.exclude": "评价剔除",
+    "case.withdraw": "撤回批次",
+}
 RERATE_LEVELS = ("满意", "基本满意", "不满意")
 SATISFIED_RERATES = ("满意", "基本满意")
 _RERATE_NAMES = {"满意": "满意", "基本满意": "基本满意", "不满意": "不满意", "satisfied": "满意",

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from haocha_cli import files
+from haocha_cli.context import Context, Operator
 from haocha_cli.errors import InvalidInput
 
 PILOT = "370213"
@@ -27,6 +28,15 @@ BASELINE = ("2026-03-01", "2026-05-31")
 PILOT_PERIOD = ("2026-06-01", "2026-08-31")
 NOW = "2026-09-01 09:00:00"  # the demo's clock: the morning after the pilot
 SETUP = "2026-02-27 09:00:00"  # the database and the QR codes are made before the baseline starts
+# The demo's workbench accounts (工作台账号), one per county and the city's: every case action of the story is
+# recorded under one of them. Their password is printed by `haocha demo`; a real bureau makes its own.
+DEMO_PASSWORD = "haocha-demo-2026"
+DEMO_ACCOUNTS = {
+    "370202": ("shinan", "市南区 演示"), "370203": ("shibei", "市北区 演示"), "370211": ("huangdao", "黄岛区 演示"),
+    "370212": ("laoshan", "崂山区 演示"), "370213": ("licang", "李沧区 演示"), "370214": ("chengyang", "城阳区 演示"),
+    "370215": ("jimo", "即墨区 演示"), "370281": ("jiaozhou", "胶州市 演示"), "370283": ("pingdu", "平度市 演示"),
+    "370285": ("laixi", "莱西市 演示"), "city": ("shiju", "市局 演示"), "admin": ("admin", "系统管理员 演示"),
+}
 DELIVERY = "06:30:00"  # when the channels' file of the day before is imported
 LEVELS = ["非常不满意", "不满意", "基本满意", "满意", "非常满意"]
 HEADER = ["评价编号", "评价时间", "窗口编码", "评价渠道", "事项编码", "满意度", "办件编号", "文字评价", "联系电话",
@@ -188,6 +198,7 @@ def run_demo(out: Path, ratings: int = 12000, seed: int = 2026,
             say("1/8 database, organisation and indicator system V1.0")
             init_database(db_path)
             ctx = open_context(db_path, "city")
+            summary["accounts"] = _add_accounts(ctx)
             windows = list(ctx.db.query("SELECT code, county_code, kind FROM windows WHERE active ORDER BY code"))
 
             say("2/8 QR codes for every window and the printable sheet")
@@ -204,7 +215,8 @@ def run_demo(out: Path, ratings: int = 12000, seed: int = 2026,
         days: dict[str, list[dict[str, str]]] = {}
         for row in rows:
             days.setdefault(row["评价时间"][:10], []).append(row)
-        work = _CaseWork(ctx, ctx, cases)
+        city = Context(ctx.db, ctx.db_path, ctx.config, Operator("city", None, DEMO_ACCOUNTS["city"][0]))
+        work = _CaseWork(ctx, city, cases)
         imported = []
         for day, day_rows in sorted(days.items()):
             # Yesterday's file arrives at 06:30 (the cron import of docs/cron.md); what the counties and the
@@ -232,11 +244,11 @@ def run_demo(out: Path, ratings: int = 12000, seed: int = 2026,
         say("5/8 suspicious ratings and the city's spot-checks")
         flags_found = ctx.db.execute("SELECT count(*) FROM flags").fetchone()[0]
         summary["flags"] = flags_found
-        sample = spotchecks.draw_sample(ctx, parse_period("2026-08"), seed=seed)
-        summary["spot_checks"] = _record_checks(ctx, spotchecks, sample)
+        sample = spotchecks.draw_sample(city, parse_period("2026-08"), seed=seed)
+        summary["spot_checks"] = _record_checks(city, spotchecks, sample)
 
         say("6/8 FMEA risk assessment per county")
-        assessed = fmea.assess(ctx, parse_period("2026-08"))
+        assessed = fmea.assess(city, parse_period("2026-08"))
         summary["risk_levels"] = {c["county"]: c["level"] for c in assessed["counties"]}
 
         say("7/8 reports: daily, monthly, Licang's county report")
@@ -268,6 +280,17 @@ def run_demo(out: Path, ratings: int = 12000, seed: int = 2026,
     return summary
 
 
+def _add_accounts(ctx) -> list[str]:
+    """The demo's workbench accounts, added by its administrator; returns their usernames."""
+    from haocha_cli import accounts
+
+    admin = Context(ctx.db, ctx.db_path, ctx.config, Operator("admin", None, ctx.operator.person))
+    for key, (username, name) in DEMO_ACCOUNTS.items():
+        role = key if key in ("city", "admin") else f"county:{key}"
+        accounts.add(admin, username, name, role, DEMO_PASSWORD)
+    return [username for username, _ in DEMO_ACCOUNTS.values()]
+
+
 # How many days each county takes to close a rectifiable case: Licang's pilot process is quick, some
 # counties are slow enough to miss the 15-working-day deadline now and then.
 CLOSE_DAYS = {PILOT: (2, 8), "370283": (8, 30), "370285": (6, 26)}
@@ -290,10 +313,9 @@ class _CaseWork:
     plausible times, deterministically, and they run in time order between the daily imports."""
 
     def __init__(self, ctx, city, cases) -> None:
-        from haocha_cli.context import Context, Operator
-
         self.ctx, self.city, self.cases = ctx, city, cases
-        self.county = {code: Context(ctx.db, ctx.db_path, ctx.config, Operator("county", code, ctx.operator.person))
+        self.county = {code: Context(ctx.db, ctx.db_path, ctx.config,
+                                     Operator("county", code, DEMO_ACCOUNTS.get(code, ("", ""))[0] or None))
                        for (code,) in ctx.db.execute("SELECT code FROM counties")}
         self.rng = random.Random(17)
         self.count = 0  # cases planned so far

@@ -54,7 +54,7 @@ def log(
     render(readable_events(c, entity, entity_id, limit, start=span.start.isoformat() if span else None,
                            end=span.end.isoformat() if span else None, operator=by, person=person,
                            action=action), fmt,
-           columns=["id", "at", "operator", "action", "entity", "entity_id", "before", "after"])
+           columns=["id", "at", "person", "operator", "action", "entity", "entity_id", "before", "after"])
 
 
 @app.command("verify")

@@ -80,7 +80,7 @@ def show(ctx: typer.Context, case_id: int = typer.Argument(..., min=1, max=NUMBE
     if fmt == Format.table:
         if data["appeals"]:
             render(data["appeals"], fmt, title="appeals (申诉)")
-        render(data["history"], fmt, columns=["id", "at", "operator", "action", "before", "after"],
+        render(data["history"], fmt, columns=["id", "at", "person", "operator", "action", "before", "after"],
                title="history")
 
 

@@ -24,7 +24,7 @@ def demo_command(
 
         haocha demo --out haocha-demo && xdg-open haocha-demo/reports/monthly-2026-08.html
     """
-    from haocha_cli.demo import NOW, run_demo
+    from haocha_cli.demo import DEMO_PASSWORD, NOW, run_demo
 
     s = run_demo(out, ratings, seed, progress=say)
     p = s["pilot"]
@@ -43,6 +43,8 @@ def demo_command(
         f"Licang pilot:    index {p['index_before']:.1f} → {p['index_after']:.1f}; against the other counties "
         f"{p['did_index']:+.1f} points (p = {p['did_index_p']:.2g}), 好评率 {p['did_good_rate'] * 100:+.1f} pp "
         f"(p = {p['did_good_rate_p']:.2g})",
+        f"workbench:       haocha --db {s['database']} serve, then http://127.0.0.1:8000/staff/ as "
+        f"{', '.join(s['accounts'][:3])} … {s['accounts'][-1]} (password {DEMO_PASSWORD}; demo accounts only)",
         f"monthly report:  {s['monthly_report']}",
         "all reports:     " + "  ".join(s["reports"]),
     ]

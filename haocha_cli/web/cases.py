@@ -28,12 +28,6 @@ ACTION_NAMES = {
     "approve": ("批准无需整改", "已批准无需整改。"), "reject": ("退回重新分类", "已退回县级局重新分类。"),
     "decide": ("申诉决定", "已作出申诉决定。"), "reopen": ("重新打开", "已重新打开。"),
 }
-EVENT_NAMES = {
-    "case.open": "立案", "case.classify": "分类", "case.approve": "市局批准无需整改", "case.reject": "市局退回分类",
-    "case.revisit": "回访", "case.contact": "查看电话", "case.close": "整改办结", "case.rerate": "整改复评",
-    "case.appeal": "申诉", "case.decide": "市局申诉决定", "case.reopen": "重新打开", "case.exclude": "评价剔除",
-    "case.withdraw": "撤回批次",
-}
 # The fields of an event's "after" that the history shows, with their Chinese labels (in this order).
 FIELD_NAMES = {
     "state": "状态", "classification": "分类", "classify_reason": "理由", "revisit_outcome": "回访结果",
@@ -76,7 +70,7 @@ def history(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
         after = json.loads(event["after"]) if event["after"] else {}
         details = [(label, _VALUE_NAMES.get(str(after[key]), after[key])) for key, label in FIELD_NAMES.items()
                    if isinstance(after, dict) and after.get(key) not in (None, "")]
-        rows.append({"at": event["at"], "what": EVENT_NAMES.get(event["action"], event["action"]),
+        rows.append({"at": event["at"], "what": cases.EVENT_NAMES.get(event["action"], event["action"]),
                      "person": event["person"] or "（未记录）", "role": event["operator"], "details": details})
     return rows
 

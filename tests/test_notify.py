@@ -375,3 +375,26 @@ def test_a_message_whose_county_lost_its_channel_waits_and_says_why(db_path, run
     [row] = outbox(db_path)
     assert (row["status"], row["attempts"]) == ("failed", 2)
     assert "没有通知渠道" in row["last_error"]
+
+
+def test_a_bad_review_on_the_rating_page_tells_the_county_in_the_background(db_path, receiver, monkeypatch):
+    from test_serve import make_client, rate
+
+    from haocha_cli import notify as notify_module
+
+    licang(db_path, receiver.start())
+    monkeypatch.setenv("HAOCHA_NOW", "2024-05-06 10:00:00")
+    threads = []
+    started = notify_module.deliver_in_background
+    monkeypatch.setattr(notify_module, "deliver_in_background",
+                        lambda *a, **k: threads.append(started(*a, **k)) or threads[-1])
+    client = make_client(db_path)
+    page = rate(client, db_path, level="非常不满意", comment=COMMENT, phone=PHONE)
+    assert page.status_code == 200, page.text
+    for thread in threads:
+        thread.join(10)
+    [message] = receiver.messages
+    text = json.dumps(message, ensure_ascii=False)
+    assert "#1" in text and "李沧区" in text and "LC01" in text
+    assert PHONE not in text and "138****5678" not in text and "态度很差" not in text
+    assert "https://haocha.example.gov.cn/staff/cases/1" in text

@@ -12,6 +12,7 @@ from haocha_cli.cases import OPEN_STATES
 from haocha_cli.clock import today
 from haocha_cli.context import Context
 from haocha_cli.db import schema_version
+from haocha_cli.notify import waiting_count
 from haocha_cli.privacy import key_path
 from haocha_cli.visibility import audit_scope, own_county
 from haocha_cli.workdays import FIRST_KNOWN_YEAR, LAST_KNOWN_YEAR
@@ -64,6 +65,10 @@ def status(ctx: Context) -> dict[str, Any]:
                     " notice")
     if not key.exists():
         todo.append(f"the key file {key} is missing: phones cannot be read; restore it from the backup")
+    unsent = waiting_count(db) if county is None else 0
+    if unsent:
+        todo.append(f"{unsent} notification(s) wait to be sent: haocha notify list --status waiting, then haocha"
+                    " notify send")
     todo += open_files_todo(ctx)
     return {
         "database": str(ctx.db_path), "size_mb": round(size / 1e6, 1),

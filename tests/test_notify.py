@@ -150,6 +150,9 @@ def test_a_receiver_that_is_down_fails_nothing_and_gets_the_message_at_the_next_
     assert json.loads(ok(run(NOW, "cases", "list", "--format", "json")).stdout)[0]["id"] == 1
     listed = json.loads(ok(run(NOW, "notify", "list", "--status", "waiting", "--format", "json")).stdout)
     assert [(r["id"], r["status"], r["attempts"]) for r in listed] == [(1, "failed", 1)]
+    to_do = json.loads(ok(run(NOW, "status", "--format", "json")).stdout)["to_do"]
+    assert ("1 notification(s) wait to be sent: haocha notify list --status waiting, then haocha notify send"
+            in to_do)
 
     receiver.start()
     result = ok(run("2025-03-03 12:05:00", "notify", "send"))

@@ -20,11 +20,13 @@ def serve_command(
         help="Comma-separated addresses of the trusted proxies (default: the serve.forwarded_allow_ips setting, "
         "127.0.0.1,::1)."),
 ) -> None:
-    """Serve the rating page the QR codes open (GET /r?w=…&t=…), and the follow-up page /r/followup.
+    """Serve the rating page the QR codes open (GET /r?w=…&t=…), the follow-up page /r/followup, and the
+    staff workbench (工作台) under /staff/, where county and city staff log in with their accounts.
 
-    Ratings go through the import path with source `serve`; a bad review opens its case at once. Run one
-    process: the rate limits are counted in memory. Stop with Ctrl-C. docs/serve.md shows how to run it
-    behind the bureau's reverse proxy with TLS.
+    Ratings go through the import path with source `serve`; a bad review opens its case at once and its
+    county is notified. Run one process: the rate limits are counted in memory. Stop with Ctrl-C.
+    docs/serve.md shows how to run it behind the bureau's reverse proxy with TLS; docs/workbench.md the
+    workbench.
 
     Example:
 
@@ -40,7 +42,8 @@ def serve_command(
     allow = forwarded_allow_ips if forwarded_allow_ips is not None else \
         app.state.service.config["serve.forwarded_allow_ips"]
     trust = proxy_headers and bool(allow.strip())
-    say(f"rating page for {s.db_path} at http://{host}:{port}/r?w=<window>&t=<token>; "
+    say(f"rating page for {s.db_path} at http://{host}:{port}/r?w=<window>&t=<token>, staff workbench at "
+        f"http://{host}:{port}/staff/; "
         + (f"client addresses from X-Forwarded-For of {allow}" if trust else "X-Forwarded-For ignored")
         + " (Ctrl-C to stop)")
     uvicorn.run(app, host=host, port=port, proxy_headers=trust, forwarded_allow_ips=allow if trust else None,

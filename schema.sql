@@ -461,3 +461,5 @@ CREATE TRIGGER notifications_case_withdrawn AFTER DELETE ON cases BEGIN
     UPDATE notifications SET status = 'cancelled', last_error = '案件已随批次撤回，不再发送'
     WHERE case_id = OLD.id AND kind = 'case_opened' AND status IN ('pending', 'failed');
 END;
+
+-- migration 9: data safety (the audit head guarded, indexes a withdrawal deletes by)

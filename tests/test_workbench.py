@@ -223,6 +223,40 @@ def test_every_action_for_every_role(bureau, path, form, county, city, admin):
             assert response.status_code == expected, (user, response.text[-500:])
 
 
+# Every staff route, and the test above or below that checks it for every role: a new route fails here
+# until it is added to a matrix.
+CHECKED_ROUTES = {
+    ("GET", "/staff/"), ("GET", "/staff/cases"), ("GET", "/staff/cases/{case_id}"), ("GET", "/staff/spotchecks"),
+    ("GET", "/staff/reports"), ("GET", "/staff/accounts"), ("GET", "/staff/password"),
+    ("POST", "/staff/cases/{case_id}/{action}"), ("POST", "/staff/spotchecks"), ("POST", "/staff/accounts"),
+    # login and logout: the login tests; the rest by the tests named after them
+    ("GET", "/staff/login"), ("POST", "/staff/login"), ("POST", "/staff/logout"), ("POST", "/staff/password"),
+    ("POST", "/staff/cases/{case_id}/contact"), ("GET", "/staff/spotchecks/{sample_id}"),
+    ("POST", "/staff/spotchecks/check/{check_id}/record"), ("POST", "/staff/spotchecks/check/{check_id}/contact"),
+    ("GET", "/staff/reports/{name}"), ("POST", "/staff/accounts/{username}/{what}"),
+}
+
+
+def test_every_staff_route_is_in_a_role_matrix(bureau):
+    from haocha_cli.web.app import create_app
+
+    routes = {(method, route.path) for route in create_app(bureau).routes if route.path.startswith("/staff")
+              for method in route.methods - {"HEAD"}}
+    assert routes == CHECKED_ROUTES
+
+
+@pytest.mark.parametrize("path", ["/staff/spotchecks/1", "/staff/reports/daily-2024-05-06.html"])
+def test_city_pages_refuse_a_county_and_an_anonymous_visitor(bureau, path):
+    assert logged_in(bureau, "lc").get(path).status_code == 403
+    assert client_for(bureau).get(path).status_code == 303
+    for path_post in ("/staff/spotchecks/check/1/record", "/staff/spotchecks/check/1/contact",
+                      "/staff/accounts/lc/reset", "/staff/accounts/lc/disable"):
+        assert post(logged_in(bureau, "lc"), path_post, {"outcome": "confirmed"}).status_code == 403
+        assert client_for(bureau).post(path_post, data={"outcome": "confirmed"}).status_code == 403
+    assert rows(bureau, "SELECT count(*) FROM spot_checks") == [(0,)]
+    assert rows(bureau, "SELECT must_change, active FROM accounts WHERE username = 'lc'") == [(0, 1)]
+
+
 def test_another_countys_case_answers_exactly_like_one_that_does_not_exist(bureau):
     client = logged_in(bureau, "lc")
     other, missing = client.get("/staff/cases/3"), client.get("/staff/cases/999")

@@ -463,3 +463,35 @@ CREATE TRIGGER notifications_case_withdrawn AFTER DELETE ON cases BEGIN
 END;
 
 -- migration 9: data safety (the audit head guarded, indexes a withdrawal deletes by)
+-- The rating page's per-phone limit counts a phone's recent ratings from the page inside its write
+-- transaction; partial on source 'serve', so a file import (every other source) does not maintain it.
+CREATE INDEX ratings_serve_contact ON ratings(contact_id, rated_at) WHERE source = 'serve';
+-- The audit head, meta('audit_head') = '<id>:<hash>' of the last event, is guarded like the events: never
+-- removed or renamed; written by the first event, then only moved forward to the last event (audit.py writes
+-- it right after inserting the events, in their transaction; an upsert or INSERT OR REPLACE is refused).
+CREATE TRIGGER audit_head_first BEFORE INSERT ON meta WHEN NEW.key = 'audit_head'
+BEGIN
+    SELECT RAISE(ABORT, 'the audit head only moves forward, to the last audit event')
+    WHERE EXISTS (SELECT 1 FROM meta WHERE key = 'audit_head')
+       OR NEW.value IS NOT (SELECT id || ':' || hash FROM audit_events ORDER BY id DESC LIMIT 1);
+END;
+CREATE TRIGGER audit_head_forward BEFORE UPDATE ON meta WHEN OLD.key = 'audit_head' OR NEW.key = 'audit_head'
+BEGIN
+    SELECT RAISE(ABORT, 'the audit head only moves forward, to the last audit event')
+    WHERE NEW.key IS NOT OLD.key
+       OR CAST(substr(NEW.value, 1, instr(NEW.value, ':') - 1) AS INTEGER)
+          <= CAST(substr(OLD.value, 1, instr(OLD.value, ':') - 1) AS INTEGER)
+       OR NEW.value IS NOT (SELECT id || ':' || hash FROM audit_events ORDER BY id DESC LIMIT 1);
+END;
+CREATE TRIGGER audit_head_no_delete BEFORE DELETE ON meta WHEN OLD.key = 'audit_head'
+BEGIN SELECT RAISE(ABORT, 'the audit head cannot be removed'); END;
+-- A withdrawal (撤回批次) deletes a batch's ratings and the cases they opened; for every row it deletes SQLite
+-- looks for the spot-checks that refer to it (their foreign keys), which without these indexes was a scan of
+-- spot_checks per rating and per case: 100,000 ratings beside 150,000 spot-checks took 526 s holding the
+-- write lock (docs/benchmarks.md).
+CREATE INDEX spot_checks_rating ON spot_checks(rating_id);
+CREATE INDEX spot_checks_case ON spot_checks(case_id);
+-- Every statement of a withdrawal finds the batch's ratings by their batch: without this index a scan of all
+-- ratings each time (about 0.15 s per million ratings, nine times over), however small the batch. Batch ids
+-- only grow, so an import appends to this index at its end.
+CREATE INDEX ratings_batch ON ratings(batch_id);

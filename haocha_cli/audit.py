@@ -2,7 +2,14 @@
 
 Each event's hash covers its own fields and the previous event's hash; meta('audit_head') holds the id
 and hash of the last event. An edited row breaks its own hash, a removed or reordered row breaks the chain
-or the id sequence, and a removed last row no longer matches the head.
+or the id sequence, and a removed last row no longer matches the head. Triggers guard the events (no update,
+no delete) and the head (never removed, only moved forward to the last event).
+
+The head lives in the same file as the events: someone who can write the file can drop the triggers, cut
+the tail and rewrite the head to match. What they cannot rewrite is a copy held elsewhere: an **anchor**
+(``<id>:<hash>`` of the last event, `haocha audit anchor`, printed in every daily report) proves, with
+``verify(db, anchors)``, that event ``id`` still holds that hash and everything up to it is intact
+(docs/reliability.md says what is and is not found).
 
 Each event names the role it was taken in (``operator``: admin, city, county:<code>, serve) and the person who
 took it (``person``: a workbench account's username, ``os:<login>`` on the command line, ``rater`` on the
@@ -14,12 +21,16 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
+from collections.abc import Iterable
+from functools import cache
 from typing import Any
 
 import sqlite_utils
 
 from haocha_cli.clock import now_text
-from haocha_cli.db import get_meta, set_meta
+from haocha_cli.db import get_meta
+from haocha_cli.errors import InvalidInput
 
 GENESIS = "0" * 64
 _FIELDS = ("id", "at", "operator", "action", "entity", "entity_id", "before", "after", "prev_hash")
@@ -86,7 +97,12 @@ def record_many(
         " :entity_id, :before, :after, :prev_hash, :hash)",
         rows,
     )
-    set_meta(db, "audit_head", f"{last_id}:{prev_hash}")
+    # Not an upsert: the head's triggers refuse an INSERT while a head exists (INSERT OR REPLACE would
+    # otherwise move it anywhere) and an UPDATE that does not move it forward to the last event.
+    if head:
+        db.execute("UPDATE meta SET value = ? WHERE key = 'audit_head'", [f"{last_id}:{prev_hash}"])
+    else:
+        db.execute("INSERT INTO meta(key, value) VALUES ('audit_head', ?)", [f"{last_id}:{prev_hash}"])
     return [r["id"] for r in rows]
 
 
@@ -141,10 +157,13 @@ def log(ctx: Any, entity: str | None = None, entity_id: str | None = None, limit
         **filters: Any) -> list[dict[str, Any]]:
     """`haocha audit log`: the events this operator may read (``visibility.audit_scope``: all of them for the
     city; a county's own cases, windows, staff and accounts for a county), with the filters of ``events``.
-    Another county's events answer as events that do not exist: an empty list."""
+    Another county's events answer as events that do not exist: an empty list. A phone written into a note
+    (before/after) is shown masked, as everywhere else; the stored event, and its hash, stay as written."""
+    from haocha_cli.privacy import mask_json
     from haocha_cli.visibility import audit_scope
 
-    return events(ctx.db, entity, entity_id, limit, scope=audit_scope(ctx), **filters)
+    return [{**e, "before": mask_json(e["before"]), "after": mask_json(e["after"])}
+            for e in events(ctx.db, entity, entity_id, limit, scope=audit_scope(ctx), **filters)]
 
 
 def case_history(db: sqlite_utils.Database, case_id: int | str) -> list[dict[str, Any]]:
@@ -154,8 +173,37 @@ def case_history(db: sqlite_utils.Database, case_id: int | str) -> list[dict[str
     return events(db, "cases", str(case_id), scope=(CURRENT_CASE, []))
 
 
-def verify(db: sqlite_utils.Database) -> dict[str, Any]:
-    """{'ok': bool, 'events': n, 'problem': text, 'event_id': first bad id}."""
+_ANCHOR = re.compile(r"([1-9][0-9]{0,18}):([0-9a-fA-F]{64})")
+# The triggers that guard the events and the head, as schema.sql creates them.
+GUARDS = ("audit_no_update", "audit_no_delete", "audit_head_first", "audit_head_forward", "audit_head_no_delete")
+
+
+def anchor(db: sqlite_utils.Database) -> str | None:
+    """The anchor of the trail as it stands: ``<id>:<hash>`` of the last event (None before the first)."""
+    row = db.execute("SELECT id, hash FROM audit_events ORDER BY id DESC LIMIT 1").fetchone()
+    return f"{row[0]}:{row[1]}" if row else None
+
+
+def parse_anchor(text: str) -> tuple[int, str]:
+    """``"120:3f2a…"`` (an event id and its 64-digit SHA-256, as `haocha audit anchor` prints it) → (120, hash)."""
+    found = _ANCHOR.fullmatch(text.strip())
+    if not found:
+        raise InvalidInput(f"{text!r} is not an audit anchor",
+                           "write ID:HASH as `haocha audit anchor` and the daily report (审计锚点) print it")
+    return int(found.group(1)), found.group(2).lower()
+
+
+def _short(event_id: int, digest: str) -> str:
+    return f"{event_id}:{digest[:12]}…"
+
+
+def verify(db: sqlite_utils.Database, anchors: Iterable[tuple[int, str]] = ()) -> dict[str, Any]:
+    """{'ok': bool, 'events': n, 'problem': text, 'event_id': first bad id, 'anchors': ids of the anchors that
+    hold}. Each anchor (id, hash) must be met: event ``id`` exists, holds that hash, and the chain up to it is
+    whole, so that removing or rewriting anything up to an anchor is found even with the head rewritten."""
+    wanted: dict[int, set[str]] = {}
+    for event_id, digest in anchors:
+        wanted.setdefault(event_id, set()).add(digest)
     prev_hash, expected_id, count = GENESIS, 1, 0
     cursor = db.execute(f"SELECT {_COLUMNS} FROM audit_events ORDER BY rowid")
     columns = [d[0] for d in cursor.description]
@@ -168,20 +216,64 @@ def verify(db: sqlite_utils.Database) -> dict[str, Any]:
             return _bad(count, row["id"], f"event {row['id']} does not follow event {row['id'] - 1} (chain broken)")
         if _hash(row) != row["hash"]:
             return _bad(count, row["id"], f"event {row['id']} was altered after it was written")
+        for digest in sorted(wanted.get(row["id"], ())):
+            if digest != row["hash"]:
+                return _bad(count, row["id"], f"event {row['id']} no longer holds the hash of the anchor "
+                                              f"{_short(row['id'], digest)} (it, or the trail before it, was rewritten)")
         prev_hash, expected_id = row["hash"], expected_id + 1
     head = get_meta(db, "audit_head")
     expected_head = f"{expected_id - 1}:{prev_hash}" if count else None
     if head != expected_head:
         if head is None:
             return _bad(count, expected_id - 1, "the record of the last event (meta audit_head) was removed")
+        if not _ANCHOR.fullmatch(head):
+            return _bad(count, expected_id - 1, "the record of the last event (meta audit_head) was rewritten: "
+                                                f"{head[:80]!r}")
         last = int(head.split(":")[0])
         if last < count:  # rows appended behind haocha's back, chained or not
             return _bad(count, last + 1, f"event {last + 1} was added outside haocha (the trail ended at event {last})")
         if last == count:  # the last row rewritten with a hash of its own
             return _bad(count, last, f"event {last} was altered after it was written")
         return _bad(count, expected_id, f"the last event(s) were removed: the trail ended at event {last}")
-    return {"ok": True, "events": count, "problem": None, "event_id": None}
+    beyond = [event_id for event_id in wanted if event_id > count]
+    if beyond:  # the tail cut and the head rewritten to match: only a copy held elsewhere tells
+        first = min(beyond)
+        return _bad(count, first, f"the anchor {_short(first, min(wanted[first]))} names an event the trail no "
+                                  f"longer has (it ends at event {count}): events were removed")
+    if not count and get_meta(db, "initialised_at") is not None:  # `haocha init` records its own event
+        return _bad(count, 1, "every event was removed (the database was initialised, its trail is empty)")
+    dropped = _guards_missing(db)
+    if dropped:
+        return _bad(count, None, f"the guard trigger(s) {', '.join(dropped)} were dropped or changed: the trail "
+                                 "can be rewritten without a trace; check it against a backup and against the anchors"
+                                 " of archived daily reports (haocha audit verify --anchor ID:HASH)")
+    return {"ok": True, "events": count, "problem": None, "event_id": None, "anchors": sorted(wanted)}
 
 
-def _bad(count: int, event_id: int, problem: str) -> dict[str, Any]:
-    return {"ok": False, "events": count, "problem": problem, "event_id": event_id}
+def _normalised(sql: str) -> str:
+    return " ".join(sql.strip().rstrip(";").split())
+
+
+@cache
+def _guard_sql() -> dict[str, str]:
+    """The guard triggers' CREATE statements as schema.sql has them."""
+    from haocha_cli.db import _split_sql, migrations
+
+    found = {}
+    for _number, _title, sql in migrations():
+        for statement in _split_sql(sql):
+            name = re.match(r"\s*CREATE TRIGGER (\w+)", statement)
+            if name and name.group(1) in GUARDS:
+                found[name.group(1)] = _normalised(statement)
+    return found
+
+
+def _guards_missing(db: sqlite_utils.Database) -> list[str]:
+    """The guard triggers that are not there as schema.sql made them (dropped, or replaced by another)."""
+    present = {name: _normalised(sql or "") for name, sql in
+               db.execute("SELECT name, sql FROM sqlite_master WHERE type = 'trigger'").fetchall()}
+    return [name for name, sql in _guard_sql().items() if present.get(name) != sql]
+
+
+def _bad(count: int, event_id: int | None, problem: str) -> dict[str, Any]:
+    return {"ok": False, "events": count, "problem": problem, "event_id": event_id, "anchors": []}

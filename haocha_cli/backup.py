@@ -19,7 +19,7 @@ from haocha_cli import audit, files
 from haocha_cli.context import Context
 from haocha_cli.db import transaction
 from haocha_cli.errors import DatabaseError, InvalidInput
-from haocha_cli.privacy import _read_key_file, key_path
+from haocha_cli.privacy import key_path
 
 
 def backup_database(ctx: Context, dest: str | Path, *, force: bool = False) -> dict[str, Any]:
@@ -40,7 +40,7 @@ def backup_database(ctx: Context, dest: str | Path, *, force: bool = False) -> d
     existing = [p for p in (dest, dest_key) if p.exists()]
     if existing and not force:
         raise InvalidInput(f"{existing[0]} exists already", "choose another name, or give --force to replace it")
-    _read_key_file(key_path(source))  # missing or damaged: no backup (the phones could not be read from it)
+    ctx.require_keys()  # missing, damaged or another database's: no backup (the phones could not be read from it)
     key_text = key_path(source).read_text(encoding="utf-8")
 
     part = dest.with_name(dest.name + ".part")
@@ -66,15 +66,17 @@ def backup_database(ctx: Context, dest: str | Path, *, force: bool = False) -> d
             raise DatabaseError(f"the copy failed its integrity check ({integrity})",
                                 "run `haocha backup` again; if it fails again, check the disk")
         if not check["ok"]:
-            raise DatabaseError(f"the audit trail of the copy is broken at event {check['event_id']}: "
-                                f"{check['problem']}", "the source's trail is broken too: `haocha audit verify`")
+            where = "unguarded" if check["event_id"] is None else f"broken at event {check['event_id']}"
+            raise DatabaseError(f"the audit trail of the copy is {where}: {check['problem']}",
+                                "the source's trail is broken too: `haocha audit verify`")
         # The key file's copy is owner-only (0600) whatever files.group says, as the key file itself; its
         # mode is set even over a .part of another umask left behind.
         with files.open_file(key_part, "w", files.OWNER_ONLY, encoding="utf-8") as fh:
             fh.write(key_text)
         size = part.stat().st_size
-        os.replace(part, dest)
+        # The key first: a backup killed between the two renames leaves no DEST without the key to its phones.
         os.replace(key_part, dest_key)
+        os.replace(part, dest)
     except OSError as exc:
         raise InvalidInput(f"cannot write {dest}: {exc.strerror}", "check that the folder is writable") from None
     finally:

@@ -10,7 +10,7 @@ from haocha_cli import audit, catalogue, files, indicators
 from haocha_cli.config import load_config
 from haocha_cli.context import Context, Operator, os_person
 from haocha_cli.db import get_meta, open_db, set_meta, transaction
-from haocha_cli.privacy import ensure_key_file
+from haocha_cli.privacy import ensure_key_file, key_path, read_key_file
 
 # Ratings older than haocha itself are scored by the first version.
 FIRST_VERSION_FROM = date(2000, 1, 1)
@@ -21,13 +21,28 @@ def init_database(db_path: str | Path, config_path: str | Path | None = None,
     """Create (or leave alone) a database. Returns what was done; ``changed`` is False on a second run."""
     config = load_config(config_path, db_path=db_path)
     existed = Path(db_path).exists()
+    if key_path(db_path).exists():
+        read_key_file(key_path(db_path))  # a damaged key file: refused before a database is made
     db = open_db(db_path, create=True, modes=files.modes(config))
-    key_file, key_created = ensure_key_file(db_path)  # owner-only (0600) whatever files.group says
+    try:
+        was_initialised = get_meta(db, "initialised_at") is not None
+        # Owner-only (0600) whatever files.group says; another database's key, or none for a database holding
+        # phone numbers: refused here, before anything is written.
+        key_file, key_created = ensure_key_file(db, db_path, config["qr.secret_env"])
+    except BaseException:
+        db.close()
+        raise
     ctx = Context(db, Path(db_path), config, Operator("admin", person=os_person()))
     done: list[str] = []
     if not existed:
         done.append(f"created database {db_path}")
-    if key_created:
+    if key_created and was_initialised:
+        done.append(f"created a new key file {key_file} (owner-only; back it up with the database): the database"
+                    " holds no phone numbers, so none is lost; QR codes printed before no longer verify: print them"
+                    " again (haocha qr generate)")
+        with transaction(db):
+            audit.record(db, ctx.operator, "key.create", "key_file", str(key_file), None, {"replaced": "missing"})
+    elif key_created:
         done.append(f"created key file {key_file} (owner-only; back it up with the database)")
     if get_meta(db, "initialised_at") is None:
         org = catalogue.load_org_file(org_path or catalogue.default_org_path())

@@ -99,10 +99,9 @@ _NOTE_HEADERS = {"note", "备注", "说明"}
 def read_days_file(path: str | Path) -> list[tuple[date, bool, str]]:
     """The entries of a calendar CSV (UTF-8 or GB18030): columns day/日期, kind/类型 (放假 or 调休上班, holiday or
     workday) and optionally note/备注. Every bad line is named at once."""
-    path = Path(path)
-    if not path.is_file():
-        raise NotFound(f"file {path} does not exist", "check the path")
-    from haocha_cli.readers import decode_small_text
+    from haocha_cli.readers import decode_small_text, regular_file
+
+    path = regular_file(path)
 
     reader = csv.reader(io.StringIO(decode_small_text(path, path.read_bytes()), newline=""))
     header = [h.strip().lower() for h in next(reader, [])]

@@ -20,7 +20,7 @@ from haocha_cli.clock import today
 from haocha_cli.context import Context
 from haocha_cli.db import transaction
 from haocha_cli.errors import HaochaError, InvalidInput, NotFound
-from haocha_cli.spreadsheet import FORMULA_PREFIXES, make_text
+from haocha_cli.spreadsheet import FORMULA_PREFIXES, make_text, xlsx_text
 from haocha_cli.spreadsheet import csv_safe as _csv_safe
 
 # (key, Chinese header, English header)
@@ -145,7 +145,9 @@ def _write_xlsx(rows: list[dict[str, Any]], fh: IO[bytes]) -> None:
         ws.column_dimensions[get_column_letter(i)].width = 22 if key in ("rated_at", "window", "measures") else 14
     for r, row in enumerate(rows, 2):
         for c, (key, _, _) in enumerate(COLUMNS, 1):
-            make_text(ws.cell(row=r, column=c, value=row.get(key)))  # text, never a formula
+            value = row.get(key)
+            # text, never a formula; a window code's control characters shown (openpyxl refuses most of them)
+            make_text(ws.cell(row=r, column=c, value=xlsx_text(value) if isinstance(value, str) else value))
     last = max(len(rows) + 1, 200)
     for key, choices in (("classify", "可整改,无法整改,无需整改"), ("revisit", "已联系上,联系不上")):
         col = get_column_letter([k for k, _, _ in COLUMNS].index(key) + 1)
@@ -171,9 +173,9 @@ def _write_xlsx(rows: list[dict[str, Any]], fh: IO[bytes]) -> None:
 
 def read_sheet(path: str | Path) -> list[tuple[int, dict[str, Any]]]:
     """(sheet row or CSV line, {key: value}) for each non-empty row of an exported sheet."""
-    path = Path(path)
-    if not path.exists():
-        raise NotFound(f"file {path} does not exist", "check the path")
+    from haocha_cli.readers import regular_file
+
+    path = regular_file(path)
     suffix = path.suffix.lower()
     if suffix == ".xlsx":
         table = _xlsx_rows(path)

@@ -25,7 +25,7 @@ from haocha_cli.config import LEVELS
 from haocha_cli.context import Context
 from haocha_cli.db import transaction
 from haocha_cli.errors import InvalidInput, InvalidTransition, NotFound, PermissionDenied
-from haocha_cli.privacy import mask_numbers
+from haocha_cli.privacy import mask_json, mask_numbers
 from haocha_cli.workdays import WorkCalendar
 
 # state -> Chinese name
@@ -603,6 +603,9 @@ def list_cases(ctx: Context, county: str | None = None, status: str | None = Non
     return result
 
 
+_NOTES = ("classify_reason", "revisit_note", "measures", "responsible", "calendar_note")
+
+
 def show_case(ctx: Context, case_id: int) -> dict[str, Any]:
     """A case with its rating, appeals, the actions allowed now and its history (the audit trail)."""
     case = visible_case(ctx, case_id)
@@ -616,11 +619,15 @@ def show_case(ctx: Context, case_id: int) -> dict[str, Any]:
     cal = load_calendar(ctx.db)
     left, alert = _alerts(case, today(), cal, int(ctx.config["deadlines.due_soon_days"]))
     shown = {k: v for k, v in case.items() if k not in ("contact_id",)}
+    # The notes are free text too: a phone written into them is masked like the comment's.
+    shown.update({k: mask_numbers(case[k]) for k in _NOTES})
     shown.update(state_name=STATES[case["state"]], level=_level_name(case["level"]),
                  classification_name=CLASSES.get(case["classification"] or "", None),
                  workdays_left=left, alert=alert)
-    appeals = list(ctx.db.query("SELECT * FROM appeals WHERE case_id = ? ORDER BY id", [case_id]))
-    history = audit.case_history(ctx.db, case_id)
+    appeals = [{**a, **{k: mask_numbers(a[k]) for k in ("reason", "evidence", "decision_reason")}}
+               for a in ctx.db.query("SELECT * FROM appeals WHERE case_id = ? ORDER BY id", [case_id])]
+    history = [{**e, "before": mask_json(e["before"]), "after": mask_json(e["after"])}
+               for e in audit.case_history(ctx.db, case_id)]
     return {"case": shown, "rating": rating, "appeals": appeals, "allowed": allowed_actions(case),
             "history": history}
 

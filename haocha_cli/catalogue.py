@@ -17,7 +17,7 @@ from haocha_cli.clock import now_text
 from haocha_cli.context import Context
 from haocha_cli.db import get_meta, set_meta, transaction
 from haocha_cli.errors import InvalidInput, NotFound
-from haocha_cli.readers import decode_small_text
+from haocha_cli.readers import decode_small_text, regular_file
 from haocha_cli.tomlfile import loads_toml
 
 KINDS = {"offline": "offline", "online": "online", "实体窗口": "offline", "窗口": "offline",
@@ -53,9 +53,7 @@ def default_org_path() -> Path:
 def load_org_file(path: str | Path) -> dict[str, Any]:
     """Read a TOML organisation file or a CSV window directory into plain lists, each entry tagged with
     where it came from (for error messages)."""
-    path = Path(path)
-    if not path.exists():
-        raise NotFound(f"file {path} does not exist", "check the path")
+    path = regular_file(path)
     raw = path.read_bytes()
     if path.suffix.lower() == ".csv":
         return {"windows": _read_window_csv(path, raw)}

@@ -38,6 +38,7 @@ from haocha_cli.commands import staff as staff_commands
 from haocha_cli.commands import status as status_commands
 from haocha_cli.commands._common import State
 from haocha_cli.errors import HaochaError
+from haocha_cli.untrusted import show_controls
 
 
 class HaochaGroup(TyperGroup):
@@ -47,7 +48,8 @@ class HaochaGroup(TyperGroup):
         try:
             return super().invoke(ctx)
         except HaochaError as exc:
-            typer.echo(f"Error: {exc}", err=True)
+            # A message may quote outside text (a window code, a file or source name): shown, never run.
+            typer.echo(f"Error: {show_controls(exc)}", err=True)
             raise typer.Exit(exc.exit_code) from None
         except sqlite3.OperationalError as exc:
             if "locked" in str(exc) or "busy" in str(exc):
@@ -68,7 +70,7 @@ class HaochaGroup(TyperGroup):
             raise typer.Exit(1) from None
         except OSError as exc:
             # A file the core did not vet: a folder given for a file, no permission, a full disk.
-            where = f" {exc.filename}" if exc.filename else ""
+            where = f" {show_controls(exc.filename)}" if exc.filename else ""
             typer.echo(f"Error: cannot use{where}: {exc.strerror or exc} (check the path, its permissions and the free"
                        " disk space)", err=True)
             raise typer.Exit(1) from None

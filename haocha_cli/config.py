@@ -57,7 +57,8 @@ DEFAULTS: list[tuple[str, Any, str]] = [
     ("risk.high_when_h", 1, "a county is high risk when at least this many failure modes have action priority H"),
     ("risk.medium_when_m", 1, "… medium risk when at least this many have H or M (else low)"),
     ("ranking.shrink_weight", 0, "W of the shrunk ranking score; 0 = the mean N per unit"),
-    # `haocha serve`, the rating page (docs/serve.md). Rate limits are counted in memory by one process.
+    # `haocha serve`, the rating page (docs/serve.md). Address limits are counted in memory by one process, the
+    # phone limit in the database.
     ("serve.address_limit", 20, "submissions and follow-up look-ups one client address may make within"
      " serve.address_minutes (a hall's Wi-Fi is one address); 0 = no limit"),
     ("serve.address_minutes", 10, "the sliding window of serve.address_limit, in minutes"),

@@ -98,7 +98,12 @@ class Context:
     def keys(self):
         from haocha_cli.privacy import load_keys
 
-        return load_keys(self.db_path, self.config["qr.secret_env"])
+        return load_keys(self.db_path, self.config["qr.secret_env"], db=self.db)  # checked against this database
+
+    def require_keys(self) -> None:
+        """Refuse now, before anything is written, when the key file is missing, damaged or another
+        database's: for a command that may need the key later on."""
+        self.keys  # noqa: B018 - loading them is the check
 
     @cached_property
     def vault(self):

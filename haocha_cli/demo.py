@@ -13,6 +13,9 @@ import csv
 import heapq
 import os
 import random
+import re
+import secrets
+import sqlite3
 from collections.abc import Callable
 from contextlib import contextmanager
 from datetime import date, datetime, timedelta
@@ -170,12 +173,70 @@ def _bad_batch() -> list[dict[str, str]]:
     return rows
 
 
+# The demo deletes and rewrites its database, key file and haocha.toml when it runs again: it does that only
+# in a folder it made itself. Its marker file is written first in a new (or empty) folder and holds a token
+# that the demo's database keeps too, so that a bureau's database put into a demo folder later is not the
+# demo's either.
+MARKER = ".haocha-demo"
+DEMO_TOKEN_KEY = "demo_token"
+_MARKER_TEXT = ("# This folder was made by `haocha demo`, which deletes and rebuilds its database when it runs again"
+                " here.\n# Keep no other data in it.\ntoken = \"{token}\"\n")
+_MARKER_TOKEN = re.compile(r'^token = "([0-9a-f]{32})"$', re.MULTILINE)
+
+
+def claim_folder(out: Path) -> str:
+    """The demo's token of ``out``: a new or empty folder becomes the demo's (its marker written first); a
+    folder the demo made keeps its token. Any other folder is refused before a file in it is touched, so
+    that `haocha demo --out .` in a bureau's working folder never reaches its live database and key."""
+    marker = out / MARKER
+    if out.is_dir() and marker.is_file() and not marker.is_symlink():
+        found = _MARKER_TOKEN.search(marker.read_text(encoding="utf-8", errors="replace"))
+        if found and _is_the_demos(out / "haocha.db", found.group(1)):
+            return found.group(1)
+        if found:
+            raise InvalidInput(f"{out / 'haocha.db'} was not made by haocha demo; choose a new folder")
+    if out.exists() or out.is_symlink():
+        if not out.is_dir():
+            raise InvalidInput(f"{out} is a file, not a folder; choose a new folder")
+        if any(out.iterdir()):
+            raise InvalidInput(f"{out} is not empty and was not made by haocha demo; choose a new folder")
+    files.make_dirs(out)
+    token = secrets.token_hex(16)
+    files.write_text(marker, _MARKER_TEXT.format(token=token))
+    return token
+
+
+def _is_the_demos(db_path: Path, token: str) -> bool:
+    """Whether the database in a demo folder is the demo's (holds its token), read without changing a byte
+    (``immutable``: no lock, no -shm). No database, an empty file or one without tables (a demo killed at its
+    start) is the demo's; a file that is no SQLite database is not: it may be something of value."""
+    if not (db_path.exists() or db_path.is_symlink()):
+        return True
+    if not db_path.is_file():
+        return False
+    if db_path.stat().st_size == 0:
+        return True
+    try:
+        conn = sqlite3.connect(f"{db_path.resolve().as_uri()}?mode=ro&immutable=1", uri=True)
+        try:
+            tables = {name for (name,) in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+            if "meta" not in tables:
+                return not tables
+            row = conn.execute("SELECT value FROM meta WHERE key = ?", [DEMO_TOKEN_KEY]).fetchone()
+        finally:
+            conn.close()
+    except sqlite3.DatabaseError:
+        return False
+    return row is not None and row[0] == token
+
+
 def run_demo(out: Path, ratings: int = 12000, seed: int = 2026,
              progress: Callable[[str], None] | None = None) -> dict[str, Any]:
     """Build the whole pilot story in ``out``; returns where everything is."""
     from haocha_cli import cases, fmea, qrcodes, reports, spotchecks
     from haocha_cli.bootstrap import init_database
     from haocha_cli.context import open_context
+    from haocha_cli.db import set_meta, transaction
     from haocha_cli.importer import import_file
     from haocha_cli.periods import parse_period
 
@@ -184,7 +245,7 @@ def run_demo(out: Path, ratings: int = 12000, seed: int = 2026,
     say = progress or (lambda _message: None)
     # The demo's files are owner-only (0600, folders it makes 0700), as every file haocha writes: its
     # haocha.toml names no files.group.
-    files.make_dirs(out)
+    token = claim_folder(out)
     db_path = out / "haocha.db"
     for suffix in ("", "-wal", "-shm", ".key"):  # the demo rebuilds only what it made itself
         Path(str(db_path) + suffix).unlink(missing_ok=True)
@@ -198,6 +259,8 @@ def run_demo(out: Path, ratings: int = 12000, seed: int = 2026,
             say("1/8 database, organisation and indicator system V1.0")
             init_database(db_path)
             ctx = open_context(db_path, "city")
+            with transaction(ctx.db):  # the database is the folder's: only it is rebuilt next time
+                set_meta(ctx.db, DEMO_TOKEN_KEY, token)
             summary["accounts"] = _add_accounts(ctx)
             windows = list(ctx.db.query("SELECT code, county_code, kind FROM windows WHERE active ORDER BY code"))
 

@@ -5,7 +5,8 @@ written inside free text (a comment "请回电13812345678"). Each file says whic
 masked columns are named ``…_masked``; an .xlsx has a second sheet 说明 describing every column, the
 level scale and the channel codes; a JSON export carries ``masked_fields`` beside its rows. CSV has no
 place for more without breaking importers (a comment line would be read as the header), so it relies on the
-column names and docs/export.md.
+column names and docs/export.md. Control characters and bidi overrides in text (a comment's ESC) are visible
+escapes in CSV and .xlsx cells (``\\x1b``) and ``\\u`` escapes in JSON (``untrusted``), never raw.
 
 Two profiles: ``canonical`` writes haocha's own field names (what ``haocha import`` reads by default);
 ``national`` writes the provincial platform's interface fields and codes (GB/T 39046 / 好差评 platform:
@@ -38,6 +39,7 @@ from haocha_cli.privacy import mask_numbers
 from haocha_cli.profiles import LEVEL_SCALES, NATIONAL_CHANNELS, load_profile
 from haocha_cli.ratings import EXCLUSION_REASONS
 from haocha_cli.spreadsheet import csv_safe, xlsx_value
+from haocha_cli.untrusted import dumps
 
 KINDS = ("ratings", "cases")
 XLSX_MAX_ROWS = 1_048_575  # Excel's 1,048,576 rows, less the header
@@ -440,13 +442,14 @@ def _write_csv(rows: _Counter, cols: list[Column], meta: dict[str, Any], fh: IO[
 
 def _write_json(rows: _Counter, cols: list[Column], meta: dict[str, Any], fh: IO[str]) -> None:
     # One object, streamed: the metadata first, then one row per line, then the count.
-    head = json.dumps(meta, ensure_ascii=False, indent=1)
+    # untrusted.dumps: the values exact, no raw control or bidi character from a comment in the file.
+    head = dumps(meta, indent=1)
     fh.write(head[:-1].rstrip() + ',\n "rows": [')
     keys = [(c.key, c.header) for c in cols]
     first = True
     for row in rows:
         fh.write(("\n  " if first else ",\n  ")
-                 + json.dumps({header: row[key] for key, header in keys}, ensure_ascii=False))
+                 + dumps({header: row[key] for key, header in keys}))
         first = False
     fh.write(("\n ]" if not first else "]") + f',\n "count": {rows.rows}\n}}\n')
 

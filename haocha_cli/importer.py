@@ -35,7 +35,7 @@ from haocha_cli.config import LEVELS
 from haocha_cli.context import Context
 from haocha_cli.errors import HaochaError, InvalidInput, NotFound
 from haocha_cli.indicators import INDICATORS, in_scope, version_on, weights
-from haocha_cli.privacy import mask_numbers, mask_phone, normalize_phone
+from haocha_cli.privacy import mask_numbers, mask_phone, mask_values, normalize_phone
 from haocha_cli.profiles import (
     FIELDS,
     INDICATOR_CODES,
@@ -48,8 +48,9 @@ from haocha_cli.profiles import (
     normalize_label,
     parse_scale,
 )
-from haocha_cli.readers import cell_text, open_table
+from haocha_cli.readers import cell_text, check_encoding, open_table, regular_file
 from haocha_cli.spreadsheet import csv_safe
+from haocha_cli.untrusted import dumps
 
 # Column order of an inserted rating; source (parameter ?1) and batch_id (a literal) precede them.
 RATING_COLUMNS = ("id", "rating_id", "line", "rated_at", "day", "window_code", "county_code", "mode", "channel",
@@ -79,7 +80,8 @@ REASONS = {
     "excel_number": "an id, case number or phone that a spreadsheet turned into a number like 3.70E+21",
     "duplicate_in_file": "the rating id appears earlier in the same file",
     "time_missing": "no rating time (评价时间)",
-    "time_invalid": "the time is not a date and time haocha reads, or has no time of day",
+    "time_invalid": "the time is not a date and time haocha reads, has no time of day, is before 2000-01-01,"
+                    " has an offset beyond ±14:00 or falls outside the years 1–9999",
     "time_excel_serial": "a spreadsheet date serial number (45418.39) in a CSV file",
     "time_future": "the time is later than now",
     "channel_missing": "no channel (评价渠道)",
@@ -98,6 +100,12 @@ REASONS = {
     "anonymous_invalid": "是否匿名 is not yes/no",
     "round_invalid": "评价次数 is not 1 (first rating) or 2 (追评)",
 }
+
+# The window of rating times: from 2000-01-01 (no 好差评 system rated earlier: a year 0001 or 1899 is a broken cell)
+# to now (time_future); an offset is a real time zone's, at most 14 hours from UTC.
+EARLIEST = datetime(2000, 1, 1)
+EARLIEST_TEXT = EARLIEST.isoformat(sep=" ")
+MAX_UTC_OFFSET = timedelta(hours=14)
 
 _SCI = re.compile(r"^[+-]?\d+(?:\.\d+)?[eE][+-]?\d+$")
 _NUMBER = re.compile(r"^\d+(?:\.\d+)?$")
@@ -152,11 +160,9 @@ def import_file(ctx: Context, path: str | Path, *, profile: str | Path | Profile
     path = Path(path)
     prof = profile if isinstance(profile, Profile) else load_profile(profile)
     scale = parse_scale(level_scale, "--level-scale") if level_scale else prof.level_scale
-    if not path.exists():
-        raise NotFound(f"file {path} does not exist", "check the path")
-    if path.is_dir():
-        raise InvalidInput(f"{path} is a folder, not a file",
-                           f"give the files in it, e.g. haocha import {path / '*.csv'}")
+    regular_file(path, folder_hint=f"give the files in it, e.g. haocha import {path / '*.csv'}")
+    if encoding:
+        check_encoding(encoding)  # before the file is hashed: an unusable --encoding is refused for every file
     sha = file_sha256(path)
     existing = find_batch(ctx.db, sha)
     if existing is not None:
@@ -233,6 +239,7 @@ class _Job:
     def __init__(self, ctx: Context, profile: Profile, scale: str | None, source: str, fmt: str, file_name: str,
                  sha: str, encoding: str | None, dry_run: bool, *, excel_epoch: datetime | None = None,
                  keep_ids: bool = False):
+        ctx.require_keys()  # a phone in any row needs the key: refused before a row is read, not half-way
         self.ctx, self.db, self.conn = ctx, ctx.db, ctx.db.conn
         self.profile, self.scale, self.source, self.fmt = profile, scale, source, fmt
         self.file_name, self.sha, self.encoding, self.dry_run = file_name, sha, encoding, dry_run
@@ -588,6 +595,7 @@ class _Job:
         windows, channels, items, levels = self.windows, self.channels, self.items, self.levels
         day_info, day_of = self.day_info, self._day
         now_s = self.now_text
+        earliest = EARLIEST_TEXT
         fromiso = datetime.fromisoformat
         rounds, anonymous_map = _ROUNDS, _ANONYMOUS
         phone_cache, contact_cache = self.phone_cache, self.contact_cache
@@ -643,6 +651,9 @@ class _Job:
                         fromiso(when)
                     except ValueError:
                         when = parse_time(when, self.excel_epoch)
+                    else:
+                        if when < earliest:
+                            _in_window(fromiso(when), when)
                 else:
                     when = parse_time(when, self.excel_epoch)
                 if when > now_s:
@@ -1153,10 +1164,26 @@ def parse_time(text: str, excel_epoch: datetime | None = None) -> str:
     except ValueError:
         raise _Reject("time_invalid", f"{value!r} is not a valid date and time") from None
     if tz:
-        offset = timedelta(0) if tz == "Z" else timedelta(
-            hours=int(tz[1:3]), minutes=int(tz[-2:])) * (1 if tz[0] == "+" else -1)
-        moment = moment - offset + timedelta(hours=8)  # to the bureau's time, Asia/Shanghai (UTC+8)
-    return moment.strftime("%Y-%m-%d %H:%M:%S")
+        offset = timedelta(0)
+        if tz != "Z":
+            hours, minutes = int(tz[1:3]), int(tz[-2:])
+            offset = timedelta(hours=hours, minutes=minutes) * (-1 if tz[0] == "-" else 1)
+            if minutes > 59 or abs(offset) > MAX_UTC_OFFSET:
+                raise _Reject("time_invalid", f"{value!r} has the offset {tz}, which is no time zone's"
+                                              " (offsets run from -14:00 to +14:00)")
+        try:  # to the bureau's time, Asia/Shanghai (UTC+8)
+            moment = moment - offset + timedelta(hours=8)
+        except OverflowError:
+            raise _Reject("time_invalid", f"{value!r} falls outside the years 1 to 9999 in Asia/Shanghai time") from None
+    return _in_window(moment, value).strftime("%Y-%m-%d %H:%M:%S")
+
+
+def _in_window(moment: datetime, value: str) -> datetime:
+    """``moment``, unless it is before EARLIEST (a later one than now is time_future, checked by the caller)."""
+    if moment < EARLIEST:
+        raise _Reject("time_invalid", f"{value!r} is before {EARLIEST:%Y-%m-%d}, earlier than any rating (a broken"
+                                      " date cell?)")
+    return moment
 
 
 def _from_serial(serial: float, epoch: datetime) -> str:
@@ -1167,7 +1194,7 @@ def _from_serial(serial: float, epoch: datetime) -> str:
     moment = from_excel(serial, epoch)
     if moment.microsecond >= 500_000:
         moment += timedelta(seconds=1)
-    return moment.replace(microsecond=0).strftime("%Y-%m-%d %H:%M:%S")
+    return _in_window(moment.replace(microsecond=0), str(serial)).strftime("%Y-%m-%d %H:%M:%S")
 
 
 # --- batches --------------------------------------------------------------------------------------
@@ -1238,7 +1265,8 @@ def batch_rejects(ctx: Context, batch_id: int, *, reveal_phones: bool = False) -
     revealed = 0
     for line, raw, code, reason, phone_enc in ctx.db.execute(
             "SELECT line, raw, code, reason, phone_enc FROM rejects WHERE batch_id = ? ORDER BY line", [batch_id]):
-        value = json.loads(raw)
+        # Masked when stored; again by today's rules (a row stored before a shape of phone was known).
+        value, reason = mask_values(json.loads(raw)), mask_numbers(reason)
         phone = ctx.vault.reveal(phone_enc) if reveal_phones and phone_enc else None
         entry: dict[str, Any] = {"line": line, "code": code, "reason": reason}
         if isinstance(value, list):
@@ -1305,7 +1333,7 @@ def write_rejects(ctx: Context, batch_id: int, out: str | Path, *, reveal_phones
                     else:
                         obj = {"text": r["text"]}
                     obj["reject_reason"] = f"{r['code']}: {r['reason']}"
-                    fh.write(json.dumps(obj, ensure_ascii=False) + "\n")
+                    fh.write(dumps(obj) + "\n")  # exact, with no raw control character (untrusted.dumps)
     except OSError as exc:
         raise InvalidInput(f"cannot write {out}: {exc.strerror}", "check that the folder exists and is writable") from None
     return len(data["rows"])

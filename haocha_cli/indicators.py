@@ -48,10 +48,9 @@ def default_matrix_path() -> Path:
 
 
 def load_matrix(path: str | Path) -> dict[str, Any]:
-    path = Path(path)
-    if not path.exists():
-        raise NotFound(f"file {path} does not exist", "give the path of a priority-matrix TOML file")
-    return read_toml(path)
+    from haocha_cli.readers import regular_file
+
+    return read_toml(regular_file(path, missing_hint="give the path of a priority-matrix TOML file"))
 
 
 def _fraction(value: Any, where: str) -> Fraction:

@@ -15,6 +15,7 @@ from typing import Any
 
 from haocha_cli.errors import InvalidInput, NotFound
 from haocha_cli.indicators import INDICATORS
+from haocha_cli.readers import regular_file
 from haocha_cli.tomlfile import read_toml
 
 PROFILE_DIR = Path(__file__).resolve().parent / "profiles"
@@ -131,9 +132,7 @@ def _resolve(name_or_path: str | Path) -> Path:
     text = str(name_or_path)
     path = Path(text)
     if path.suffix.lower() == ".toml" or "/" in text or "\\" in text:
-        if not path.exists():
-            raise NotFound(f"profile file {path} does not exist", "check the path, or give a shipped profile's name")
-        return path
+        return regular_file(path, "profile file", missing_hint="check the path, or give a shipped profile's name")
     shipped = PROFILE_DIR / f"{text}.toml"
     if not shipped.exists():
         raise NotFound(f"there is no profile named {text!r}",

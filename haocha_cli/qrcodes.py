@@ -92,6 +92,7 @@ def rotate(ctx: Context) -> None:
     from haocha_cli.privacy import rotate_qr_secret
 
     ctx.require_city("rotating the QR secret")
+    ctx.require_keys()  # another database's key file is not rewritten
     with transaction(ctx.db):
         # The event goes in first: if writing the key file fails, the transaction rolls back with it.
         audit.record(ctx.db, ctx.operator, "qr.rotate", "qr_secret", "qr", None, {"rotated": True})

@@ -13,13 +13,14 @@ import io
 import json
 import math
 import re
+import stat
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
 
-from haocha_cli.errors import InvalidInput
+from haocha_cli.errors import InvalidInput, NotFound
 
 FORMATS = ("csv", "jsonl", "json", "xlsx")
 _EXTENSIONS = {".csv": "csv", ".txt": "csv", ".tsv": "csv", ".jsonl": "jsonl", ".ndjson": "jsonl",
@@ -60,11 +61,8 @@ class Table:
 def open_table(path: str | Path, *, encoding: str | None = None, fmt: str | None = None) -> Table:
     """Open a rating file; the format comes from the content (then the extension), the text encoding is
     detected unless given. Raises InvalidInput for an empty file, an unreadable one, or a wrong encoding."""
-    path = Path(path)
-    if not path.exists():
-        raise InvalidInput(f"file {path} does not exist", "check the path")
-    if path.is_dir():
-        raise InvalidInput(f"{path} is a folder, not a file", "give the path of a CSV, JSON Lines, JSON or .xlsx file")
+    path = regular_file(path, folder_hint="give the path of a CSV, JSON Lines, JSON or .xlsx file")
+    given = check_encoding(encoding) if encoding else None  # refused before the file is read, whatever its format
     size = path.stat().st_size
     with path.open("rb") as fh:
         head = fh.read(SAMPLE_BYTES)
@@ -73,7 +71,7 @@ def open_table(path: str | Path, *, encoding: str | None = None, fmt: str | None
     fmt = fmt or detect_format(path, head)
     if fmt == "xlsx":
         return _open_xlsx(path, size)
-    enc = _check_encoding(encoding) if encoding else detect_encoding(path, head)
+    enc = given or detect_encoding(path, head)
     if fmt == "csv":
         return _open_csv(path, size, enc, head)
     if fmt == "jsonl":
@@ -110,11 +108,43 @@ def _first_char(head: bytes) -> str:
     return text[:1]
 
 
-def _check_encoding(name: str) -> str:
+def regular_file(path: str | Path, what: str = "file", *, missing_hint: str = "check the path",
+                 folder_hint: str = "give the path of a file, not of a folder") -> Path:
+    """``path``, once it names a regular file (or a link to one). Everything a clerk names for haocha to read
+    (rating files, profiles, organisation files, calendars, case sheets, TOML files) passes here first, before
+    a byte is read: a path that does not exist (NotFound), a folder, and a device, named pipe or socket
+    (InvalidInput) are refused at once — reading /dev/zero or a FIFO would never end."""
+    path = Path(path)
+    try:
+        mode = path.stat().st_mode
+    except FileNotFoundError:
+        raise NotFound(f"{what} {path} does not exist", missing_hint) from None
+    except OSError as exc:  # no permission on a folder on the way, a name too long, a loop of links
+        raise InvalidInput(f"cannot read {path}: {exc.strerror or exc}", "check the path and its permissions") from None
+    if stat.S_ISDIR(mode):
+        raise InvalidInput(f"{path} is a folder, not a file", folder_hint)
+    if not stat.S_ISREG(mode):
+        raise InvalidInput(f"{what} {path} is not a regular file (a device, a named pipe or a socket)",
+                           "give the path of a file saved on disk; haocha reads no devices, pipes or standard input")
+    return path
+
+
+# Text encodings Python has that are no encoding of a file: host names (idna, punycode), Python's own escapes,
+# and the codec that refuses everything.
+_NOT_FILE_ENCODINGS = {"idna", "punycode", "unicode-escape", "raw-unicode-escape", "undefined"}
+ENCODINGS_HINT = "use utf-8, utf-8-sig, gb18030 (covers GBK) or utf-16 (utf-16-le without a byte-order mark)"
+
+
+def check_encoding(name: str) -> str:
+    """The codec name of ``--encoding``: a text encoding a file can be written in, else InvalidInput (hex,
+    base64, rot13, zlib and the like turn bytes into bytes or text into text; idna and punycode are host
+    names)."""
     try:
         info = codecs.lookup(name)
     except LookupError:
-        raise InvalidInput(f"unknown text encoding {name!r}", "use utf-8, utf-8-sig, gb18030 (covers GBK) or utf-16") from None
+        raise InvalidInput(f"unknown text encoding {name!r}", ENCODINGS_HINT) from None
+    if not getattr(info, "_is_text_encoding", True) or info.name.replace("_", "-") in _NOT_FILE_ENCODINGS:
+        raise InvalidInput(f"{name!r} is not a text encoding of files", ENCODINGS_HINT)
     # Reading GBK as GB18030 loses nothing (GB18030 is a superset) and accepts the characters GBK lacks.
     return "gb18030" if info.name in ("gbk", "gb2312", "cp936") else info.name
 
@@ -154,11 +184,14 @@ def _text_stream(path: Path, enc: str) -> tuple[io.BufferedReader, io.TextIOWrap
 
 
 def _decode_error(path: Path, enc: str, after_line: int) -> InvalidInput:
-    other = "gb18030" if enc.startswith("utf-8") else "utf-8"
-    return InvalidInput(
-        f"{path.name}: line {after_line + 1} is not valid {enc} text (the lines before it were)",
-        f"the file mixes encodings or is not {enc}; try --encoding {other}, or save it again as CSV UTF-8",
-    )
+    if enc == "utf-16":  # the byte order comes from a byte-order mark, and this file has none
+        hint = ("the file has no UTF-16 byte-order mark, or is not UTF-16; try --encoding utf-16-le (or utf-16-be),"
+                " or leave --encoding out for UTF-8 and GB18030")
+    else:
+        other = "gb18030" if enc.startswith("utf-8") else "utf-8"
+        hint = f"the file mixes encodings or is not {enc}; try --encoding {other}, or save it again as CSV UTF-8"
+    before = " (the lines before it were)" if after_line else ""
+    return InvalidInput(f"{path.name}: line {after_line + 1} is not valid {enc} text{before}", hint)
 
 
 # --- CSV ------------------------------------------------------------------------------------------
@@ -192,7 +225,7 @@ def _open_csv(path: Path, size: int, enc: str, head: bytes) -> Table:
                 row = next(reader)
             except StopIteration:
                 raise InvalidInput(f"{path.name} is empty", "export the ratings again; the file has no header") from None
-            except UnicodeDecodeError:
+            except UnicodeError:  # UnicodeDecodeError, or utf-16's "stream does not start with BOM"
                 raise _decode_error(path, enc, state["last"]) from None
             except csv.Error as exc:
                 raise InvalidInput(f"{path.name}: the header line cannot be read ({exc})",
@@ -222,7 +255,7 @@ def _open_csv(path: Path, size: int, enc: str, head: bytes) -> Table:
                 if "unexpected end of data" in message:
                     message = "the last line is cut off inside a quoted cell (a truncated file?)"
                 yield (start, None, None, "".join(pending), message)
-            except UnicodeDecodeError:
+            except UnicodeError:
                 raise _decode_error(path, enc, last) from None
 
     def position() -> int:
@@ -275,7 +308,7 @@ def _open_jsonl(path: Path, size: int, enc: str) -> Table:
                     yield (number, None, None, stripped, _HALF_CHARACTER)
                     continue
                 yield (number, None, obj, stripped, None)
-        except UnicodeDecodeError:
+        except UnicodeError:
             raise _decode_error(path, enc, number) from None
 
     def position() -> int:
@@ -290,8 +323,10 @@ def _open_jsonl(path: Path, size: int, enc: str) -> Table:
 def _open_json(path: Path, size: int, enc: str) -> Table:
     try:
         text = path.read_bytes().decode(enc)
-    except UnicodeDecodeError as exc:
-        raise InvalidInput(f"{path.name} is not valid {enc} text (byte {exc.start})", "save it as UTF-8") from None
+    except UnicodeError as exc:
+        where = f" (byte {exc.start})" if isinstance(exc, UnicodeDecodeError) else ""
+        raise InvalidInput(f"{path.name} is not valid {enc} text{where}",
+                           "save it as UTF-8, or name its encoding with --encoding (gb18030, utf-16-le …)") from None
     text = text.lstrip("\ufeff")
     decoder = json.JSONDecoder()
     start = len(text) - len(text.lstrip())

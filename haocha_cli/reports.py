@@ -25,6 +25,7 @@ from haocha_cli.errors import InvalidInput
 from haocha_cli.indicators import INDICATORS
 from haocha_cli.periods import Period, date_range, parse_period
 from haocha_cli.privacy import mask_numbers
+from haocha_cli.untrusted import show_controls
 
 KINDS = ("daily", "monthly", "county")
 FORMATS = ("md", "html", "both")
@@ -60,6 +61,9 @@ LABELS: dict[str, dict[str, str]] = {
         "calendar_unknown": "提示：haocha 所知的国家法定节假日安排只到 {last} 年，{year} 年的整改和回访期限暂按周一至周五"
                             "计算。国务院放假通知发布后，请用 haocha calendar import 导入（日期,类型,备注）。",
         "ranking_note": "收缩得分 = (W·μ + N·满意指数) ÷ (W + N)，μ = {mu}，W = {w}；较上期：与 {previous} 比较",
+        "audit_anchor": "审计锚点",
+        "anchor_note": "以上为本报告生成时审计日志最后一条事件的编号与哈希。存档的日报是审计日志在数据库之外的见证："
+                       "运行 haocha audit verify --anchor {anchor} 可证明该事件及其之前的记录未被删除或改写。",
     },
     "en": {
         "daily": "Daily review report", "monthly": "Monthly review report", "county": "County review report",
@@ -93,6 +97,10 @@ LABELS: dict[str, dict[str, str]] = {
                             " to Friday for now. When the State Council publishes its notice, record it with"
                             " haocha calendar import (day, kind, note).",
         "ranking_note": "shrunk score = (W·μ + N·index) / (W + N), μ = {mu}, W = {w}; change: against {previous}",
+        "audit_anchor": "Audit anchor (审计锚点)",
+        "anchor_note": "The id and hash of the last audit event when this report was made. Archived reports witness"
+                       " the audit trail from outside the database: haocha audit verify --anchor {anchor} proves"
+                       " that nothing up to that event was removed or rewritten.",
     },
 }
 
@@ -170,10 +178,21 @@ def daily(ctx: Context, day: date, lang: str = "zh") -> dict[str, Any]:
         _section(L["cases_due"], tables=[_cases_due(ctx, day, L)], paragraphs=_calendar_warning(ctx, day, L)),
         _signals_section(ctx, day, L),
         _flags_section(ctx, day, L),
+        _anchor_section(ctx, L),
     ]
     return {"kind": "daily", "title": f"{_bureau(ctx)} {L['daily']} {day.isoformat()}", "lang": lang,
             "subtitle": f"{L['indicator_version']}: {city['weights_version']}", "sections": sections,
             "file_stem": f"daily-{day.isoformat()}"}
+
+
+def _anchor_section(ctx: Context, L) -> dict[str, Any]:
+    """The audit anchor (审计锚点) as the trail stands: every archived report is a witness outside the database
+    that `haocha audit verify --anchor` checks the trail against (docs/reliability.md)."""
+    from haocha_cli.audit import anchor
+
+    value = anchor(ctx.db)
+    return _section(L["audit_anchor"], paragraphs=[value, L["anchor_note"].format(anchor=value)] if value
+                    else [L["none"]])
 
 
 def _calendar_warning(ctx: Context, day: date, L) -> list[str]:
@@ -474,10 +493,11 @@ _MASKED_PHONE = re.compile(r"\d{3,4}\*{3,}\d{4}")
 
 
 def _md_escape(value: Any) -> str:
-    """Every value printed into Markdown: no raw HTML passes through, and table syntax stays intact."""
+    """Every value printed into Markdown: no raw HTML passes through, table syntax stays intact, and control
+    characters (ESC, BEL, bidi overrides) are shown as escapes, never run by the terminal that shows the file."""
     if isinstance(value, Markup):
         return str(value)
-    text = "" if value is None else str(value)
+    text = show_controls(value)
     if _MASKED_PHONE.fullmatch(text):
         return text  # 138****5678 alone in a cell has no emphasis partner: readable as it is
     text = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
@@ -498,6 +518,14 @@ def _heat_colour(value: float | None) -> str:
     return f"background:#{r:02x}{g:02x}b4"
 
 
+def _html_shown(value: Any) -> Any:
+    """Every text printed into HTML (autoescaped after this): control characters and bidi overrides, which
+    could reorder what the page shows, as visible escapes, as the workbench shows them."""
+    if isinstance(value, str) and not isinstance(value, Markup):
+        return show_controls(value)
+    return value
+
+
 def _environment(markdown: bool):
     from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
@@ -505,7 +533,7 @@ def _environment(markdown: bool):
 
     env = Environment(loader=FileSystemLoader(str(resource_path("templates"))), undefined=StrictUndefined,
                       autoescape=not markdown, keep_trailing_newline=True, trim_blocks=True, lstrip_blocks=True,
-                      finalize=_md_escape if markdown else None)
+                      finalize=_md_escape if markdown else _html_shown)
     env.filters["heat"] = _heat_colour
     return env
 

@@ -25,6 +25,7 @@ from haocha_cli.context import Context
 from haocha_cli.db import transaction
 from haocha_cli.errors import InvalidInput, InvalidTransition, NotFound
 from haocha_cli.periods import Period
+from haocha_cli.privacy import mask_numbers
 
 # reason -> what was drawn; the order is the precedence when an item is drawn for several reasons
 REASONS: dict[str, str] = {
@@ -209,6 +210,8 @@ def list_checks(ctx: Context, sample_id: int | None = None, period: Period | Non
     for row in rows:
         row["reasons"] = json.loads(row["reasons"])
         row["level"] = LEVELS[row["level"] - 1]
+        # The city's note of the call-back is free text: a phone written into it is masked.
+        row["note"], row["consequence"] = mask_numbers(row["note"]), mask_numbers(row["consequence"])
         result.append(row)
     return result
 

@@ -3,31 +3,39 @@
 A CSV cell starting with = + - @ (or a tab or carriage return) is run as a formula by Excel and LibreOffice
 (CSV injection: ``=cmd|' /C calc'!A0``); a leading apostrophe keeps it text. In .xlsx the cell is stored
 as a string, never a formula, and marked quote-prefixed so that editing it in Excel keeps it text too;
-the value itself is unchanged, so an .xlsx round trip is exact.
+the value itself is unchanged (but for the control characters below), so an .xlsx round trip is exact.
+
+Text from outside (a comment, a window name) may hold control characters (ESC, BEL, …) and bidi
+overrides: in both a CSV and an .xlsx cell they are shown as visible escapes (``\\x1b``, ``\\u202e``,
+``untrusted.show_controls``), so that neither a terminal showing the CSV nor the spreadsheet obeys them
+(XML could not hold most of them anyway). Newlines and tabs stay.
 """
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
+from haocha_cli.untrusted import show_controls
+
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
-# Characters that XML 1.0 (and so .xlsx) cannot hold; openpyxl refuses them (its ILLEGAL_CHARACTERS_RE).
-_XML_ILLEGAL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")
 XLSX_CELL_LIMIT = 32767  # characters Excel holds in one cell
 
 
 def csv_safe(value: Any) -> Any:
-    """A text value that a spreadsheet would run as a formula, with a leading apostrophe; others as they are."""
-    if isinstance(value, str) and value.startswith(FORMULA_PREFIXES):
+    """A text value with its control characters shown (``\\x1b``), and with a leading apostrophe when a
+    spreadsheet would run it as a formula; other values as they are."""
+    if not isinstance(value, str):
+        return value
+    value = show_controls(value)
+    if value.startswith(FORMULA_PREFIXES):
         return "'" + value
     return value
 
 
 def xlsx_text(value: str) -> str:
-    """Text an .xlsx cell can hold: XML-illegal control characters as U+FFFD, cut at Excel's cell limit."""
-    if _XML_ILLEGAL.search(value):
-        value = _XML_ILLEGAL.sub("\ufffd", value)
+    """Text an .xlsx cell can hold: control characters and bidi overrides as visible escapes (``\\x1b``), cut
+    at Excel's cell limit."""
+    value = show_controls(value)
     if len(value) > XLSX_CELL_LIMIT:
         value = value[: XLSX_CELL_LIMIT - 1] + "…"
     return value

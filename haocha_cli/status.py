@@ -12,6 +12,7 @@ from haocha_cli.cases import OPEN_STATES
 from haocha_cli.clock import today
 from haocha_cli.context import Context
 from haocha_cli.db import schema_version
+from haocha_cli.errors import ConfigError
 from haocha_cli.notify import waiting_count
 from haocha_cli.privacy import key_path
 from haocha_cli.visibility import audit_scope, own_county
@@ -63,8 +64,10 @@ def status(ctx: Context) -> dict[str, Any]:
     if unknown is not None:
         todo.append(f"{unknown}'s official holidays are not known yet: haocha calendar import the State Council's"
                     " notice")
-    if not key.exists():
-        todo.append(f"the key file {key} is missing: phones cannot be read; restore it from the backup")
+    try:
+        ctx.require_keys()  # missing, damaged, another database's: a to-do, not a failure of status
+    except ConfigError as exc:
+        todo.append(str(exc))
     unsent = waiting_count(db) if county is None else 0
     if unsent:
         todo.append(f"{unsent} notification(s) wait to be sent: haocha notify list --status waiting, then haocha"

@@ -18,7 +18,11 @@ def loads_toml(text: str, label: str, error: type[HaochaError] = InvalidInput) -
 
 
 def read_toml(path: Path, error: type[HaochaError] = InvalidInput, label: str | None = None) -> dict[str, Any]:
-    """The parsed file; ``label`` names it in errors (default: the path). The caller checks it exists."""
+    """The parsed file; ``label`` names it in errors (default: the path). The caller checks it exists; a
+    folder, device or named pipe is refused here, before it is read."""
+    from haocha_cli.readers import regular_file
+
+    regular_file(path)
     label = label or str(path)
     try:
         text = path.read_text(encoding="utf-8")

@@ -19,6 +19,7 @@ from haocha_cli.config import LEVELS
 from haocha_cli.context import Context
 from haocha_cli.errors import InvalidInput
 from haocha_cli.periods import Period, parse_period
+from haocha_cli.privacy import mask_numbers
 
 # Urgency (紧急程度) of a case on the work list, most urgent first.
 URGENCY = {
@@ -158,6 +159,9 @@ def city_overview(ctx: Context) -> dict[str, Any]:
         " FROM cases c JOIN counties k ON k.code = c.county_code"
         " LEFT JOIN appeals a ON a.case_id = c.id AND a.decision IS NULL"
         " WHERE c.state IN ('awaiting_approval', 'appealed') ORDER BY coalesce(a.filed_at, c.classified_at), c.id"))
+    for row in waiting:  # free text: a phone written into a reason is masked
+        row["classify_reason"] = mask_numbers(row["classify_reason"])
+        row["appeal_reason"] = mask_numbers(row["appeal_reason"])
     since = (day - timedelta(days=6)).isoformat()
     flags = list(db.query(
         "SELECT f.county_code AS county, k.name AS county_name, f.rule, count(*) AS n FROM flags f"

@@ -134,9 +134,11 @@ def test_every_state_change_is_one_audit_event(cli, db_path, tmp_path):
 
 def _tamper(db_path, *statements: str, params: tuple = ()) -> None:
     # What someone with the sqlite3 shell could do: drop the guard triggers, then edit.
+    from haocha_cli.audit import GUARDS
+
     conn = sqlite3.connect(db_path)
-    conn.execute("DROP TRIGGER IF EXISTS audit_no_update")
-    conn.execute("DROP TRIGGER IF EXISTS audit_no_delete")
+    for trigger in GUARDS:  # those of the events and of the head
+        conn.execute(f"DROP TRIGGER IF EXISTS {trigger}")
     for sql in statements:
         conn.execute(sql, params if "?" in sql else ())
     conn.commit()

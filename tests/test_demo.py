@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
+import shutil
 import sqlite3
 import stat
 
+from import_support import good, write_csv
 from typer.testing import CliRunner
 
 from haocha_cli.cli import app
@@ -19,7 +22,7 @@ def test_demo_builds_the_pilot_story_and_its_reports(tmp_path, umask_022):
     # umask 022; its folders 0700 (tests/test_file_modes.py for each command)
     modes = {p.relative_to(out).as_posix(): stat.S_IMODE(p.stat().st_mode) for p in [out, *out.rglob("*")]}
     assert {"haocha.db", "haocha.db.key", "haocha.toml", "batches/ratings-2026-08-fixes.csv", "qr/sheet.html",
-            "reports/monthly-2026-08.html"} <= set(modes)
+            "reports/monthly-2026-08.html", ".haocha-demo"} <= set(modes)
     assert {p: m for p, m in modes.items() if m != (0o700 if (out / p).is_dir() else 0o600)} == {}
     assert f"monthly report:  {out / 'reports' / 'monthly-2026-08.html'}" in result.stdout
     db = out / "haocha.db"
@@ -55,11 +58,70 @@ def test_demo_builds_the_pilot_story_and_its_reports(tmp_path, umask_022):
     assert conn.execute("SELECT count(*) FROM batches WHERE file_name LIKE 'ratings-2026-0_-__.csv'").fetchone()[0] == 184
 
 
-def test_demo_is_deterministic(tmp_path):
-    for name in ("a", "b"):
-        assert CliRunner().invoke(app, ["demo", "--out", str(tmp_path / name), "--ratings", "1000"]).exit_code == 0
-    for report in ("daily-2026-08-31.md", "monthly-2026-08.html", "county-370213-2026-08.md"):
-        assert (tmp_path / "a" / "reports" / report).read_bytes() == (tmp_path / "b" / "reports" / report).read_bytes()
+def _events(db) -> list[tuple]:
+    with sqlite3.connect(db) as conn:
+        return conn.execute("SELECT id, action, hash FROM audit_events ORDER BY id").fetchall()
+
+
+def test_demo_is_deterministic_and_rebuilds_the_folder_it_made(tmp_path):
+    out = tmp_path / "a"
+    out.mkdir()  # an empty folder that exists is the demo's to use
+    reports = ("daily-2026-08-31.md", "monthly-2026-08.html", "county-370213-2026-08.md")
+    assert CliRunner().invoke(app, ["demo", "--out", str(out), "--ratings", "1000"]).exit_code == 0
+    first = {report: (out / "reports" / report).read_bytes() for report in reports}
+    events = _events(out / "haocha.db")
+    # Run again in the folder it made: the database is rebuilt from nothing (not imported into again), the
+    # reports are written anew (their folder removed first) with the same bytes, a file of the user's stays.
+    shutil.rmtree(out / "reports")
+    (out / "notes.txt").write_text("mine", encoding="utf-8")
+    again = CliRunner().invoke(app, ["demo", "--out", str(out), "--ratings", "1000"])
+    assert again.exit_code == 0, again.output
+    assert {report: (out / "reports" / report).read_bytes() for report in reports} == first
+    assert _events(out / "haocha.db") == events
+    assert (out / "notes.txt").read_text(encoding="utf-8") == "mine"
+
+
+def _contents(folder) -> dict[str, str]:
+    return {p.relative_to(folder).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest() if p.is_file() else "dir"
+            for p in folder.rglob("*")}
+
+
+def test_demo_refuses_a_folder_it_did_not_make_and_leaves_it_byte_identical(cli, db_path, tmp_path):
+    # A bureau's working folder (the tests' current folder): its live database, key file and haocha.toml.
+    assert cli("import", str(write_csv(tmp_path / "r.csv", [good(1, level="不满意", rater_phone="13812345678")]))).exit_code == 0
+    (tmp_path / "haocha.toml").write_text('bureau_name = "青岛市烟草专卖局"\n', encoding="utf-8")
+    before = _contents(tmp_path)
+    assert {"haocha.db", "haocha.db.key", "haocha.toml"} <= set(before)
+    for out in (str(tmp_path), "."):
+        result = CliRunner().invoke(app, ["demo", "--out", out, "--ratings", "1000"])
+        assert result.exit_code == 1
+        assert result.stderr.strip() == f"Error: {out} is not empty and was not made by haocha demo; choose a new folder"
+    assert _contents(tmp_path) == before
+
+
+def test_a_demo_folder_given_another_database_is_refused(db_path, tmp_path):
+    from haocha_cli.demo import MARKER, claim_folder
+
+    folder = tmp_path / "demo"
+    token = claim_folder(folder)  # what the demo does first in a new folder
+    assert len(token) == 32 and token in (folder / MARKER).read_text(encoding="utf-8")
+    assert claim_folder(folder) == token  # a folder the demo made, no database in it yet: the demo's
+    # …then someone makes a real database there (or copies one in): it is not the demo's to delete
+    shutil.copy(db_path, folder / "haocha.db")
+    shutil.copy(str(db_path) + ".key", folder / "haocha.db.key")
+    before = _contents(folder)
+    result = CliRunner().invoke(app, ["demo", "--out", str(folder), "--ratings", "1000"])
+    assert result.exit_code == 1
+    assert result.stderr.strip() == (f"Error: {folder / 'haocha.db'} was not made by haocha demo; choose a new "
+                                     "folder")
+    assert _contents(folder) == before
+    # a file given as the folder, and a marker without its token in a folder holding something, are refused too
+    assert CliRunner().invoke(app, ["demo", "--out", str(db_path)]).stderr.strip() == (
+        f"Error: {db_path} is a file, not a folder; choose a new folder")
+    (folder / MARKER).write_text("# made by haocha demo\n", encoding="utf-8")
+    assert CliRunner().invoke(app, ["demo", "--out", str(folder)]).stderr.strip() == (
+        f"Error: {folder} is not empty and was not made by haocha demo; choose a new folder")
+    assert (folder / "haocha.db").read_bytes() == db_path.read_bytes()
 
 
 def test_demo_refuses_too_few_ratings(tmp_path):

@@ -3,10 +3,13 @@ aggregates and the rating index against hand-worked values, privacy of phones, a
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import hashlib
 import json
+import os
 import sqlite3
+import threading
 
 import pytest
 from import_support import HEADER, NOW, good, query, row, write_csv
@@ -281,11 +284,114 @@ def test_a_wrong_encoding_is_a_clear_error(cli, db_path, tmp_path):
     path = write_csv(tmp_path / "gbk.csv", [good(1, comment="很好")], encoding="gb18030")
     result = cli("import", str(path), "--encoding", "utf-8")
     assert result.exit_code == 1
-    assert result.stderr == ("Error: gbk.csv: line 1 is not valid utf-8 text (the lines before it were) (the file mixes"
+    assert result.stderr == ("Error: gbk.csv: line 1 is not valid utf-8 text (the file mixes"
                              " encodings or is not utf-8; try --encoding gb18030, or save it again as CSV UTF-8)\n")
     [summary] = imported(cli, str(path))  # detected
     assert summary["encoding"] == "gb18030" and summary["accepted"] == 1
     assert query(db_path, "SELECT comment FROM ratings") == [("很好",)]
+
+
+# --- what the import reads: regular files, text encodings, rating times from 2000 to now -------------------
+
+NOT_REGULAR = ("is not a regular file (a device, a named pipe or a socket) (give the path of a file saved on disk;"
+               " haocha reads no devices, pipes or standard input)\n")
+
+
+@contextlib.contextmanager
+def fifo(path):
+    """A named pipe at ``path``. Should a command open it, a writer gives it an empty file at once, so that a
+    regression fails the test instead of hanging it."""
+    os.mkfifo(path)
+
+    def feed():
+        with open(path, "wb"):
+            pass
+
+    writer = threading.Thread(target=feed, daemon=True)
+    writer.start()
+    try:
+        yield path
+    finally:
+        reader = os.open(path, os.O_RDONLY | os.O_NONBLOCK)  # lets the writer's open return if nobody read
+        writer.join()
+        os.close(reader)
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="named pipes are Unix's")
+@pytest.mark.parametrize(("args", "what"), [
+    (["import", "{device}"], "file {device}"),
+    (["import", "{pipe}"], "file {pipe}"),
+    (["import", "--profile", "{device}", "{good}"], "profile file {device}"),
+    (["import", "--profile", "{pipe}", "{good}"], "profile file {pipe}"),
+    (["org", "import", "{pipe}"], "file {pipe}"),
+    (["calendar", "import", "{device}"], "file {device}"),
+    (["cases", "apply", "{pipe}"], "file {pipe}"),
+    (["indicators", "weigh", "{pipe}"], "file {pipe}"),
+    (["--config", "{device}", "status"], "file {device}"),
+])
+def test_only_regular_files_are_read(cli, db_path, tmp_path, args, what):
+    # /dev/null: a device that would read as an empty file; /dev/zero, which never ends, is refused the same way.
+    with fifo(tmp_path / "ratings.toml") as pipe:
+        names = {"device": "/dev/null", "pipe": str(pipe), "good": str(write_csv(tmp_path / "good.csv", [good(1)]))}
+        result = cli(*[a.format(**names) for a in args])
+    assert result.exit_code == 1
+    assert result.stderr == f"Error: {what.format(**names)} {NOT_REGULAR}"
+    assert query(db_path, "SELECT count(*) FROM batches") == [(0,)]
+
+
+@pytest.mark.parametrize("name", ["hex", "rot13", "base64", "zlib", "bz2", "uu", "quopri", "idna", "punycode",
+                                  "unicode_escape", "undefined"])
+def test_encoding_takes_only_text_encodings_of_files(cli, db_path, tmp_path, name):
+    path = write_csv(tmp_path / "r.csv", [good(1)])
+    result = cli("import", str(path), "--encoding", name)
+    assert result.exit_code == 1
+    assert result.stderr == (f"Error: {name!r} is not a text encoding of files (use utf-8, utf-8-sig, gb18030 (covers"
+                             " GBK) or utf-16 (utf-16-le without a byte-order mark))\n")
+    assert query(db_path, "SELECT count(*) FROM batches") == [(0,)]
+
+
+def test_utf16_without_a_byte_order_mark_is_one_error_line_with_the_way_out(cli, db_path, tmp_path):
+    path = write_csv(tmp_path / "unicode.txt", [good(1, comment="很好")], encoding="utf-16-le")
+    result = cli("import", str(path), "--encoding", "utf-16")
+    assert result.exit_code == 1
+    assert result.stderr == ("Error: unicode.txt: line 1 is not valid utf-16 text (the file has no UTF-16 byte-order"
+                             " mark, or is not UTF-16; try --encoding utf-16-le (or utf-16-be), or leave --encoding"
+                             " out for UTF-8 and GB18030)\n")
+    [summary] = imported(cli, str(path), "--encoding", "utf-16-le")
+    assert summary["accepted"] == 1 and query(db_path, "SELECT comment FROM ratings") == [("很好",)]
+
+
+def test_a_rating_time_outside_2000_to_now_rejects_its_row_only(cli, db_path, tmp_path):
+    bad = {  # the time as written: the reason
+        "9999-12-31T23:59:59-08:00": "'9999-12-31T23:59:59-08:00' falls outside the years 1 to 9999 in Asia/Shanghai time",
+        "0001-01-01T00:00:00+14:00": "'0001-01-01T00:00:00+14:00' falls outside the years 1 to 9999 in Asia/Shanghai time",
+        "00010101000000": "'00010101000000' is before 2000-01-01, earlier than any rating (a broken date cell?)",
+        "0001-01-01 00:00:00": "'0001-01-01 00:00:00' is before 2000-01-01, earlier than any rating (a broken date cell?)",
+        "1899-12-30 09:00:00": "'1899-12-30 09:00:00' is before 2000-01-01, earlier than any rating (a broken date cell?)",
+        "2000-01-01T00:59:59+09:00": "'2000-01-01T00:59:59+09:00' is before 2000-01-01, earlier than any rating"
+                                     " (a broken date cell?)",  # 1999-12-31 23:59:59 in Shanghai
+        "2024-05-06T09:30:00+99:99": "'2024-05-06T09:30:00+99:99' has the offset +99:99, which is no time zone's"
+                                     " (offsets run from -14:00 to +14:00)",
+        "2024-05-06T09:30:00-1401": "'2024-05-06T09:30:00-1401' has the offset -1401, which is no time zone's"
+                                    " (offsets run from -14:00 to +14:00)",
+        "2024-05-06T09:30:00+08:60": "'2024-05-06T09:30:00+08:60' has the offset +08:60, which is no time zone's"
+                                     " (offsets run from -14:00 to +14:00)",
+    }
+    rows = [good(1, level="不满意"), *(good(i, rated_at=when, level="非常不满意") for i, when in enumerate(bad, 2)),
+            good(20, rated_at="2000-01-01 00:00:00"), good(21, rated_at="2024-05-06T01:30:00-14:00", level="不满意"),
+            good(22, rated_at="9999-12-31 23:59:59")]
+    [summary] = imported(cli, str(write_csv(tmp_path / "times.csv", rows)))
+    assert (summary["accepted"], summary["rejected"]) == (3, len(bad) + 1)
+    assert summary["reasons"] == {"time_invalid": len(bad), "time_future": 1}
+    assert query(db_path, "SELECT rating_id, rated_at FROM ratings ORDER BY id") == [
+        ("R00001", "2024-05-06 09:01:00"), ("R00020", "2000-01-01 00:00:00"), ("R00021", "2024-05-06 23:30:00")]
+    out = json.loads(ok(cli("batches", "rejects", "1", "--format", "json")).stdout)
+    assert [(r["line"], r["code"], r["reason"]) for r in out["rows"]] == [
+        *((i + 1, "time_invalid", reason) for i, reason in enumerate(bad.values(), 2)),
+        (len(bad) + 5, "time_future", f"the time 9999-12-31 23:59:59 is later than now ({NOW})")]
+    # What was stored reads everywhere: the day's report and the cases of the two bad reviews.
+    assert ok(cli("report", "daily", "--date", "2024-05-06")).exit_code == 0
+    assert len(json.loads(ok(cli("cases", "list", "--format", "json")).stdout)) == 2
 
 
 def test_a_truncated_last_line_is_rejected_and_the_rest_imported(cli, db_path, tmp_path):

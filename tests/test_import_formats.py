@@ -270,10 +270,11 @@ def test_a_profile_of_ones_own_maps_headers_labels_and_defaults(cli, db_path, tm
     bad.write_text('[channels]\n"柜台" = { channel = "窗口" }\n', encoding="utf-8")
     result = cli("import", str(path), "--profile", str(bad))
     assert result.exit_code == 1
-    assert result.stderr == ("Error: device.csv: profile bad.toml: channel label '柜台' maps to '窗口', not a national channel"
+    # A bad profile is one error for the command, before any file is read (not one per file).
+    assert result.stderr == ("Error: profile bad.toml: channel label '柜台' maps to '窗口', not a national channel"
                              " (national channels: PC端, 移动服务端, 二维码, 政务大厅平板电脑, 政务大厅其他终端, 电话, 短信)\n")
     result = cli("import", str(path), "--profile", "nosuch")
-    assert result.stderr == ("Error: device.csv: there is no profile named 'nosuch' (shipped profiles: canonical, platform;"
+    assert result.stderr == ("Error: there is no profile named 'nosuch' (shipped profiles: canonical, platform;"
                              " or give the path of a .toml file)\n")
 
 

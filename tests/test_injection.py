@@ -57,7 +57,7 @@ def test_html_reports_escape_every_hostile_text(reports):
     daily = html["daily-2024-05-06.html"]
     # The comments of the day's bad reviews, as text.
     assert "<td>&#34;&gt;&lt;img src=x onerror=alert(1)&gt;</td>" in daily
-    assert "<td>{{ 7*7 }} 座机0532-****0004</td>" in daily  # template syntax in data is not evaluated
+    assert "<td>{{ 7*7 }} 座机0532****0004</td>" in daily  # template syntax in data is not evaluated
     assert "<td>&#39;; DROP TABLE ratings; --</td>" in daily
     assert "&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt;县" in html["monthly-2024-05.html"]
 
@@ -70,7 +70,7 @@ def test_markdown_reports_let_no_raw_html_through(reports):
         assert "青岛市烟草专卖局&lt;script&gt;alert('x')&lt;/script&gt;" in text.split("\n## ")[0], name
     daily = md["daily-2024-05-06.md"]
     assert "| \"&gt;&lt;img src=x onerror=alert(1)&gt; |" in daily
-    assert "| {{ 7\\*7 }} 座机0532-\\*\\*\\*\\*0004 |" in daily
+    assert "| {{ 7\\*7 }} 座机0532\\*\\*\\*\\*0004 |" in daily
 
 
 def _cells(text: str) -> list[str]:

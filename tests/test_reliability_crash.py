@@ -15,6 +15,7 @@ import random
 import shutil
 import signal
 import sqlite3
+import stat
 import subprocess
 import sys
 import time
@@ -220,3 +221,44 @@ def test_a_cases_apply_killed_at_any_moment_is_all_or_nothing_and_a_rerun_comple
             assert json.loads(again.stdout)["applied_rows"] == cases
         assert apply_state(db, cases) is True
         sound(db)
+
+
+# --- backup --------------------------------------------------------------------------------------------------
+
+
+def test_a_backup_killed_at_any_moment_leaves_nothing_readable_and_the_next_one_clears_it(tmp_path, umask_022):
+    """Under the usual umask 022: whatever a killed backup leaves (DEST.part, its journal, the key's .part) is
+    owner-only; DEST is absent or a whole, verified copy; the next backup to DEST leaves DEST and its key only."""
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    from import_bench import generate
+
+    source = tmp_path / "ratings.csv"
+    generate(source, 40_000, seed=11)
+    db = tmp_path / "live.db"
+    assert haocha(db, "init").returncode == 0
+    assert haocha(db, "import", str(source)).returncode == 0
+    folder = tmp_path / "backups"
+    folder.mkdir()
+    dest = folder / "copy.db"
+    full = duration(db, "backup", str(dest))
+    outcomes = []
+    for delay in moments(full, random.Random(SEED + 2)):
+        for path in folder.iterdir():
+            path.unlink()
+        finished = killed(db, delay, "backup", str(dest))
+        left = {p.name: stat.S_IMODE(os.stat(p).st_mode) for p in folder.iterdir()}
+        outcomes.append((round(delay, 2), finished, sorted(left)))
+        assert finished in (None, 0), outcomes
+        assert all(mode == 0o600 for mode in left.values()), (outcomes, left)
+        if dest.exists():  # renamed after its key: never a copy without the key that reads its phones
+            assert Path(f"{dest}.key").exists(), outcomes
+            copy = sqlite3.connect(dest)
+            try:
+                assert copy.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+            finally:
+                copy.close()
+        again = haocha(db, "backup", str(dest), "--force")
+        assert again.returncode == 0, (outcomes, again.stderr)
+        assert sorted(p.name for p in folder.iterdir()) == ["copy.db", "copy.db.key"], outcomes
+        assert haocha(dest, "audit", "verify").returncode == 0
+    sound(db)

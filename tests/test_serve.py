@@ -191,6 +191,27 @@ def test_rate_limit_per_phone(db_path):
     assert refused.status_code == 429 and "该联系电话的评价次数已达上限。请 60 分钟后再试" in said(refused)
     assert rate(client, db_path, level="满意", phone="13912345678").status_code == 200
     assert count(db_path, "ratings") == 3
+    # Counted in the database: a restarted server still knows, and the refused form sent again is refused.
+    restarted = make_client(db_path)
+    assert rate(restarted, db_path, level="满意", phone="13812345678").status_code == 429
+    assert count(db_path, "ratings") == 3
+
+
+def test_parallel_ratings_with_one_phone_store_at_most_the_limit(db_path):
+    from concurrent.futures import ThreadPoolExecutor
+
+    (db_path.parent / "haocha.toml").write_text("[serve]\naddress_limit = 0\n", encoding="utf-8")  # phone_limit 3
+    app = web_app.create_app(db_path, clock=lambda: FORM_TIME)
+    clients = [make_client(db_path, f"198.51.100.{i}", app) for i in range(10)]
+    forms = [open_form(c, db_path) for c in clients]  # ten different genuine forms
+
+    def send(i: int) -> int:
+        return rate(clients[i], db_path, form=forms[i], level="不满意", phone="13812345678").status_code
+
+    with ThreadPoolExecutor(max_workers=10) as pool:
+        statuses = sorted(pool.map(send, range(10)))
+    assert statuses == [200] * 3 + [429] * 7
+    assert written(db_path) == (3, 3, 0, 3)
 
 
 def test_the_client_address_behind_the_proxy(db_path):
@@ -304,6 +325,92 @@ def test_refused_links_and_requests(client, db_path, cli):
                        headers={"content-type": "application/x-www-form-urlencoded"})
     assert huge.status_code == 413 and "提交的内容过长。" in huge.text
     assert written(db_path) == (1, 1, 0, 0)  # LC02's one rating before it closed
+
+
+# --- hostile requests: a 4xx page, never a 500 ------------------------------------------------------------------
+
+FORM_MALFORMED = "提交的表单内容格式不正确，提交未被接受。请重新扫描窗口上的二维码"
+
+
+@pytest.mark.parametrize(("fields", "status", "message"), [
+    ({"ts": "²"}, 400, FORM_MALFORMED),  # '²'.isdigit() is True, int('²') fails
+    ({"ts": "1" * 4301}, 400, FORM_MALFORMED),  # longer than int() reads
+    ({"ts": "１７１４９６０８００"}, 400, FORM_MALFORMED),  # FORM_TIME in full-width digits: int() reads them
+    ({"n": "ABCDEFGHIJK\x00"}, 400, FORM_MALFORMED),
+    ({"n": "<b>ABCDEFGHIJ"}, 400, FORM_MALFORMED),
+    ({"sig": "Ｆ" * 32}, 400, FORM_MALFORMED),
+    ({"ts": ""}, 403, "评价表单无效，提交未被接受"),  # missing: not a form of ours
+    ({"w": "L" * 65}, 400, "二维码链接格式不正确。"),
+])
+def test_malformed_hidden_fields_answer_400(client, db_path, fields, status, message):
+    key = web.form_key(load_keys(db_path).qr_secret)
+    t = token(db_path, "LC01")
+    form = {"w": "LC01", "t": t, "n": "ABCDEFGHIJKL", "ts": str(FORM_TIME),
+            "sig": web.sign_form(key, "rate", "LC01", t, "ABCDEFGHIJKL", FORM_TIME)}
+    page = rate(client, db_path, form={**form, **fields}, level="满意")
+    assert page.status_code == status
+    assert message in said(page)
+    assert written(db_path) == (0, 0, 0, 0)
+    assert rate(client, db_path, form=form, level="满意").status_code == 200  # the genuine form still works
+
+
+HOSTILE = ["²", "1" * 4301]  # the main suite's few; the slow test sends them all
+MORE_HOSTILE = [*HOSTILE, "\x00", "١٢٣", "１２３", "", "A\x00B", "9" * 40, "-1", "\u202e", "\x1b[2J", "x" * 3000, "%00", "&amp;",
+                "ABCD-EFGH-JKLM"]
+
+
+def test_no_field_of_either_form_gives_a_server_error(db_path, caplog):
+    hostile_forms(db_path, caplog, HOSTILE)
+
+
+@pytest.mark.slow
+def test_no_field_of_either_form_gives_a_server_error_whatever_it_holds(db_path, caplog):
+    hostile_forms(db_path, caplog, MORE_HOSTILE)
+
+
+def hostile_forms(db_path, caplog, values: list[str]) -> None:
+    """Each field of the rating form and of the follow-up form, alone hostile and the rest genuine, sent once and
+    twice: a page under 500 every time (the test client raises any exception) and no traceback in the log."""
+    (db_path.parent / "haocha.toml").write_text("[serve]\naddress_limit = 0\nphone_limit = 0\n", encoding="utf-8")
+    client = make_client(db_path)
+    form = {**open_form(client, db_path), "item": "XK01", "level": "不满意", "website": "", "phone": "13812345678",
+            "comment": "慢", "p": "C1", "s_C1": "2"}
+    done = client.post("/r", data=form)
+    followup = {**dict(_HIDDEN.findall(client.get("/r/followup", params={"ref": reference_of(done.text)}).text)),
+                "level": "满意", "comment": "好了", "p": "", "s_C1": "4", "website": ""}
+    fresh = {**open_form(client, db_path), "item": "XK01", "level": "满意", "website": ""}
+    statuses = set()
+    for path, genuine in (("/r", fresh), ("/r/followup", followup)):
+        for name in [*genuine, "s_Z9", "extra"]:
+            for value in values:
+                for sent in (value, [value, value]):
+                    page = client.post(path, data={**genuine, name: sent})
+                    assert page.status_code < 500, (path, name, value[:20], page.status_code)
+                    statuses.add(page.status_code)
+    for value in values:
+        for params in ({"w": value, "t": form["t"]}, {"w": "LC01", "t": value}, {"ref": value}):
+            page = client.get("/r/followup" if "ref" in params else "/r", params=params)
+            assert page.status_code < 500, (params, page.status_code)
+    assert {400, 403} <= statuses
+    assert "Traceback" not in caplog.text and not [r for r in caplog.records if r.exc_info]
+
+
+def test_no_redirect_is_built_from_the_host_header(db_path):
+    client = make_client(db_path)
+    hostile = {"host": "evil.example"}
+    query = {"w": "LC01", "t": token(db_path, "LC01")}
+    sent = [client.get(path, params=query, headers=hostile, follow_redirects=False)
+            for path in ("/r/", "/r/followup/", "/staff", "/staff/", "/staff/cases", "/staff/cases/", "/staff/cases/1/",
+                         "/staff/login/", "/healthz/")]
+    sent.append(client.post("/r/", data=query, headers=hostile, follow_redirects=False))
+    sent.append(client.post("/staff/login/", data={}, headers=hostile, follow_redirects=False))
+    for response in sent:
+        assert "evil.example" not in response.headers.get("location", ""), response.request.url
+        assert "evil.example" not in response.text
+    by_path = {r.request.url.path: (r.status_code, r.headers.get("location")) for r in sent if r.request.method == "GET"}
+    assert by_path["/r/"] == (404, None) and by_path["/staff/cases/"] == (404, None)
+    assert by_path["/staff"] == (303, "/staff/")
+    assert by_path["/staff/cases"][0] == 303 and by_path["/staff/cases"][1].startswith("/staff/login?next=/staff/cases")
 
 
 def test_an_unexpected_error_gives_a_page_without_internals(db_path, monkeypatch):

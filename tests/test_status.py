@@ -51,7 +51,8 @@ def test_status_says_when_the_key_file_is_missing(db_path, run):
     os.rename(str(db_path) + ".key", str(db_path) + ".key.moved")
     data = _status(run, "2026-03-02 15:00:00")
     assert data["key_file"] == "missing"
-    assert data["to_do"][-1] == (f"the key file {db_path}.key is missing: phones cannot be read; restore it from"
-                                 " the backup")
+    assert data["to_do"][-1] == (f"the key file {db_path}.key is missing; the phone numbers in {db_path} cannot be"
+                                 " read without it (restore it from the backup: `haocha backup` copies it beside the"
+                                 " backup, as <backup>.key)")
     table = ok(run("2026-03-02 15:00:00", "status"))
     assert "to do: the key file" in table.stderr and "│ ratings" in table.stdout

@@ -71,17 +71,30 @@ def say(message: str) -> None:
     """A message for the person at the terminal: stderr, so stdout stays data."""
     from rich.console import Console
 
-    Console(stderr=True, highlight=False, soft_wrap=True).print(message, markup=False)
+    from haocha_cli.untrusted import show_controls
+
+    # A message may quote outside text (a file, window or source name): its control characters are shown.
+    Console(stderr=True, highlight=False, soft_wrap=True).print(show_controls(message), markup=False)
 
 
 def _cell(value: Any) -> str:
+    """A value as a table or CSV cell; text from outside with its control characters shown, never run."""
+    from haocha_cli.untrusted import show_controls
+
     if value is None:
         return ""
     if isinstance(value, float):
         return f"{value:.4f}".rstrip("0").rstrip(".") if value == value else "NaN"
     if isinstance(value, (list, dict)):
-        return json.dumps(value, ensure_ascii=False)
-    return str(value)
+        return show_controls(json.dumps(value, ensure_ascii=False))
+    return show_controls(value)
+
+
+def write_json(data: Any) -> None:
+    """JSON to stdout: the values exact, and no raw control or bidi character (untrusted.dumps)."""
+    from haocha_cli.untrusted import dumps
+
+    sys.stdout.write(dumps(data, indent=2, default=str) + "\n")
 
 
 def render(rows: list[dict[str, Any]], fmt: Format, *, columns: list[str] | None = None,
@@ -89,11 +102,11 @@ def render(rows: list[dict[str, Any]], fmt: Format, *, columns: list[str] | None
     """Rows to stdout as a table, JSON or CSV. ``data`` (if given) is what JSON prints instead of rows."""
     columns = columns or (list(rows[0]) if rows else [])
     if fmt == Format.json:
-        sys.stdout.write(json.dumps(rows if data is None else data, ensure_ascii=False, indent=2, default=str) + "\n")
+        write_json(rows if data is None else data)
         return
     if fmt == Format.csv:
         writer = csv.writer(sys.stdout, lineterminator="\n")
-        writer.writerow(columns)
+        writer.writerow([_cell(c) for c in columns])
         for row in rows:
             writer.writerow([_csv_safe(_cell(row.get(c))) for c in columns])
         return
@@ -101,9 +114,10 @@ def render(rows: list[dict[str, Any]], fmt: Format, *, columns: list[str] | None
     from rich.table import Table
     from rich.text import Text
 
-    table = Table(title=title, show_lines=False, title_justify="left")
+    # A title may name a file: Text, so that it is neither rich markup nor (through _cell) terminal controls.
+    table = Table(title=Text(_cell(title)) if title else None, show_lines=False, title_justify="left")
     for column in columns:
-        table.add_column(Text(column), overflow="fold")
+        table.add_column(Text(_cell(column)), overflow="fold")
     for row in rows:
         # Text(), not str: a comment such as "[red]x[/red]" is data, not rich markup.
         table.add_row(*[Text(_cell(row.get(c))) for c in columns])

@@ -3,14 +3,12 @@ the city. docs/workflow.md draws the states."""
 
 from __future__ import annotations
 
-import json
-import sys
 from enum import StrEnum
 from pathlib import Path
 
 import typer
 
-from haocha_cli.commands._common import FORMAT_OPTION, NUMBER_MAX, Format, render, say, state
+from haocha_cli.commands._common import FORMAT_OPTION, NUMBER_MAX, Format, render, say, state, write_json
 
 app = typer.Typer(help="Rectification cases (整改事项): classify, revisit, close, re-rate, appeal; sheets; rates.",
                   no_args_is_help=True)
@@ -70,7 +68,7 @@ def show(ctx: typer.Context, case_id: int = typer.Argument(..., min=1, max=NUMBE
 
     data = show_case(state(ctx).context(), case_id)
     if fmt == Format.json:
-        sys.stdout.write(json.dumps(data, ensure_ascii=False, indent=2, default=str) + "\n")
+        write_json(data)
         return
     fields = [{"field": k, "value": v} for k, v in data["case"].items()]
     fields += [{"field": f"rating.{k}", "value": v} for k, v in data["rating"].items()]

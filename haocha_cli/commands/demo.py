@@ -18,7 +18,9 @@ def demo_command(
     channels send them (a file every morning, one batch with bad rows), cases worked between the imports
     and at every stage, flags, spot-checks, the risk assessment and the reports. Prints where everything is.
 
-    The demo's database is DIR/haocha.db: explore it with `haocha --db DIR/haocha.db …`.
+    The demo's database is DIR/haocha.db: explore it with `haocha --db DIR/haocha.db …`. DIR is a new or
+    empty folder, or one an earlier `haocha demo` made (its marker file .haocha-demo), which is rebuilt; any
+    other folder is refused and left as it is.
 
     Example:
 

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import json
-import sys
-
 import typer
 
 from haocha_cli.commands._common import (
@@ -17,6 +14,7 @@ from haocha_cli.commands._common import (
     render,
     say,
     state,
+    write_json,
 )
 
 app = typer.Typer(help="Suspicious ratings: rules that flag ratings for a spot-check (never an exclusion).",
@@ -47,7 +45,7 @@ def scan_command(
     c = state(ctx).context()
     summary = scan(c, chosen_period(period, start, end))
     if fmt == Format.json:
-        sys.stdout.write(json.dumps(summary, ensure_ascii=False, indent=2) + "\n")
+        write_json(summary)
         return
     render([{"rule": rule, "new_flags": n} for rule, n in summary["new"].items()], fmt)
     say(f"scanned {summary['ratings']} ratings {summary['from']} … {summary['to']}: "
@@ -77,7 +75,7 @@ def list_command(
     chosen = chosen_period(period, start, end, default="none")
     rows = list_flags(state(ctx).context(), chosen, rule, county)
     if fmt == Format.json:
-        sys.stdout.write(json.dumps(rows, ensure_ascii=False, indent=2) + "\n")
+        write_json(rows)
         return
     for row in rows:
         row["evidence"] = describe(row["rule"], row["evidence"])

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import json
-import sys
-
 import typer
 
 from haocha_cli.commands._common import (
@@ -18,11 +15,12 @@ from haocha_cli.commands._common import (
     render,
     say,
     state,
+    write_json,
 )
 
 
 def _json(data) -> None:
-    sys.stdout.write(json.dumps(data, ensure_ascii=False, indent=2, default=str) + "\n")
+    write_json(data)
 
 
 def _heading(data, what: str) -> None:

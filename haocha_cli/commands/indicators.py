@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import json
-import sys
 from datetime import date
 from pathlib import Path
 
@@ -19,6 +17,7 @@ from haocha_cli.commands._common import (
     render,
     say,
     state,
+    write_json,
 )
 
 app = typer.Typer(help="The indicator system and its weights.", no_args_is_help=True)
@@ -40,7 +39,7 @@ def show(
 
     data = show_system(state(ctx).context().db, version)
     if fmt == Format.json:
-        sys.stdout.write(json.dumps(data, ensure_ascii=False, indent=2) + "\n")
+        write_json(data)
         return
     render(data["indicators"], fmt, title=f"indicator system {data['version']} (from {data['active_from']})")
 
@@ -83,7 +82,7 @@ def weigh(
     data = load_matrix(matrix)
     result = compute(data)
     if fmt == Format.json:
-        sys.stdout.write(json.dumps(result, ensure_ascii=False, indent=2) + "\n")
+        write_json(result)
     else:
         render(result["criteria"], fmt, title="1. criteria weights")
         render([{k: v for k, v in i.items() if k != "scores"} for i in result["indicators"]], fmt,
@@ -122,7 +121,7 @@ def drivers(
 
     data = drivers_for(state(ctx).context(), chosen_period(period, start, end), county)
     if fmt == Format.json:
-        sys.stdout.write(json.dumps(data, ensure_ascii=False, indent=2) + "\n")
+        write_json(data)
         return
     if data["note"]:
         say(data["note"])

@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import json
-import sys
 from pathlib import Path
 
 import typer
 
-from haocha_cli.commands._common import FORMAT_OPTION, Format, render, say, state
+from haocha_cli.commands._common import FORMAT_OPTION, Format, render, say, state, write_json
 
 app = typer.Typer(help="The organisation: counties, windows, service items, staff.", no_args_is_help=True)
 
@@ -34,7 +32,7 @@ def show(
     data = show_org(state(ctx).context())
     if fmt == Format.json:
         out = data if part == "all" else data[part]
-        sys.stdout.write(json.dumps(out, ensure_ascii=False, indent=2) + "\n")
+        write_json(out)
         return
     if part == "all" and fmt == Format.csv:
         raise typer.BadParameter("CSV holds one table: choose --part", param_hint="--format")

@@ -75,8 +75,10 @@ def verify(
     if result["valid"]:
         say(f"valid: the token belongs to window {result['window']}")
         return
-    typer.echo(f"Error: the token does not belong to window {result['window']} (forged, mistyped, or printed"
-               " before the secret was rotated)", err=True)
+    from haocha_cli.untrusted import show_controls
+
+    typer.echo(f"Error: the token does not belong to window {show_controls(result['window'])} (forged, mistyped,"
+               " or printed before the secret was rotated)", err=True)
     raise typer.Exit(1)
 
 

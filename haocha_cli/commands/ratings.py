@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import json
 import sys
 from pathlib import Path
 
 import typer
 
-from haocha_cli.commands._common import FORMAT_OPTION, NUMBER_MAX, Format, render, say, state
+from haocha_cli.commands._common import FORMAT_OPTION, NUMBER_MAX, Format, render, say, state, write_json
 
 batches_app = typer.Typer(help="Imported batches and their rejected rows.", no_args_is_help=True)
 
@@ -41,24 +40,34 @@ def import_command(
     """
     from haocha_cli.errors import HaochaError
     from haocha_cli.importer import import_file
+    from haocha_cli.profiles import load_profile
+    from haocha_cli.readers import check_encoding
 
     c = state(ctx).context()
+    c.require_keys()  # a bad key file is one error for the whole command, not one per file
+    # So are a bad --profile and --encoding: checked once, before any file is read.
+    loaded = load_profile(profile)
+    if encoding:
+        check_encoding(encoding)
     results = []
     failed = False
     for path in files:
         try:
             with _progress(path) as tick:
-                result = import_file(c, path, profile=profile, level_scale=level_scale, encoding=encoding,
+                result = import_file(c, path, profile=loaded, level_scale=level_scale, encoding=encoding,
                                      source=source, dry_run=dry_run, progress=tick)
         except HaochaError as exc:
-            typer.echo(f"Error: {path.name}: {exc}" if path.name not in exc.message else f"Error: {exc}", err=True)
+            from haocha_cli.untrusted import show_controls
+
+            line = f"Error: {path.name}: {exc}" if path.name not in exc.message else f"Error: {exc}"
+            typer.echo(show_controls(line), err=True)  # a file name is outside text: shown, never run
             failed = True
             continue
         results.append(result)
         if fmt != Format.json:
             _print_summary(result, fmt)
     if fmt == Format.json:
-        sys.stdout.write(json.dumps(results, ensure_ascii=False, indent=2) + "\n")
+        write_json(results)
     if not dry_run and any(r.get("cases_opened") for r in results):
         _notify(c)
     if failed:
@@ -180,7 +189,7 @@ def show_command(ctx: typer.Context, batch: int = typer.Argument(..., min=1, max
 
     data = show_batch(state(ctx).context(), batch)
     if fmt == Format.json:
-        sys.stdout.write(json.dumps(data, ensure_ascii=False, indent=2) + "\n")
+        write_json(data)
         return
     fields = [{"field": k, "value": v} for k, v in data.items() if k not in ("reasons", "header")]
     render(fields, fmt, title=f"batch {batch}")
@@ -215,6 +224,6 @@ def rejects_command(
     rows = [{"line": r["line"], "code": r["code"], "reason": r["reason"],
              "row": r.get("cells", r.get("object", r.get("text")))} for r in data["rows"]]
     if fmt == Format.json:
-        sys.stdout.write(json.dumps(data, ensure_ascii=False, indent=2) + "\n")
+        write_json(data)
         return
     render(rows, fmt, columns=["line", "code", "reason", "row"])

@@ -35,7 +35,8 @@ def daily(
     fmt: str = FORMAT, out: Path = OUT, lang: str = LANG, quiet: bool = QUIET,
 ) -> None:
     """The daily summary: ratings by county and channel, 好评率, index, new bad reviews (phones masked),
-    cases due soon and overdue, control-chart signals and suspicious flags.
+    cases due soon and overdue, control-chart signals, suspicious flags, and the audit anchor (审计锚点: keep
+    the reports, `haocha audit verify --anchor` checks the trail against them).
 
     Re-running it for the same date on the same data writes the same bytes. It shows every county: the
     city's (a county operator is refused; its own report is `haocha report county`).

@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-import json
-import sys
-
 import typer
 
-from haocha_cli.commands._common import FORMAT_OPTION, Format, chosen_period, render, say, state
+from haocha_cli.commands._common import FORMAT_OPTION, Format, chosen_period, render, say, state, write_json
 
 app = typer.Typer(help="The FMEA risk register and the counties' risk levels (市、县两级分级管控).",
                   no_args_is_help=True)
@@ -125,7 +122,7 @@ def assess_command(
     c = state(ctx).context()
     data = assess(c, chosen_period(period, start, end, default="required"), apply=not dry_run)
     if fmt == Format.json:
-        sys.stdout.write(json.dumps(data, ensure_ascii=False, indent=2, default=str) + "\n")
+        write_json(data)
         return
     render(data["rows"], fmt, columns=["county", "name", "risk", "failure_mode", "measure", "rate", "o_from",
                                         "S", "O", "D", "RPN", "AP"])

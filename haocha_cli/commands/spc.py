@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import json
-import sys
 from pathlib import Path
 
 import typer
 
-from haocha_cli.commands._common import FORMAT_OPTION, Format, render, say, state
+from haocha_cli.commands._common import FORMAT_OPTION, Format, render, say, state, write_json
 
 
 def spc_command(
@@ -56,7 +54,7 @@ def spc_command(
              "phase": r["phase"], "signals": " ".join(r["signals"])} for r in result["rows"]]
     if fmt == Format.json:
         data = {k: v for k, v in result.items() if k not in ("chart", "moving_range", "rows")}
-        sys.stdout.write(json.dumps({**data, "rows": rows}, ensure_ascii=False, indent=2) + "\n")
+        write_json({**data, "rows": rows})
         return
     if fmt == Format.table:
         say(f"{metric} · {result['county']} · baseline {result['baseline']['label']} · rules {rules}: "

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import json
-import sys
-
 import typer
 
 from haocha_cli.commands._common import (
@@ -18,6 +15,7 @@ from haocha_cli.commands._common import (
     render,
     say,
     state,
+    write_json,
 )
 
 app = typer.Typer(help="The city's spot-checks (抽查回访): reproducible samples, outcomes, pass rates.",
@@ -55,7 +53,7 @@ def sample_command(
 
     data = draw_sample(state(ctx).context(), chosen_period(period, start, end, default="required"), seed, new_version)
     if fmt == Format.json:
-        sys.stdout.write(json.dumps(data, ensure_ascii=False, indent=2) + "\n")
+        write_json(data)
         return
     render(data["by_county"], fmt, columns=["county", "name", "risk_level", "closed_rate", "no_action", "flagged",
                                             "closed_case", "closed_case_pool", "very_satisfied",

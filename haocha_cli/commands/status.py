@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-import json
-import sys
-
 import typer
 
-from haocha_cli.commands._common import FORMAT_OPTION, Format, render, say, state
+from haocha_cli.commands._common import FORMAT_OPTION, Format, render, say, state, write_json
 
 
 def status_command(ctx: typer.Context, fmt: Format = FORMAT_OPTION) -> None:
@@ -23,7 +20,7 @@ def status_command(ctx: typer.Context, fmt: Format = FORMAT_OPTION) -> None:
 
     data = status(state(ctx).context())
     if fmt == Format.json:
-        sys.stdout.write(json.dumps(data, ensure_ascii=False, indent=2) + "\n")
+        write_json(data)
         return
     render([{"field": k, "value": v} for k, v in data.items() if k != "to_do"], fmt, title="haocha status")
     if fmt == Format.table:

@@ -29,8 +29,8 @@ def create_app(db_path: str | Path, config_path: str | Path | None = None, *,
                clock: Callable[[], float] = time.time, limiter: RateLimiter | None = None) -> Starlette:
     """The ASGI application for the database at ``db_path``.
 
-    ``clock`` (Unix seconds) dates the rating forms; ``limiter`` holds the rate-limit counters (per address,
-    per phone, per login address)."""
+    ``clock`` (Unix seconds) dates the rating forms; ``limiter`` holds the rate-limit counters (per address
+    and per login address; the phone limit is counted in the database)."""
     limiter = limiter or RateLimiter()
     service = rating.Service(db_path, config_path, clock=clock, limiter=limiter)
     workbench = Workbench(db_path, service.config, service.bureau, limiter)
@@ -55,6 +55,10 @@ def create_app(db_path: str | Path, config_path: str | Path | None = None, *,
                 *case_pages.routes(workbench), *admin.routes(workbench)],
         exception_handlers={404: not_found, 405: not_found, 500: server_error},
     )
+    # Starlette answers /r/ or /staff/cases/ with a redirect to an absolute URL built from the request's Host
+    # header (Host: evil.example -> Location: http://evil.example/r?…): off. Every redirect of ours is a
+    # relative path (workbench.redirect); a path with a stray slash is a page that does not exist.
+    app.router.redirect_slashes = False
     app.state.service = service
     app.state.workbench = workbench
     app.add_middleware(SecurityHeaders)

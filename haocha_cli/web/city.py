@@ -19,7 +19,7 @@ from haocha_cli.context import Context
 from haocha_cli.errors import NotFound
 from haocha_cli.periods import parse_period
 from haocha_cli.web.auth import Session
-from haocha_cli.web.pages import HEADERS, one
+from haocha_cli.web.pages import HEADERS, ascii_number, one
 from haocha_cli.web.workbench import CITY, STAFF, Workbench, record_id, redirect
 
 REPORT_SUFFIXES = (".html", ".md", ".csv")
@@ -58,7 +58,7 @@ def routes(wb: Workbench) -> list[Route]:
         def work(ctx: Context, session: Session, form) -> Response:
             seed = one(form, "seed").strip()
             data = spotchecks.draw_sample(ctx, parse_period(one(form, "period")),
-                                          int(seed) if seed.isdigit() and len(seed) < 19 else None,
+                                          ascii_number(seed, 18),
                                           one(form, "new_version") == "1")
             return redirect(f"/staff/spotchecks/{data['sample']}")
         return await wb.page(request, work, roles=CITY, post=True)
@@ -110,7 +110,11 @@ def routes(wb: Workbench) -> list[Route]:
             return Response(path.read_bytes(), media_type=media + "; charset=utf-8", headers=HEADERS)
         return await wb.page(request, work, roles=CITY)
 
+    async def staff_root(request: Request) -> Response:
+        return redirect("/staff/")  # what staff type; relative, as every redirect of ours
+
     return [
+        Route("/staff", staff_root, methods=["GET"]),
         Route("/staff/", home, methods=["GET"]),
         Route("/staff/spotchecks", samples, methods=["GET"]),
         Route("/staff/spotchecks", draw, methods=["POST"]),

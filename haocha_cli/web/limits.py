@@ -1,4 +1,7 @@
-"""Rate limits of `haocha serve`: per client address, per phone, per account (in memory, one process)."""
+"""Rate limits of `haocha serve`: per client address and per login address (in memory, one process).
+
+The per-phone limit of the rating page is counted in the database instead (``rating.Service.store``).
+"""
 
 from __future__ import annotations
 

@@ -64,7 +64,7 @@ async def read_form(request: Request, max_bytes: int = MAX_BODY_BYTES) -> dict[s
     """The URL-encoded form, at most ``max_bytes``; a message code (too_large, form_encoding) when it is not
     one we can read."""
     declared = request.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > max_bytes:
+    if declared and (ascii_number(declared, 12) or 0) > max_bytes:
         return "too_large"
     content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if content_type != "application/x-www-form-urlencoded":
@@ -82,6 +82,15 @@ async def read_form(request: Request, max_bytes: int = MAX_BODY_BYTES) -> dict[s
     for name, value in pairs:
         form.setdefault(name, []).append(value)
     return form
+
+
+def ascii_number(text: str, max_digits: int) -> int | None:
+    """The number ``text`` holds when it is 1 to ``max_digits`` ASCII digits, else None. Not ``str.isdigit``
+    alone: it is True for '²' (which ``int`` refuses) and for '١٢٣' or '１２３' (which ``int`` reads), and
+    ``int`` refuses a string of more than 4,300 digits."""
+    if 0 < len(text) <= max_digits and text.isascii() and text.isdigit():
+        return int(text)
+    return None
 
 
 def one(form: dict[str, list[str]], name: str) -> str:

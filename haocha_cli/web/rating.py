@@ -8,8 +8,10 @@ number (评价编号); with it one follow-up rating (追评) can be made later a
 
 Integrity: the token must verify for the window (403); every form carries a signed nonce, so a POST without
 a fresh form is refused (403); the nonce is the rating id, so sending a form twice stores one rating; a
-hidden trap field catches form-filling robots; submissions are limited per client address and per phone
-(429, in memory: run one process). Nothing is written unless the rating is accepted.
+hidden trap field catches form-filling robots; submissions are limited per client address (429, in memory:
+run one process) and per phone (429, counted in the database inside the rating's own write transaction).
+A field that is not of the shape the page gives it is a 400, never an error page. Nothing is written unless
+the rating is accepted.
 
 Every request opens its own connection (WAL, busy timeout) and keeps its write transaction short, so cron
 imports and county staff at the terminal share the database. docs/serve.md describes running it.
@@ -28,6 +30,7 @@ import sqlite3
 import time
 from collections.abc import Callable
 from contextlib import contextmanager
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -45,7 +48,7 @@ from haocha_cli.errors import HaochaError
 from haocha_cli.indicators import INDICATORS, in_scope
 from haocha_cli.privacy import normalize_phone
 from haocha_cli.web.limits import RateLimiter
-from haocha_cli.web.pages import HEADERS, client_address, environment, one, read_form
+from haocha_cli.web.pages import HEADERS, ascii_number, client_address, environment, one, read_form
 
 log = logging.getLogger("haocha.serve")
 
@@ -54,10 +57,12 @@ CHANNEL = "二维码"  # national channel kind of a scanned window code
 REFERENCE_LENGTH = 12  # base32 characters: 60 bits, so a reference cannot be guessed for someone else's 追评
 FOLLOWUP_SUFFIX = "#2"  # rating id of the follow-up: reference + "#2" (评价次数 2), unique per source
 MAX_FIELD_CHARS = 64  # window codes, tokens, nonces, items, levels, phones
+ISSUED_DIGITS = 12  # a form's issue time, Unix seconds in ASCII digits (10 until the year 2286)
 BUSY_TIMEOUT_MS = 10_000  # a rater waits at most this long for a cron import's write lock, then gets 503
 LEVELS_SHOWN = list(reversed(LEVELS))  # 非常满意 first, the order raters know from every other 好差评 page
 TRAP_FIELD = "website"
 _REFERENCE = re.compile(rf"[A-Z2-7]{{{REFERENCE_LENGTH}}}")
+_SIGNATURE = re.compile(r"[0-9a-f]{32}")  # what sign_form gives
 _REFERENCE_JUNK = re.compile(r"[\s\-_–—.·]+")
 _LOOKALIKES = str.maketrans({"0": "O", "1": "I", "8": "B"})
 _SCOPE = {code: scope for code, _, _, _, _, scope, _ in INDICATORS}
@@ -72,6 +77,9 @@ MESSAGES: dict[str, tuple[int, str, str]] = {
     "form_invalid": (403, "评价表单无效，提交未被接受（表单不是由本评价页面生成的）。",
                      "请重新扫描窗口上的二维码，在打开的评价页面中填写并提交。"),
     "form_expired": (403, "评价页面打开时间过长，已失效。", "请重新扫描窗口上的二维码后评价。"),
+    "form_malformed": (400, "提交的表单内容格式不正确，提交未被接受。",
+                       "请重新扫描窗口上的二维码，在打开的评价页面中填写并提交。"),
+    "link_invalid": (400, "二维码链接格式不正确。", "请用手机直接扫描窗口上张贴的二维码，不要手动输入或截取链接。"),
     "trap_filled": (400, "提交未被接受：表单中一个应当留空的隐藏项被填写了（浏览器的自动填表功能可能会这样做）。",
                     "请关闭自动填表后，重新扫描二维码评价。"),
     "too_large": (413, "提交的内容过长。", "请缩短文字评价后，重新扫描二维码评价。"),
@@ -136,18 +144,31 @@ def sign_form(key: bytes, purpose: str, subject: str, token: str, nonce: str, is
 
 def check_form(key: bytes, purpose: str, subject: str, token: str, nonce: str, issued: str, signature: str,
                max_age_s: int, now_s: float) -> str | None:
-    """None when the form is genuine and fresh, else the message code (form_invalid / form_expired)."""
-    if not issued.isdigit() or not nonce or len(nonce) > MAX_FIELD_CHARS:
+    """None when the form is genuine and fresh, else the message code: form_invalid (a field missing, or not
+    signed by us), form_malformed (a field not of the shape our forms give it), form_expired."""
+    if not (issued and nonce and signature):
         return "form_invalid"
-    expected = sign_form(key, purpose, subject, token, nonce, int(issued))
+    issued_s = ascii_number(issued, ISSUED_DIGITS)
+    if issued_s is None or not _REFERENCE.fullmatch(nonce) or not _SIGNATURE.fullmatch(signature):
+        return "form_malformed"
+    expected = sign_form(key, purpose, subject, token, nonce, issued_s)
     if not hmac.compare_digest(expected.encode("ascii"), signature.encode("utf-8", "replace")):
         return "form_invalid"
-    age = now_s - int(issued)
+    age = now_s - issued_s
     if age < -300:  # issued in the future beyond clock jitter: not a form this server made
         return "form_invalid"
     if max_age_s and age > max_age_s:
         return "form_expired"
     return None
+
+
+def check_link(code: str, token: str) -> None:
+    """Refuses a window code or token that is missing (link_incomplete) or overlong (link_invalid)."""
+    if not code or not token:
+        raise _Refused("link_incomplete")
+    if len(code) > MAX_FIELD_CHARS or len(token) > MAX_FIELD_CHARS:
+        log.warning("refused: a link with an overlong window code or token")
+        raise _Refused("link_invalid")
 
 
 # --- the service ------------------------------------------------------------------------------------------
@@ -232,12 +253,10 @@ class Service:
 
     def window(self, ctx: Context, code: str, token: str) -> dict[str, Any]:
         """The window named by a scanned link, once its token verifies; refuses otherwise."""
-        if not code or not token:
-            raise _Refused("link_incomplete")
+        check_link(code, token)
         # The token is checked before the window is looked up, so the page tells nobody which codes exist.
-        if len(code) > MAX_FIELD_CHARS or len(token) > MAX_FIELD_CHARS or not qr.verify_token(
-                ctx.keys.qr_secret, code, token, self.setting("qr.token_length")):
-            log.warning("refused: the QR token does not verify for window %r", code[:MAX_FIELD_CHARS])
+        if not qr.verify_token(ctx.keys.qr_secret, code, token, self.setting("qr.token_length")):
+            log.warning("refused: the QR token does not verify for window %r", code)
             raise _Refused("token_invalid")
         return self.window_row(ctx, code)
 
@@ -286,6 +305,7 @@ class Service:
         def work() -> Response:
             code, token = one(form, "w"), one(form, "t")
             nonce = one(form, "n")
+            check_link(code, token)
             self.check_form(form, "rate", code, token)
             with self.context() as ctx:
                 window = self.window(ctx, code, token)
@@ -295,13 +315,7 @@ class Service:
                 values, errors = self.read_fields(form, window["kind"], ctx, with_item=True, with_phone=True)
                 if errors:
                     return self.rate_page(ctx, window, hidden, values, errors, 400)
-                phone_key = None
-                if values["phone"]:
-                    phone_key = ("phone", ctx.vault.hash(values["phone_digits"]))
-                    minutes = self.setting("serve.phone_minutes")
-                    if not self.limiter.allowed(phone_key, self.setting("serve.phone_limit"), minutes * 60):
-                        log.warning("rate limit: too many ratings from one phone")
-                        raise _Refused("rate_phone", minutes=minutes)
+                phone_hash = ctx.vault.hash(values["phone_digits"]) if values["phone"] else None
                 record = {
                     "rating_id": nonce, "rated_at": now_text(), "window_code": window["code"], "channel": CHANNEL,
                     "item_code": values["item_code"], "level": values["level"], "case_no": nonce,
@@ -310,7 +324,7 @@ class Service:
                     "problems": ",".join(values["problems"]), "scores": _scores_json(values["scores"]),
                 }
                 try:
-                    outcome = self.store(ctx, record, nonce)
+                    outcome = self.store(ctx, record, nonce, phone_hash)
                 except sqlite3.OperationalError as exc:
                     if "locked" in str(exc) or "busy" in str(exc):
                         return self.rate_page(ctx, window, hidden, values, [_message("busy")], 503)
@@ -319,8 +333,6 @@ class Service:
                     return self.done_page(ctx, window, nonce, repeated=True)
                 if outcome != "accepted":
                     return self.store_refused(ctx, window, hidden, values, outcome)
-                if phone_key is not None:
-                    self.limiter.record(phone_key, self.setting("serve.phone_minutes") * 60)
                 self.tell_county(window)
                 return self.done_page(ctx, window, nonce, repeated=False)
         return self.guarded(work)
@@ -339,20 +351,32 @@ class Service:
         return ctx.db.execute("SELECT 1 FROM ratings WHERE source = ? AND rating_id = ?",
                               [SOURCE, rating_id]).fetchone() is not None
 
-    def store(self, ctx: Context, record: dict[str, str], nonce: str) -> str:
+    def store(self, ctx: Context, record: dict[str, str], nonce: str, phone_hash: str | None = None) -> str:
         """Import one rating through the core path: "accepted", "duplicate", or the reject's code and reason.
 
         The import runs inside this transaction (as a savepoint), so a refused or duplicate submission is
-        rolled back whole: no batch, no reject row, nothing half-written."""
+        rolled back whole: no batch, no reject row, nothing half-written. The phone's limit is checked in the
+        same write transaction, so parallel submissions (Starlette's thread pool, or another process) cannot
+        all pass the check before any of them is stored."""
         from haocha_cli.importer import import_records
 
         conn = ctx.db.conn
         conn.execute("BEGIN IMMEDIATE")
         try:
-            summary = import_records(ctx, [record], source=SOURCE, file_name=f"{SOURCE}:{nonce}", fmt="form")
+            limited = phone_hash is not None and self.phone_limit_reached(ctx, phone_hash, record["rated_at"])
+            if limited:
+                repeated = self.stored(ctx, record["rating_id"])  # this very form, sent again: not one more
+            else:
+                summary = import_records(ctx, [record], source=SOURCE, file_name=f"{SOURCE}:{nonce}", fmt="form")
         except BaseException:
             conn.execute("ROLLBACK")
             raise
+        if limited:
+            conn.execute("ROLLBACK")
+            if repeated:
+                return "duplicate"
+            log.warning("rate limit: too many ratings from one phone")
+            raise _Refused("rate_phone", minutes=self.setting("serve.phone_minutes"))
         if summary.get("accepted") == 1:
             conn.execute("COMMIT")
             return "accepted"
@@ -362,6 +386,21 @@ class Service:
         first = (summary.get("first_rejects") or [{"code": "rejected", "reason": ""}])[0]
         log.warning("the importer refused a rating from the page: %s: %s", first["code"], first["reason"])
         return f"{first['code']}\t{first['reason']}"
+
+    def phone_limit_reached(self, ctx: Context, phone_hash: str, rated_at: str) -> bool:
+        """Whether the phone already has serve.phone_limit first ratings from this page within
+        serve.phone_minutes before ``rated_at``: counted in the database (index ratings_serve_contact), so the
+        count holds across threads, processes and restarts."""
+        limit = self.setting("serve.phone_limit")
+        if not limit:
+            return False
+        since = datetime.fromisoformat(rated_at) - timedelta(minutes=self.setting("serve.phone_minutes"))
+        # The literal 'serve' lets SQLite use the partial index (a bound parameter would not).
+        (count,) = ctx.db.execute(
+            "SELECT count(*) FROM ratings WHERE source = 'serve' AND rating_round = 1"
+            " AND contact_id = (SELECT id FROM contacts WHERE phone_hash = ?) AND rated_at > ?",
+            [phone_hash, since.isoformat(sep=" ")]).fetchone()
+        return count >= limit
 
     def store_refused(self, ctx: Context, window: dict[str, Any], hidden: dict[str, str], values: dict[str, Any],
                       outcome: str) -> Response:
@@ -497,7 +536,10 @@ class Service:
 
     def followup_submit(self, form: dict[str, list[str]]) -> Response:
         def work() -> Response:
-            reference = normalize_reference(one(form, "ref")) or ""
+            given = one(form, "ref")
+            reference = normalize_reference(given) or ""
+            if given and not reference:
+                raise _Refused("form_malformed")
             nonce = one(form, "n")
             self.check_form(form, "followup", reference, "")
             with self.context() as ctx:

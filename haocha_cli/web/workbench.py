@@ -29,7 +29,7 @@ from haocha_cli.privacy import load_keys
 from haocha_cli.untrusted import show_controls
 from haocha_cli.web.auth import CSRF_FIELD, SESSION_COOKIE, Session, csrf_ok, load_session, session_key
 from haocha_cli.web.limits import RateLimiter
-from haocha_cli.web.pages import HEADERS, environment, one, read_form
+from haocha_cli.web.pages import HEADERS, ascii_number, environment, one, read_form
 
 log = logging.getLogger("haocha.workbench")
 
@@ -157,13 +157,15 @@ class Workbench:
 def page_number(text: str | None) -> int:
     if not text:
         return 1
-    if not text.isdigit() or len(text) > 6 or int(text) < 1:
-        raise InvalidInput(f"page {text!r} is not a page number", "use 1, 2, 3 …")
-    return int(text)
+    number = ascii_number(text, 6)
+    if not number:
+        raise InvalidInput(f"page {text[:20]!r} is not a page number", "use 1, 2, 3 …")
+    return number
 
 
 def record_id(text: str, what: str = "记录") -> int:
     """An id from the URL; anything that is not a plain number is a page that does not exist."""
-    if not text.isdigit() or len(text) > 18:
+    number = ascii_number(text, 18)
+    if number is None:
         raise NotFound(f"{what} {text[:20]!r} does not exist", "check the link")
-    return int(text)
+    return number

@@ -495,3 +495,5 @@ CREATE INDEX spot_checks_case ON spot_checks(case_id);
 -- ratings each time (about 0.15 s per million ratings, nine times over), however small the batch. Batch ids
 -- only grow, so an import appends to this index at its end.
 CREATE INDEX ratings_batch ON ratings(batch_id);
+
+-- migration 10: real bureau files (one rating per service case, the previous QR secret during a grace period, …)

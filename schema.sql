@@ -497,3 +497,15 @@ CREATE INDEX spot_checks_case ON spot_checks(case_id);
 CREATE INDEX ratings_batch ON ratings(batch_id);
 
 -- migration 10: real bureau files (one rating per service case, the previous QR secret during a grace period, …)
+-- 一事一评: one rating per service case (办件编号) and round (评价次数) from a source. Each group of an import
+-- looks up the stored ratings of its case numbers by this index, and the rating page its follow-up (追评).
+-- Partial: most ratings of some sources carry no case number, and those cost it nothing. (Migration 6 dropped
+-- an index of the case number alone, which no query used.) docs/benchmarks.md has what it costs an import.
+CREATE INDEX ratings_case ON ratings(source, case_no, rating_round) WHERE case_no IS NOT NULL;
+-- The follow-ups of the scanned days, for the flag of one whose first rating is not in the database
+-- (followup_orphan): a few rows, so the flag scan does not read every rating of the days again.
+CREATE INDEX ratings_followups ON ratings(day) WHERE rating_round = 2 AND case_no IS NOT NULL;
+-- The cells of a rejected row that were masked when it was stored (its phone, a phone or ID number in a
+-- comment), as they were, encrypted (JSON {cell position or key: text}): the rejects round trip gives them back
+-- to a cell that comes back unchanged (docs/import.md). NULL when no cell was masked.
+ALTER TABLE rejects ADD COLUMN cells_enc TEXT;

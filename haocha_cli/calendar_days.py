@@ -32,10 +32,13 @@ def load_calendar(db: sqlite_utils.Database) -> WorkCalendar:
 
 
 def parse_day(text: str, what: str = "the date") -> date:
-    try:
-        return date.fromisoformat(str(text).strip())
-    except ValueError:
-        raise InvalidInput(f"{what} {text!r} is not a date", "use YYYY-MM-DD, e.g. 2027-02-08") from None
+    """A calendar day as a clerk writes it (2027-02-08, 2027/2/8, 2027年2月8日: ``periods.read_day``)."""
+    from haocha_cli.periods import read_day
+
+    day = read_day(str(text))
+    if day is None:
+        raise InvalidInput(f"{what} {text!r} is not a date", "use YYYY-MM-DD, e.g. 2027-02-08")
+    return day
 
 
 def set_day(ctx: Context, day: date, is_workday: bool, note: str = "") -> dict[str, Any]:

@@ -23,6 +23,22 @@ from haocha_cli.tomlfile import loads_toml
 KINDS = {"offline": "offline", "online": "online", "实体窗口": "offline", "窗口": "offline",
          "网上渠道": "online", "网上办理": "online", "线上": "online", "线下": "offline"}
 
+# 状态 as bureaus write it (an empty cell, or no 状态 column, is active). Read case-blind, a leading 已 dropped
+# (已停用 = 停用). Anything else refuses the file: a misread status would switch a window on or off unseen.
+ACTIVE_WORDS = ("启用", "在用", "正常", "有效", "是", "1", "true", "yes", "active")
+INACTIVE_WORDS = ("停用", "撤销", "注销", "关闭", "无效", "否", "0", "false", "no", "inactive")
+_STATUS = dict.fromkeys(ACTIVE_WORDS, 1) | dict.fromkeys(INACTIVE_WORDS, 0)
+STATUS_HINT = (f"write {'/'.join(ACTIVE_WORDS)} for one in use, {'/'.join(INACTIVE_WORDS)} for one no longer"
+               " in use, or leave the cell empty (in use)")
+
+# The keys a TOML organisation file's entries may have: a misspelt key would otherwise be dropped unseen.
+_KEYS = {
+    "counties": ("code", "name"),
+    "items": ("code", "name", "legal_days", "promised_days", "active"),
+    "windows": ("code", "name", "county", "county_name", "kind", "opening_hours", "active"),
+    "staff": ("code", "name", "county", "phone", "active"),
+}
+
 # Window-directory CSV headers as bureaus keep them, and their English twins.
 CSV_HEADERS = {
     "区县局": "county_name", "county_name": "county_name",
@@ -56,25 +72,53 @@ def load_org_file(path: str | Path) -> dict[str, Any]:
     path = regular_file(path)
     raw = path.read_bytes()
     if path.suffix.lower() == ".csv":
-        return {"windows": _read_window_csv(path, raw)}
+        windows, ignored = _read_window_csv(path, raw)
+        return {"windows": windows, "ignored_columns": ignored}
     data = loads_toml(decode_small_text(path, raw), str(path))
     result: dict[str, Any] = {}
     if "city" in data:
-        result["city"] = data["city"]
+        city = data["city"]
+        if not isinstance(city, dict):
+            raise InvalidInput(f"{path.name}: city must be a table", "write [city] with code, name and bureau_name")
+        unknown = [k for k in city if k not in ("code", "name", "bureau_name")]
+        if unknown:
+            raise InvalidInput(f"{path.name}: unknown key(s) {', '.join(unknown)} in [city]",
+                               "[city] has the keys code, name, bureau_name")
+        result["city"] = city
     for section in ("counties", "items", "windows", "staff"):
         entries = data.get(section, [])
         if not isinstance(entries, list):
             raise InvalidInput(f"{path}: [{section}] must be a list of tables", f"write [[{section}]] entries")
-        result[section] = [dict(e, _where=f"{path.name} {section} entry {i}") for i, e in enumerate(entries, 1)]
+        result[section] = [_toml_entry(path, section, i, e) for i, e in enumerate(entries, 1)]
     return result
 
 
-def _read_window_csv(path: Path, raw: bytes) -> list[dict[str, Any]]:
-    reader = csv.reader(io.StringIO(decode_small_text(path, raw), newline=""))
-    header = next(reader, None)
+def _toml_entry(path: Path, section: str, number: int, entry: Any) -> dict[str, Any]:
+    where = f"{path.name} {section} entry {number}"
+    if not isinstance(entry, dict):
+        return {"_where": where, "_problem": InvalidInput(f"{where} is not a table", f"write [[{section}]] entries")}
+    result = dict(entry, _where=where)
+    unknown = [k for k in entry if k not in _KEYS[section]]
+    if unknown:
+        result["_problem"] = InvalidInput(f"{where}: unknown key(s) {', '.join(unknown)}",
+                                          f"a {section} entry has the keys {', '.join(_KEYS[section])}")
+    return result
+
+
+def _read_window_csv(path: Path, raw: bytes) -> tuple[list[dict[str, Any]], list[str]]:
+    """The windows of a CSV window directory, and the columns it ignored. A line that cannot be read as it
+    stands (a cell too many or too few, a cell under no column, a broken quote) is an entry whose
+    ``_problem`` says so: the file is then refused with every such line named, never read half."""
+    reader = csv.reader(io.StringIO(decode_small_text(path, raw), newline=""), strict=True)
+    try:
+        header = next(reader, None)
+    except csv.Error as exc:
+        raise InvalidInput(f"{path.name}: the header line cannot be read ({exc})",
+                           "the first line must name the columns, separated by commas") from None
     if not header:
         raise InvalidInput(f"{path} is empty", "the first line must name the columns, e.g. 行政区划代码,窗口编码,窗口名称,窗口类型")
-    fields = [CSV_HEADERS.get(h.strip()) for h in header]
+    header = [h.strip() for h in header]
+    fields = [CSV_HEADERS.get(h) for h in header]
     missing = [f for f in _REQUIRED_WINDOW if f not in fields]
     if missing:
         names = {"code": "窗口编码", "name": "窗口名称", "county": "行政区划代码", "kind": "窗口类型"}
@@ -82,14 +126,51 @@ def _read_window_csv(path: Path, raw: bytes) -> list[dict[str, Any]]:
             f"{path.name}: missing column(s) {', '.join(names[m] + '/' + m for m in missing)}",
             f"columns found: {', '.join(header)}",
         )
+    for field in dict.fromkeys(f for f in fields if f):
+        both = [h for h, f in zip(header, fields, strict=True) if f == field]
+        if len(both) > 1:
+            raise InvalidInput(f"{path.name}: columns {' and '.join(both)} both give {field}", "keep one of them")
+    ignored = [h for h, f in zip(header, fields, strict=True) if f is None and h]
+    width = len(header)
+    if "opening_hours" in fields:
+        too_many = ('a cell holding a comma must be in double quotes: quote the hours cell ("09:00-12:00,13:30-17:00")'
+                    " or separate the spans with 、 or ;")
+    else:
+        too_many = 'a cell holding a comma must be in double quotes, e.g. "李沧区局政务服务大厅,二楼"'
     windows = []
-    for row in reader:
+    last = reader.line_num
+    while True:
+        try:
+            row = next(reader, None)
+        except csv.Error as exc:
+            where = f"{path.name} line {last + 1}"
+            last = reader.line_num
+            windows.append({"_where": where, "_problem": InvalidInput(
+                f"{where} cannot be split into cells ({exc})",
+                'a quote is not closed or not doubled: a quote inside a quoted cell is written ""')})
+            continue
+        if row is None:
+            break
+        where, last = f"{path.name} line {last + 1}", reader.line_num
         if not any(cell.strip() for cell in row):
             continue
-        entry = {f: cell.strip() for f, cell in zip(fields, row, strict=False) if f}
-        entry["_where"] = f"{path.name} line {reader.line_num}"
+        if len(row) > width and not any(cell.strip() for cell in row[width:]):
+            del row[width:]  # trailing empty cells: a spreadsheet's ragged right edge
+        entry: dict[str, Any] = {"_where": where}
+        if len(row) != width:
+            entry["_problem"] = InvalidInput(
+                f"{where}: {len(row)} cells where the header has {width} columns",
+                too_many if len(row) > width else
+                "a cell is missing or the line is cut off; an empty cell is nothing between two commas")
+        else:
+            stray = [cell.strip() for h, cell in zip(header, row, strict=True) if not h and cell.strip()]
+            if stray:
+                entry["_problem"] = InvalidInput(
+                    f"{where}: {stray[0]!r} is under a column without a header",
+                    too_many if "opening_hours" in fields else "name the column in the first line, or delete the cell")
+        entry.update({f: cell.strip() for f, cell in zip(fields, row, strict=False) if f})
         windows.append(entry)
-    return windows
+    return windows, ignored
 
 
 def _validate(db: sqlite_utils.Database, data: dict[str, Any], vault) -> dict[str, list[dict[str, Any]]]:
@@ -121,6 +202,9 @@ def _validate(db: sqlite_utils.Database, data: dict[str, Any], vault) -> dict[st
 
     def check(section: str, function: Callable[[dict[str, Any]], None]) -> None:
         for entry in data.get(section, []):
+            if "_problem" in entry:  # the line or entry cannot be read as it stands: nothing else is checked
+                problems.append(entry["_problem"])
+                continue
             try:
                 function(entry)
             except InvalidInput as exc:
@@ -128,13 +212,16 @@ def _validate(db: sqlite_utils.Database, data: dict[str, Any], vault) -> dict[st
 
     check("counties", county)
     known_counties = {r[0] for r in db.execute("SELECT code FROM counties")} | seen["counties"]
+    county_names = dict(db.execute("SELECT code, name FROM counties").fetchall()) | {
+        r["code"]: r["name"] for r in rows["counties"]}
 
     def county_of(e: dict[str, Any]) -> str:
         code = str(e.get("county", "")).strip()
         if code not in known_counties:
+            listed = ", ".join(f"{c} {county_names.get(c, '')}".rstrip() for c in sorted(known_counties))
             raise InvalidInput(
                 f"{e['_where']}: county {code or '(empty)'} does not exist",
-                f"known counties: {', '.join(sorted(known_counties))}",
+                f"known counties: {listed}",
             )
         return code
 
@@ -142,6 +229,9 @@ def _validate(db: sqlite_utils.Database, data: dict[str, Any], vault) -> dict[st
         need(e, "code", "name", "legal_days", "promised_days")
         code = once("items", e)
         try:
+            if any(isinstance(e[k], bool) or (isinstance(e[k], float) and not e[k].is_integer())
+                   for k in ("legal_days", "promised_days")):
+                raise ValueError("not a whole number")  # int() would take true as 1 and cut 5.5 to 5
             legal, promised = int(e["legal_days"]), int(e["promised_days"])
         except (TypeError, ValueError):
             raise InvalidInput(f"{e['_where']}: legal_days and promised_days must be whole numbers", "e.g. 20 and 5") from None
@@ -156,14 +246,17 @@ def _validate(db: sqlite_utils.Database, data: dict[str, Any], vault) -> dict[st
     def window(e: dict[str, Any]) -> None:
         need(e, "code", "name", "county", "kind")
         code = once("windows", e)
-        kind = KINDS.get(str(e["kind"]).strip())
+        kind = KINDS.get(str(e["kind"]).strip().lower())
         if kind is None:
             raise InvalidInput(f"{e['_where']}: window type {e['kind']!r} is not known", "use 实体窗口/网上渠道 or offline/online")
         hours = str(e.get("opening_hours") or "").strip() or None
         if hours is not None:
-            if parse_opening_hours(hours) is None:
-                raise InvalidInput(f"{e['_where']}: opening hours {hours!r} cannot be read",
-                                   "write spans such as 09:00-12:00,13:30-17:00, or leave the cell empty")
+            try:
+                hours = ",".join(f"{a:02d}:{b:02d}-{c:02d}:{d:02d}" for a, b, c, d in read_opening_hours(hours))
+            except ValueError as why:
+                reason = f": {why}" if str(why) else ""
+                raise InvalidInput(f"{e['_where']}: opening hours {hours!r} cannot be read{reason}",
+                                   "write spans such as 09:00-12:00,13:30-17:00, or leave the cell empty") from None
         rows["windows"].append({"code": code, "name": str(e["name"]).strip(), "county_code": county_of(e),
                                 "kind": kind, "opening_hours": hours, "active": _active(e)})
 
@@ -190,30 +283,63 @@ def _validate(db: sqlite_utils.Database, data: dict[str, Any], vault) -> dict[st
     return rows
 
 
+# One span: 09:00-12:00, also as clerks type it: 9:00 - 12:00, 09：00至12：00, 13:30~17:00.
+_SPAN = re.compile(r"(\d{1,2})[:：](\d{2})\s*[-–—~～至到]\s*(\d{1,2})[:：](\d{2})")
+# Between spans: a comma, or what a clerk uses where a comma would split the CSV cell (、 ; ，；), or spaces.
+_SPAN_SEPARATOR = re.compile(r"\s*[,，;；、]\s*|\s+")
+
+
+def read_opening_hours(text: str) -> list[tuple[int, int, int, int]]:
+    """``09:00-12:00,13:30-17:00`` → [(9, 0, 12, 0), (13, 30, 17, 0)]; ValueError (with the reason, or none
+    when the text is not spans at all) when it cannot be read."""
+    text = str(text).strip().strip(",，;；、").strip()  # a separator after the last span is a slip, not a span
+    spans, at = [], 0
+    while True:
+        m = _SPAN.match(text, at)
+        if not m:
+            raise ValueError("")
+        h1, m1, h2, m2 = (int(g) for g in m.groups())
+        span = m.group(0)
+        if h1 > 23 or m1 > 59 or h2 > 24 or m2 > 59 or (h2 == 24 and m2):
+            raise ValueError(f"{span} is not a time of day")
+        if (h2, m2) <= (h1, m1):
+            raise ValueError(f"the span {span} ends before it begins")
+        spans.append((h1, m1, h2, m2))
+        at = m.end()
+        if at == len(text):
+            return spans
+        sep = _SPAN_SEPARATOR.match(text, at)
+        if not sep or sep.end() == len(text):
+            raise ValueError("")
+        at = sep.end()
+
+
 def parse_opening_hours(text: str | None) -> list[tuple[time, time]] | None:
     """``09:00-12:00,13:30-17:00`` → [(09:00, 12:00), (13:30, 17:00)]; None when absent or unreadable."""
     if not text or not str(text).strip():
         return None
-    spans = []
-    for part in re.split(r"[,，;；、\s]+", str(text).strip()):
-        if not part:
-            continue
-        m = re.fullmatch(r"(\d{1,2}):(\d{2})\s*[-–~～至]\s*(\d{1,2}):(\d{2})", part)
-        if not m:
-            return None
-        h1, m1, h2, m2 = (int(g) for g in m.groups())
-        if h1 > 23 or h2 > 24 or m1 > 59 or m2 > 59:
-            return None
-        end = time(23, 59, 59) if h2 == 24 else time(h2, m2)
-        spans.append((time(h1, m1), end))
-    return spans or None
+    try:
+        spans = read_opening_hours(text)
+    except ValueError:
+        return None
+    return [(time(h1, m1), time(23, 59, 59) if h2 == 24 else time(h2, m2)) for h1, m1, h2, m2 in spans]
 
 
 def _active(entry: dict[str, Any]) -> int:
+    """An entry's 状态: 1 in use, 0 not; InvalidInput for a value that says neither."""
     value = entry.get("active", True)
+    if isinstance(value, bool):
+        return int(value)
+    if isinstance(value, int) and value in (0, 1):
+        return value
     if isinstance(value, str):
-        return 0 if value.strip().lower() in ("0", "false", "no", "停用", "否", "inactive") else 1
-    return 1 if value else 0
+        word = value.strip().lower()
+        if not word:
+            return 1
+        found = _STATUS.get(word.removeprefix("已") if len(word) > 1 else word)
+        if found is not None:
+            return found
+    raise InvalidInput(f"{entry['_where']}: status (状态) {value!r} is not known", STATUS_HINT)
 
 
 def import_org(ctx: Context, data: dict[str, Any]) -> dict[str, Any]:
@@ -254,7 +380,7 @@ def import_org(ctx: Context, data: dict[str, Any]) -> dict[str, Any]:
                 changes.append(f"updated {table} {row['code']}")
                 audit.record(ctx.db, ctx.operator, "catalogue.update", table, row["code"],
                              _public(old), _public(row))
-    return {**counts, "changes": changes}
+    return {**counts, "changes": changes, "ignored_columns": list(data.get("ignored_columns", []))}
 
 
 def _public(row: dict[str, Any]) -> dict[str, Any]:
@@ -290,9 +416,51 @@ def get_window(db: sqlite_utils.Database, code: str) -> dict[str, Any]:
 def get_county(db: sqlite_utils.Database, code: str) -> dict[str, Any]:
     rows = list(db.query("SELECT * FROM counties WHERE code = ?", [code]))
     if not rows:
-        known = [r[0] for r in db.execute("SELECT code FROM counties ORDER BY code")]
-        raise NotFound(f"county {code} does not exist", f"known counties: {', '.join(known)}")
+        raise NotFound(f"county {code} does not exist", f"known counties: {county_list(db)}")
     return rows[0]
+
+
+def county_list(db: sqlite_utils.Database, codes: list[str] | None = None) -> str:
+    """The counties as an error lists them: ``370202 市南区, 370203 市北区, …`` (all, or those of ``codes``)."""
+    rows = db.execute("SELECT code, name FROM counties ORDER BY code").fetchall()
+    names = dict(rows)
+    return ", ".join(f"{code} {names[code]}".rstrip() if code in names else code
+                     for code in (codes if codes is not None else [code for code, _ in rows]))
+
+
+# What a clerk adds to a county's name: 李沧区局 is 李沧区's bureau; 李沧 its short name (the name without 区/市/县).
+_COUNTY_SUFFIXES = ("自治县", "区", "市", "县", "旗")
+
+
+def _short_county_name(name: str) -> str:
+    for suffix in _COUNTY_SUFFIXES:
+        if name.endswith(suffix) and len(name) > len(suffix) + 1:
+            return name[: -len(suffix)]
+    return name
+
+
+def resolve_county(db: sqlite_utils.Database, text: str) -> str:
+    """The code of the county a clerk names: its code (370213), its name (李沧区), its short name (李沧) or its
+    bureau (李沧区局), full-width digits and surrounding spaces allowed. Unknown or ambiguous: an error listing
+    the counties as ``370213 李沧区``. Every ``--county`` option (and a ``county:`` role) comes through here."""
+    import unicodedata
+
+    given = unicodedata.normalize("NFKC", str(text or "")).strip()
+    rows = db.execute("SELECT code, name FROM counties ORDER BY code").fetchall()
+    if not given:
+        raise InvalidInput("the county is empty", f"name one: {county_list(db)}")
+    for code, _name in rows:
+        if given == code:
+            return code
+    wanted = given.removesuffix("局") if given.endswith("局") and len(given) > 2 else given
+    for match in (lambda name: name == wanted, lambda name: _short_county_name(name) == wanted):
+        found = [code for code, name in rows if name and match(unicodedata.normalize("NFKC", name).strip())]
+        if len(found) == 1:
+            return found[0]
+        if len(found) > 1:
+            raise InvalidInput(f"county {given!r} may be any of {county_list(db, found)}",
+                               "give the county's code")
+    raise NotFound(f"county {given} does not exist", f"known counties: {county_list(db)}")
 
 
 def show_org(ctx: Context) -> dict[str, Any]:

@@ -25,7 +25,8 @@ DEFAULTS: list[tuple[str, Any, str]] = [
     ("deadlines.rectify_days", 15, "working days to rectify (整改) a bad review"),
     ("deadlines.due_soon_days", 3, "working days before a deadline at which a case counts as due soon"),
     ("qr.url_template", "http://127.0.0.1:8000/r?w={window}&t={token}",
-     "the QR payload; {window} and {token} are filled in (point it at `haocha serve` behind your proxy)"),
+     "the QR payload; {window} and {token} are filled in (the public HTTPS address of `haocha serve` behind your"
+     " proxy: `qr generate` and `qr sheet` refuse this default and loopback addresses)"),
     ("qr.secret_env", "HAOCHA_QR_SECRET", "environment variable holding the QR secret; else the key file"),
     ("qr.token_length", 10, "characters of the QR token (HMAC-SHA256, base32)"),
     ("sampling.very_satisfied_rate", 0.05, "share of 非常满意 ratings the city spot-checks"),

@@ -23,6 +23,7 @@ from haocha_cli.db import open_db
 from haocha_cli.errors import InvalidInput, NotFound, PermissionDenied
 
 _ROLE = re.compile(r"^(admin|city|county:(\d{6}))$")
+_NAMED_COUNTY_ROLE = re.compile(r"^county[:：]\s*(\S.*)$")  # county:李沧区 (resolved against the database)
 ROLES_TEXT = "admin, city or county:<code>, e.g. county:370213"
 
 
@@ -68,17 +69,24 @@ class Operator:
 
 
 def parse_role(text: str, db: sqlite_utils.Database | None = None) -> tuple[str, str | None]:
-    """(role, county code) from ``admin``, ``city`` or ``county:<code>``; the county must exist in ``db``."""
+    """(role, county code) from ``admin``, ``city`` or ``county:<code>``; the county must exist in ``db``.
+    With ``db``, the county may be named as ``--county`` names it: ``county:李沧区``, ``county:李沧``."""
     match = _ROLE.match((text or "").strip())
-    if not match:
+    named = _NAMED_COUNTY_ROLE.match((text or "").strip()) if not match else None
+    if not (match or (named and db is not None)):
         raise InvalidInput(f"role {text!r} is not valid", f"use {ROLES_TEXT}")
-    if match.group(2) is None:
+    if match and match.group(2) is None:
         return match.group(1), None
-    code = match.group(2)
-    if db is not None and not db.execute("SELECT 1 FROM counties WHERE code = ?", [code]).fetchone():
-        known = ", ".join(r[0] for r in db.execute("SELECT code FROM counties ORDER BY code"))
-        raise InvalidInput(f"role {text!r} names an unknown county {code}", f"known counties: {known}")
-    return "county", code
+    from haocha_cli.catalogue import county_list, resolve_county
+
+    given = match.group(2) if match else named.group(1)
+    if db is None:
+        return "county", given
+    try:
+        return "county", resolve_county(db, given)  # county:李沧区 and county:李沧 are county:370213
+    except NotFound:
+        raise InvalidInput(f"role {text!r} names an unknown county {given}",
+                           f"known counties: {county_list(db)}") from None
 
 
 def parse_operator(text: str, db: sqlite_utils.Database | None = None, person: str | None = None) -> Operator:
@@ -130,7 +138,12 @@ class Context:
 
     def county_scope(self, county: str | None, doing: str) -> str | None:
         """The county a listing or export covers: the city any one (or all, None); a county operator its
-        own only. ``doing`` names what is refused, e.g. "see the cases"."""
+        own only. ``doing`` names what is refused, e.g. "see the cases". ``county`` is what a clerk typed: a
+        code, a name or a short name (``catalogue.resolve_county``); the code comes back."""
+        if county:
+            from haocha_cli.catalogue import resolve_county
+
+            county = resolve_county(self.db, county)
         if self.operator.is_city:
             return county
         own = self.operator.county_code

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import gc
 import hashlib
+import hmac
 import json
 import math
 import re
@@ -33,9 +34,10 @@ from haocha_cli import audit, files
 from haocha_cli.clock import now
 from haocha_cli.config import LEVELS
 from haocha_cli.context import Context
+from haocha_cli.db import get_meta
 from haocha_cli.errors import HaochaError, InvalidInput, NotFound
 from haocha_cli.indicators import INDICATORS, in_scope, version_on, weights
-from haocha_cli.privacy import mask_numbers, mask_phone, mask_values, normalize_phone
+from haocha_cli.privacy import mask_numbers, mask_phone, mask_values, masked_numbers, normalize_phone
 from haocha_cli.profiles import (
     FIELDS,
     INDICATOR_CODES,
@@ -67,8 +69,24 @@ CASE_FLUSH = 500
 FLAG_SCAN_DAYS = 7  # days of ratings the suspicious-rating scan reads at once  # bad reviews handed to the closed loop at once
 CACHE_LIMIT = 200_000  # phones remembered per import; beyond, the caches start again (memory stays flat)
 FIRST_REJECTS = 10
+# The phases of a file's import, in order, as ``progress(phase, done, total)`` reports them: "read" in bytes
+# of the file (the rows are validated and written as they are read); "cases", the bad reviews handed to
+# the closed loop of those in the batch (most are handed while reading: the rest after the last byte);
+# "flags", the batch's days scanned for suspicious ratings (not in a dry run); "write", the batch's
+# commit, which cannot count (total None). A phase with nothing to do is not reported.
+PHASES = ("read", "cases", "flags", "write")
+Progress = Callable[[str, int, "int | None"], None]
+# Without a declared scale, a file is coded (and stops) when its first CODED_LEVELS levels that are a name or a
+# code 1–5 are all codes (or all of them are, in a shorter file); one name among them makes it a file of names,
+# where a code rejects its row. Empty and unreadable levels (0, N/A) do not count.
+CODED_LEVELS = 100
 RAW_LIMIT = 1 << 20  # characters of a rejected line kept when it cannot be split into cells
 T = (0.0, 0.0, 25.0, 50.0, 75.0, 100.0)  # t(s) = (s - 1) / 4 * 100, indexed by s
+_CASE_NO, _ROUND = RATING_COLUMNS.index("case_no"), RATING_COLUMNS.index("rating_round")
+_ROUND_NAMES = {1: "a first rating", 2: "a follow-up rating (追评)"}
+# The rejects round trip (docs/import.md): the columns a rejects file adds to the batch's own.
+REASON_COLUMN, REF_COLUMN = "reject_reason", "reject_ref"
+_REF = re.compile(r"^B(\d{1,18})-L(\d{1,18})-([0-9a-f]{16})$", re.IGNORECASE)
 
 # Reason codes of rejected rows, with what they mean (docs/import.md lists the same).
 REASONS = {
@@ -79,6 +97,8 @@ REASONS = {
     "id_missing": "no rating id (评价编号)",
     "excel_number": "an id, case number or phone that a spreadsheet turned into a number like 3.70E+21",
     "duplicate_in_file": "the rating id appears earlier in the same file",
+    "case_rated_twice": "the service case (办件编号) already has a rating of this round from the source, stored or"
+                        " earlier in the file: one first rating and one 追评 per 办件 (一事一评)",
     "time_missing": "no rating time (评价时间)",
     "time_invalid": "the time is not a date and time haocha reads, has no time of day, is before 2000-01-01,"
                     " has an offset beyond ±14:00 or falls outside the years 1–9999",
@@ -91,6 +111,9 @@ REASONS = {
     "window_unknown": "the window code is not in the catalogue (a window of another city?)",
     "window_inactive": "the window was deactivated before the rating's time",
     "item_unknown": "the service item (事项) is neither a code nor a name of the catalogue",
+    "item_mismatch": "the item name (事项名称) is not the catalogue's name of the item code (事项编码)",
+    "window_mismatch": "the window name (窗口名称) is not the catalogue's name of the window code (窗口编码)",
+    "county_mismatch": "the county (区县局, 行政区划代码) or city (所属市) given is not the window's",
     "level_missing": "no level (评价等级)",
     "level_invalid": "the level is not a level name, nor a code of the declared scale",
     "score_invalid": "an indicator score is not a whole number 1–5",
@@ -115,6 +138,7 @@ _DATE_TIME = re.compile(
 _CHINESE = re.compile(
     r"^(\d{4})年(\d{1,2})月(\d{1,2})日\s*(?:(\d{1,2})[:时](\d{1,2})(?:[:分](\d{1,2})秒?)?分?)?$")
 _COMPACT = re.compile(r"^(\d{4})(\d{2})(\d{2})(\d{2})(\d{2})(\d{2})?$")
+_PHONE_MASK = re.compile(r"^(?:\d{3,4}\*{4}\d{2,4}|\*{4})$")  # what _mask_any leaves of a phone cell
 _SPLIT_TAGS = re.compile(r"[,，、;；|/\s]+")
 _ANONYMOUS = {"": None, "1": 1, "是": 1, "y": 1, "yes": 1, "true": 1, "匿名": 1, "0": 0, "否": 0, "n": 0,
               "no": 0, "false": 0, "实名": 0}
@@ -125,6 +149,9 @@ _LEVEL_NAMES = {**{name: i + 1 for i, name in enumerate(LEVELS)},
 _SCOPE = {code: scope for code, _, _, _, _, scope, _ in INDICATORS}
 _INDICATOR_NAME = {code: name for code, _, _, name, _, _, _ in INDICATORS}
 _LINE_WORD = {"csv": "line", "jsonl": "line", "json": "element", "xlsx": "row", "form": "record"}
+_UNSEEN = object()  # a name cell not resolved yet (None in the memos means a blank cell)
+# 李沧区局, 李沧区烟草专卖局, 李沧分局: a county's bureau stands for the county (longest first)
+_AGENCY_SUFFIXES = ("烟草专卖分局", "烟草专卖局", "烟草分局", "烟草局", "分局", "局")
 
 
 class _Reject(Exception):  # noqa: N818 - a control-flow signal, not an error
@@ -133,6 +160,15 @@ class _Reject(Exception):  # noqa: N818 - a control-flow signal, not an error
     def __init__(self, code: str, reason: str):
         self.code = code
         self.reason = reason
+
+
+class _LevelCode(Exception):  # noqa: N818 - a control-flow signal, not an error
+    """A level code 1–5, no scale declared, and the file not yet known to be of names: the row is held."""
+
+    __slots__ = ("value",)
+
+    def __init__(self, value: str):
+        self.value = value
 
 
 # --- public API -----------------------------------------------------------------------------------
@@ -151,11 +187,23 @@ def find_batch(db: sqlite_utils.Database, sha256: str) -> int | None:
     return row[0] if row else None
 
 
+def case_rating(db: sqlite_utils.Database, source: str, case_no: str, rating_round: int) -> dict[str, Any] | None:
+    """The rating that a service case (办件编号) already has in a round (1 first, 2 追评) from a source, or None.
+
+    一事一评: while there is one, another rating of that case and round from the source is rejected
+    ``case_rated_twice`` (an import checks each group of rows so, by the same index); the rating page asks this
+    before it shows a follow-up form."""
+    row = db.execute("SELECT rating_id, batch_id, line FROM ratings WHERE source = ? AND case_no = ?"
+                     " AND rating_round = ? ORDER BY id LIMIT 1", [source, case_no, rating_round]).fetchone()
+    return {"rating_id": row[0], "batch": row[1], "line": row[2]} if row else None
+
+
 def import_file(ctx: Context, path: str | Path, *, profile: str | Path | Profile | None = None,
                 level_scale: str | None = None, encoding: str | None = None, source: str | None = None,
-                dry_run: bool = False, progress: Callable[[int, int], None] | None = None) -> dict[str, Any]:
+                dry_run: bool = False, progress: Progress | None = None) -> dict[str, Any]:
     """Import one rating file as one batch (city's task). Returns the summary (see ``summary`` keys in
-    docs/import.md). A file already imported returns status "already imported" and changes nothing."""
+    docs/import.md). A file already imported returns status "already imported" and changes nothing.
+    ``progress(phase, done, total)`` is told of each phase (``PHASES``) as it goes."""
     ctx.require_city("importing ratings")
     path = Path(path)
     prof = profile if isinstance(profile, Profile) else load_profile(profile)
@@ -171,8 +219,8 @@ def import_file(ctx: Context, path: str | Path, *, profile: str | Path | Profile
     try:
         job = _Job(ctx, prof, scale, source or prof.source, table.format, _file_name(path), sha, table.encoding,
                    dry_run, excel_epoch=table.excel_epoch)
-        return job.run(table.header, table.rows,
-                       progress=(lambda: progress(table.position(), table.size)) if progress else None)
+        return job.run(table.header, table.rows, phases=progress,
+                       progress=(lambda: progress("read", table.position(), table.size)) if progress else None)
     finally:
         table.close()
 
@@ -249,10 +297,14 @@ class _Job:
         self.reader_tally, self.writer_tally = _Tally(), _Tally()
         self.ignored: list[str] = []
         self.cases_opened = 0
+        self.cases_handed = 0  # bad reviews handed to the closed loop (the "cases" phase counts them)
         self.flags_raised = 0
         self.seconds = {"cases": 0.0, "flags": 0.0}  # the closed loop's and the flag scan's share of the time
         self.tokens_failed = 0
+        self.tokens_old = 0  # tokens of the previous QR secret in its grace period (an old sticker: old_token)
+        self.restored = 0  # rows of a rejects file whose reject_ref named a reject of this database
         self.levels_by_code = 0
+        self.levels_named = False  # set once a level name is read: the file is of names (see CODED_LEVELS)
         self.ids: list[int] = []
         self.now_text = now().isoformat(sep=" ")
         self.gc_was_on = True
@@ -288,6 +340,43 @@ class _Job:
         self.token_cache: dict[tuple[str, str], int] = {}
         self.phone_cache: dict[str, tuple[str, str]] = {}
         self.contact_cache: dict[str, int] = {}
+        self._load_names()
+
+    def _load_names(self) -> None:
+        """What the name columns (事项名称, 窗口名称, 区县局, 所属市) are checked against: dicts by normalised
+        name, built once; each distinct cell of a file is then resolved once (the named_* memos)."""
+        db = self.db
+        self.item_names: dict[str, str] = dict(db.execute("SELECT code, name FROM items"))
+        self.item_by_key = {normalize_label(name): code for code, name in self.item_names.items()}
+        self.item_by_key.update({normalize_label(code): code for code in self.item_names})
+        self.window_names: dict[str, str] = dict(db.execute("SELECT code, name FROM windows"))
+        self.windows_by_key: dict[str, set[str]] = {}
+        for code, name in self.window_names.items():
+            for key in (normalize_label(name), normalize_label(code)):
+                self.windows_by_key.setdefault(key, set()).add(code)
+        self.county_names: dict[str, str] = dict(db.execute("SELECT code, name FROM counties"))
+        self.county_by_key = {normalize_label(name): code for code, name in self.county_names.items()}
+        self.county_by_key.update({code: code for code in self.county_names})
+        # A short name (李沧 for 李沧区, 胶州 for 胶州市) matches when no other county has it.
+        shorts: dict[str, list[str]] = {}
+        for code, name in self.county_names.items():
+            key = normalize_label(name)
+            if len(key) > 2 and key[-1] in "区县市旗":
+                shorts.setdefault(key[:-1], []).append(code)
+        for short, codes in shorts.items():
+            if len(codes) == 1:
+                self.county_by_key.setdefault(short, codes[0])
+        city_code = get_meta(db, "city_code") or str(self.ctx.config["city_code"])
+        self.city_name = get_meta(db, "city_name") or str(self.ctx.config["city_name"])
+        city_key = normalize_label(self.city_name)
+        short_city = [city_key[:-1]] if len(city_key) > 2 and city_key[-1] == "市" else []
+        # 青岛市烟草专卖局李沧分局, 青岛市李沧区, 青岛李沧: the city (or its bureau) before a county's name
+        self.city_prefixes = [f"{city_key}烟草专卖局", f"{city_key}烟草局", city_key, *short_city]
+        self.city_keys = {city_code, city_key, *short_city}
+        self.named_items: dict[str, str | None] = {}
+        self.named_windows: dict[str, frozenset[str] | None] = {}
+        self.named_counties: dict[str, str | None] = {}
+        self.named_cities: dict[str, bool | None] = {}
 
     def _day(self, day: str) -> tuple:
         """(version, {mode: (W, weights, plain index per level)}) of the indicator version in force."""
@@ -322,9 +411,11 @@ class _Job:
             if target in fields:
                 label = _field_label(target)
                 raise InvalidInput(f"{self.file_name}: columns {sources[target]!r} and {name!r} both give {label}",
-                                   "remove one of them, or map the right one in a profile")
+                                   'remove one of them, or in a profile map the other to "" to ignore it')
             fields[target] = i
             sources[target] = name
+        if "item_name" in fields and "item_code" not in fields:
+            fields["item_code"] = fields.pop("item_name")  # names only: the name column is the item column
         self.ignored = ignored
         self._check_required(fields, header)
         self.header = header
@@ -416,12 +507,14 @@ class _Job:
     # -- the run --
 
     def run(self, header: list[str] | None, rows: Iterator, *, progress: Callable[[], None] | None = None,
-            ) -> dict[str, Any]:
+            phases: Progress | None = None) -> dict[str, Any]:
+        self.phase = phases or _no_phase
         self._load_catalogue()
         if header is not None:
             self._map_header(header)
         else:
             self._json_setup()
+        rows = self._restore_rows(rows)
         conn = self.conn
         outer = conn.in_transaction
         restore: list[str] = []
@@ -497,9 +590,15 @@ class _Job:
         self._drive(self._produce(rows), progress)
         self._flush_rejects()
         self._flush_aggregates()
+        cases = self.cases_handed + len(self.pending_cases)
+        if cases:
+            self.phase("cases", self.cases_handed, cases)
         self._flush_cases()
+        if cases:
+            self.phase("cases", cases, cases)
         if not self.dry_run:
             self._scan_flags()
+        self.phase("write", 0, None)  # the batch row, the audit event and the commit (in run)
         if not self.header:
             self.ignored = list(self.ignored_keys)
         self.rejected = self.reader_tally.rejected + self.writer_tally.rejected
@@ -537,7 +636,8 @@ class _Job:
             "rejected": self.rejected, "reasons": dict(sorted(reasons.items(), key=lambda kv: (-kv[1], kv[0]))),
             "first_rejects": first, "ignored_columns": self.ignored,
             "cases_opened": self.cases_opened, "flags_raised": self.flags_raised,
-            "qr_tokens_not_verified": self.tokens_failed,
+            "qr_tokens_not_verified": self.tokens_failed, "qr_tokens_old": self.tokens_old,
+            "rejects_restored": self.restored,
             **({"ids": self.ids} if self.keep_ids else {}),
         }
 
@@ -547,25 +647,36 @@ class _Job:
                     reason: str, obj: dict[str, Any] | None = None) -> tuple:
         """Count a rejected row and return it as stored: phone masked in the row, encrypted beside it.
 
-        A phone number written in another cell (a comment, a misaligned row) is masked too, for good; a line
-        that could not be split is stored masked and kept whole, encrypted, for `--reveal-phones`."""
+        A phone number written in another cell (a comment, a misaligned row) is masked too; the cells masked
+        are kept as they were, encrypted (cells_enc), for the rejects round trip. A line that could not be
+        split is stored masked and kept whole, encrypted, for `--reveal-phones` and the round trip."""
         reason = mask_numbers(reason)  # a reason may quote the cell
         tally.count(line, code, reason)
-        phone_enc = None
+        phone_enc = cells_enc = None
+        originals: dict[str, Any] = {}
         if cells is not None and self.header:
             cells = list(cells[: self.width])
             if self.phone_pos is not None and self.phone_pos < len(cells) and cells[self.phone_pos].strip():
                 phone_enc = self._encrypt(cells[self.phone_pos])
+                originals[str(self.phone_pos)] = cells[self.phone_pos]
                 cells[self.phone_pos] = _mask_any(cells[self.phone_pos])
-            text = json.dumps([mask_numbers(c) for c in cells], ensure_ascii=False)
+            shown = []
+            for i, cell in enumerate(cells):
+                masked = mask_numbers(cell)
+                if masked != cell:
+                    originals[str(i)] = cell
+                shown.append(masked)
+            text = json.dumps(shown, ensure_ascii=False)
         elif obj is not None:
             obj = dict(obj)
             for key, value in obj.items():
                 value_text = cell_text(value)
                 if self.profile.field_for(key) == "rater_phone" and value_text.strip():
                     phone_enc = self._encrypt(value_text)
+                    originals[key] = value
                     obj[key] = _mask_any(value_text)
                 elif mask_numbers(value_text) != value_text:
+                    originals[key] = value
                     obj[key] = mask_numbers(value_text)
             text = json.dumps(obj, ensure_ascii=False, default=str)
         else:
@@ -576,10 +687,80 @@ class _Job:
             if masked != raw:
                 phone_enc = self.ctx.vault._fernet.encrypt(raw.encode("utf-8")).decode("ascii")
             text = json.dumps(masked, ensure_ascii=False)
-        return (self.batch_id, line, text, code, reason, phone_enc)
+        if originals:
+            cells_enc = self.ctx.vault._fernet.encrypt(
+                json.dumps(originals, ensure_ascii=False, default=str).encode("utf-8")).decode("ascii")
+        return (self.batch_id, line, text, code, reason, phone_enc, cells_enc)
 
     def _encrypt(self, text: str) -> str:
         return self.ctx.vault._fernet.encrypt(text.strip().encode("utf-8")).decode("ascii")
+
+    # -- the rejects round trip --
+
+    def _restore_rows(self, rows: Iterator) -> Iterator:
+        """The rows of a fixed rejects file with their masked cells given back (docs/import.md, "Rejected rows").
+
+        A row whose reject_ref names a reject of this database (its check verifies) takes, in every cell that
+        comes back as the rejects file wrote it, the cell as it was: the phone, a comment with a phone in it,
+        a cell the file wrote with a leading apostrophe or with visible escapes. A cell that was changed is
+        taken as typed. A reference gives back one row per file; one that names no reject here (typed,
+        changed, another database's) does nothing. A file without the column is not touched."""
+        if self.header:
+            found = [i for i, h in enumerate(self.header) if normalize_header(h) == REF_COLUMN]
+            if not found:
+                return rows
+            return self._restoring(rows, found[-1])
+        return self._restoring(rows, None)
+
+    def _restoring(self, rows: Iterator, ref_pos: int | None) -> Iterator:
+        positions: dict[str, int] = {}
+        for i, name in enumerate(self.header or []):
+            positions.setdefault(name, i)
+            positions.setdefault(normalize_header(name), i)
+        used: set[tuple[int, int]] = set()
+        for item in rows:
+            line, cells, obj, raw, error = item
+            if cells is not None:
+                ref = cells[ref_pos] if ref_pos is not None and ref_pos < len(cells) else ""
+            else:
+                ref = obj.get(REF_COLUMN) if obj is not None else None
+            if isinstance(ref, str) and ref.strip():
+                named, fixes = self._reject_fixes(ref.strip(), used)
+                if fixes is not None:
+                    if cells is not None:
+                        cells, given = _restore_cells(list(cells), positions, ref_pos, fixes)
+                    else:
+                        obj, given = _restore_object(obj, fixes)
+                    if given:  # a reference that fits no cell of the row (another row's) is not used up by it
+                        used.add(named)
+                        self.restored += 1
+                        item = (line, cells, obj, raw, error)
+            yield item
+
+    def _reject_fixes(self, ref: str, used: set[tuple[int, int]]) -> tuple[tuple[int, int] | None, tuple | None]:
+        """(batch, line) of the reject named by ``ref`` and what it gives back; None when it names none of this
+        database's rejects, or one that gave its cells to an earlier row of the file."""
+        match = _REF.match(ref)
+        if match is None:
+            return None, None
+        named = (int(match.group(1)), int(match.group(2)))
+        if named in used:
+            return None, None
+        row = self.conn.execute("SELECT r.raw, r.phone_enc, r.cells_enc, b.header, b.profile FROM rejects r"
+                                " JOIN batches b ON b.id = r.batch_id WHERE r.batch_id = ? AND r.line = ?",
+                                list(named)).fetchone()
+        if row is None:
+            return None, None
+        raw, phone_enc, cells_enc, header, profile = row
+        if not hmac.compare_digest(reject_ref(self._ref_key(), *named, raw).lower(), ref.lower()):
+            return None, None
+        return named, _fixes_of(self.ctx, json.loads(raw), phone_enc, cells_enc, json.loads(header), profile)
+
+    def _ref_key(self) -> bytes:
+        key = getattr(self, "ref_key", None)
+        if key is None:
+            key = self.ref_key = _ref_key(self.ctx.keys.data_key)
+        return key
 
     # -- the producer: read and validate --
 
@@ -593,6 +774,7 @@ class _Job:
         getter, tail, width, ind_getter = self.getter, self.tail, self.width, self.ind_getter
         is_json = not self.header
         windows, channels, items, levels = self.windows, self.channels, self.items, self.levels
+        named_items, named_windows, named_cities = self.named_items, self.named_windows, self.named_cities
         day_info, day_of = self.day_info, self._day
         now_s = self.now_text
         earliest = EARLIEST_TEXT
@@ -610,6 +792,9 @@ class _Job:
         group_scores: list = []
         pending: list[list] = []
         rejects: list[tuple] = []
+        # No scale declared: rows with a level code wait here until the file shows names or codes (CODED_LEVELS).
+        undecided = self.scale is None
+        held: list[tuple] = []
         read = 0
         for line, cells, obj, raw, error in rows:
             read += 1
@@ -637,7 +822,7 @@ class _Job:
                 cells.extend(tail)  # absent fields: their defaults (a reject keeps cells[:width])
             try:
                 (rid, when, wcode, chan, item, lvl, case_no, rnd, comment, phone, anon, staff, token, problems,
-                 scores_text, county) = getter(cells)
+                 scores_text, county, iname, wname, cname, city) = getter(cells)
                 # rating id
                 if rid_from is None or rid.strip():
                     rid = rid.strip()
@@ -669,6 +854,23 @@ class _Job:
                 if win is None:
                     win = self._window(wcode, county, channel, cmode)
                 wcode, wcounty, kind, active, deactivated = win
+                # what the file says beside the window code: its name, county and city (one lookup each)
+                if wname:
+                    named = named_windows.get(wname, _UNSEEN)
+                    if named is _UNSEEN:
+                        named = self._named_window(wname)
+                    if named is not None and wcode not in named:
+                        raise _Reject("window_mismatch", f"窗口编码 {wcode} is {self.window_names[wcode]}, "
+                                                         f"not {wname.strip()}")
+                if county or cname:
+                    self._check_county(wcode, wcounty, county, cname)
+                if city:
+                    named = named_cities.get(city, _UNSEEN)
+                    if named is _UNSEEN:
+                        named = self._named_city(city)
+                    if named is False:
+                        raise _Reject("county_mismatch", f"窗口编码 {wcode} is in {self.city_name}, "
+                                                         f"not {city.strip()}")
                 if not active and (deactivated is None or when >= deactivated):
                     raise _Reject("window_inactive", f"window {wcode} was deactivated "
                                   + (f"on {deactivated}, before this rating" if deactivated else
@@ -686,11 +888,29 @@ class _Job:
                             code = ""
                 else:
                     code = ""
+                if iname:  # the item name beside the code: the code is the item, the name must agree
+                    named = named_items.get(iname, _UNSEEN)
+                    if named is _UNSEEN:
+                        named = self._named_item(iname)
+                    if named is not None:
+                        if not code:
+                            if not named:
+                                raise _Reject("item_unknown", f"service item {iname.strip()!r} is not in the catalogue")
+                            code = named
+                        elif named != code:
+                            raise _Reject("item_mismatch", f"事项编码 {code} is {self.item_names[code]}, "
+                                                           f"not {iname.strip()}")
                 # level
                 level = levels.get(lvl)
                 by_code = False
                 if level is None:
                     level, by_code = self._level(lvl, line)
+                if undecided:  # a level name: the file is of names, and the codes held are its rows' problems
+                    undecided, self.levels_named = False, True
+                    for held_line, held_cells, held_obj, value in held:
+                        rejects.append(reject(tally, held_line, held_cells, None, "level_invalid",
+                                              _stray_code_reason(value), held_obj))
+                    held = []
                 # optional fields
                 if case_no:
                     case_no = case_no.strip()
@@ -743,11 +963,18 @@ class _Job:
                         token_ok = self.token_cache.get((wcode, token))
                         if token_ok is None:
                             token_ok = self._verify_token(wcode, token)
+                        if token_ok == 2:  # the previous QR secret's: judged by the rating's time (qr.token_at)
+                            token_ok = self._old_token_at(when)
                         if not token_ok:
                             self.tokens_failed += 1
             except _Reject as exc:
                 rejects.append(reject(tally, line, None if is_json else cells, None, exc.code, exc.reason,
                                       obj if is_json else None))
+                continue
+            except _LevelCode as exc:
+                held.append((line, None if is_json else cells, obj if is_json else None, exc.value))
+                if len(held) >= CODED_LEVELS:
+                    raise self._coded_file(held) from None
                 continue
             row = [next_id, rid, line, when, day, wcode, wcounty, kind, channel, code, level, index, info[0],
                    scores_json, problems_json, case_no, rnd_value, comment, contact, anonymous, staff, token,
@@ -767,6 +994,8 @@ class _Job:
             elif len(rejects) >= group_rows:
                 yield ([], [], [], [], rejects, read)
                 rejects = []
+        if held:  # every level read was a code
+            raise self._coded_file(held)
         self.read = read
         if group or rejects:
             yield (group, group_src, group_scores, pending, rejects, read)
@@ -807,8 +1036,74 @@ class _Job:
             return found
         raise _Reject("window_missing", "the window code (窗口编码) is empty")
 
+    # Name cells, resolved once per distinct text (the memos are cleared past CACHE_LIMIT, as the phones are).
+    # None: the cell is blank (nothing to check).
+
+    def _named_item(self, text: str) -> str | None:
+        """The item an item-name cell names: its code, or '' when no item has that name (or code)."""
+        key = normalize_label(text)
+        found = self.item_by_key.get(key, "") if key else None
+        return _remember(self.named_items, text, found)
+
+    def _named_window(self, text: str) -> frozenset[str] | None:
+        """The windows a window-name cell names (names need not be unique), empty when none has it."""
+        key = normalize_label(text)
+        found = frozenset(self.windows_by_key.get(key, ())) if key else None
+        return _remember(self.named_windows, text, found)
+
+    def _named_county(self, text: str) -> str | None:
+        """The county a county cell names: by code (a 9- or 12-digit division code by its first six digits),
+        name, short name (李沧), with its bureau's suffix (李沧区局, 李沧区烟草专卖局) or the city before it
+        (青岛市李沧区); '' when it names none."""
+        found = self.named_counties.get(text, _UNSEEN)
+        if found is not _UNSEEN:
+            return found  # type: ignore[return-value]
+        key = normalize_label(text)
+        if not key:
+            return _remember(self.named_counties, text, None)
+        if key.isdigit() and len(key) in (9, 12):
+            key = key[:6]
+        found = ""
+        for form in self._place_forms(key):
+            found = self.county_by_key.get(form, "")
+            if found:
+                break
+        return _remember(self.named_counties, text, found)
+
+    def _named_city(self, text: str) -> bool | None:
+        """Whether a city cell (所属市) names the catalogue's city: its code, name or short name (青岛)."""
+        key = normalize_label(text)
+        if not key:
+            return _remember(self.named_cities, text, None)
+        if key.isdigit() and len(key) in (9, 12):
+            key = key[:6]
+        return _remember(self.named_cities, text, any(form in self.city_keys for form in self._place_forms(key)))
+
+    def _place_forms(self, key: str) -> list[str]:
+        """A place cell as written, without its bureau's suffix (局, 烟草专卖局), and without the city before it."""
+        forms = [key]
+        for suffix in _AGENCY_SUFFIXES:
+            if key.endswith(suffix) and len(key) > len(suffix):
+                forms.append(key[: -len(suffix)])
+                break
+        for prefix in self.city_prefixes:
+            forms += [f[len(prefix):] for f in forms if f.startswith(prefix) and len(f) > len(prefix)]
+        return forms
+
+    def _check_county(self, wcode: str, wcounty: str, county: str, cname: str) -> None:
+        """The county code (行政区划代码) and county name (区县局) cells, when given, must be the window's county."""
+        for text in (county, cname):
+            if text:
+                named = self._named_county(text)
+                if named is not None and named != wcounty:
+                    raise _Reject("county_mismatch", f"窗口编码 {wcode} is in {self.county_names.get(wcounty, wcounty)}"
+                                                     f" ({wcounty}), not {text.strip()}")
+
     def _level(self, text: str, line: int) -> tuple[int, bool]:
-        """(level, read by code); a numeric code without a declared scale stops the whole file."""
+        """(level, read by code). A code 1–5 is read by the declared scale. Without a scale, a code in a file
+        of names rejects its row, and one met before the file is known to be of names raises _LevelCode (the
+        row is held back until the file's first CODED_LEVELS levels tell; see _validate). Anything else that
+        is neither a name nor a code 1–5 (0, 9, 4.5, N/A) rejects its row."""
         value = text.strip()
         if not value:
             raise _Reject("level_missing", "the level (评价等级) is empty")
@@ -818,18 +1113,27 @@ class _Job:
             return level, False
         if _NUMBER.match(value):
             number = float(value)
+            if not (number.is_integer() and 1 <= number <= 5):
+                if self.scale is not None:
+                    raise _Reject("level_invalid", f"level code {value} is not 1–5 on the {self.scale} scale")
+                raise _Reject("level_invalid", f"{value!r} is not a level ({' / '.join(reversed(LEVELS))}), "
+                                               "nor a level code 1–5")
             if self.scale is None:
-                raise InvalidInput(
-                    f"{self.file_name}: {self.word} {line}: level {value!r} is a numeric code and no level scale is "
-                    "declared; nothing was imported",
-                    "level codes run both ways: give --level-scale national (GB/T 39046: 1 = 非常满意) or "
-                    "--level-scale platform (5 = 非常满意), or a profile that declares it; names such as 非常满意 "
-                    "are always accepted")
-            mapped = LEVEL_SCALES[self.scale].get(int(number)) if number.is_integer() else None
-            if mapped is None:
-                raise _Reject("level_invalid", f"level code {value} is not 1–5 on the {self.scale} scale")
-            return mapped, True
+                if self.levels_named:
+                    raise _Reject("level_invalid", _stray_code_reason(value))
+                raise _LevelCode(value)
+            return LEVEL_SCALES[self.scale][int(number)], True
         raise _Reject("level_invalid", f"{value!r} is not a level ({' / '.join(reversed(LEVELS))})")
+
+    def _coded_file(self, held: list[tuple]) -> InvalidInput:
+        """The error that stops a file whose levels are codes and no scale is declared."""
+        line, value = held[0][0], held[0][3]
+        return InvalidInput(
+            f"{self.file_name}: {self.word} {line}: level {value!r} is a numeric code (the file's levels are codes, "
+            "not names) and no level scale is declared; nothing was imported",
+            "level codes run both ways: give --level-scale national (GB/T 39046: 1 = 非常满意) or "
+            "--level-scale platform (5 = 非常满意), or a profile that declares it; names such as 非常满意 "
+            "are always accepted")
 
     def _compose_id(self, cells: list[str], case_no: str, rnd: int) -> str:
         parts = []
@@ -895,6 +1199,10 @@ class _Job:
             raise _excel_number("phone number", value)
         phone = normalize_phone(value)
         if phone is None:
+            if _PHONE_MASK.match(value):  # as a rejects file writes it, without the reject_ref that gives it back
+                raise _Reject("phone_invalid", f"phone number {value} is masked, as `batches rejects` writes"
+                                               " it: only the row's unchanged reject_ref, in the database that wrote"
+                                               " it, gives the number back; otherwise type the number in full")
             raise _Reject("phone_invalid", f"phone number {_mask_any(value)} is not a plausible mobile or landline")
         if len(self.phone_cache) > CACHE_LIMIT:
             self.phone_cache.clear()
@@ -903,13 +1211,23 @@ class _Job:
         return entry
 
     def _verify_token(self, window: str, token: str) -> int:
-        from haocha_cli.qr import verify_token
+        """1 the current QR secret's token, 2 only the previous secret's (whatever the time), 0 neither."""
+        from haocha_cli.qr import token_secret
 
-        ok = 1 if verify_token(self.ctx.keys.qr_secret, window, token, int(self.ctx.config["qr.token_length"])) else 0
+        ok = token_secret(self.ctx.keys, window, token, int(self.ctx.config["qr.token_length"]))
         if len(self.token_cache) > CACHE_LIMIT:
             self.token_cache.clear()
         self.token_cache[(window, token)] = ok
         return ok
+
+    def _old_token_at(self, when: str) -> int:
+        """token_ok of a rating made at ``when`` with a token of the previous QR secret: 1 made before the
+        rotation, 2 within its grace period (flag old_token, counted as qr_tokens_old), 0 after it."""
+        from haocha_cli.qr import token_at
+
+        verdict = token_at(self.ctx.keys, 2, when)
+        self.tokens_old += verdict == 2
+        return verdict
 
     # -- the consumer: write --
 
@@ -921,15 +1239,24 @@ class _Job:
         group, group_src, group_scores, pending, rejects, read = message
         if rejects:
             self.reject_rows.extend(rejects)
+        full = len(group)
+        if group:
+            group, group_src, group_scores, pending = self._one_per_case(group, group_src, group_scores, pending)
         if group:
             if pending:
                 self._resolve_contacts(pending)
             count = len(group)
-            sql = self.insert_sql.get(count)
+            # A group that lost rows to case_rated_twice goes in one row per statement: a statement of every
+            # odd size would stay prepared in the connection's statement cache, a large program apiece.
+            size = count if count == full else 1
+            sql = self.insert_sql.get(size)
             if sql is None:
-                sql = self.insert_sql[count] = (self.insert_head + ", ".join([self.row_sql] * count)
-                                                + " ON CONFLICT (source, rating_id) DO NOTHING")
-            inserted = self.conn.execute(sql, [self.source, *chain.from_iterable(group)]).rowcount
+                sql = self.insert_sql[size] = (self.insert_head + ", ".join([self.row_sql] * size)
+                                               + " ON CONFLICT (source, rating_id) DO NOTHING")
+            if size == count:
+                inserted = self.conn.execute(sql, [self.source, *chain.from_iterable(group)]).rowcount
+            else:
+                inserted = self.conn.executemany(sql, ([self.source, *row] for row in group)).rowcount
             if inserted != count:
                 group, group_scores = self._sort_out_duplicates(group, group_src, group_scores)
             self.accepted += len(group)
@@ -998,6 +1325,67 @@ class _Job:
         for row in pending:
             row[18] = cache[row[18][0]]
 
+    def _one_per_case(self, group: list[list], group_src: list, group_scores: list, pending: list[list]) -> tuple:
+        """一事一评: the rows of the group whose service case (办件编号) already has a rating of their round from
+        the source, stored or earlier in this file, are rejected case_rated_twice, naming that rating; the
+        group comes back without them. Rows without a case number are not looked at. A row whose rating id is
+        stored already (or earlier in the file) is left to the duplicate check, which comes first: the same
+        file again gives duplicates, not clashes. One look-up per group (index ratings_case), and a second
+        only when a clash shows up."""
+        rows = [i for i, row in enumerate(group) if row[_CASE_NO]]
+        if not rows:
+            return group, group_src, group_scores, pending
+        conn, source = self.conn, self.source
+        stored: dict[tuple[str, int], tuple[str, int, int | None]] = {}
+        known: set[str] = set()  # rating ids stored for the source: duplicates, not clashes
+        numbers = json.dumps(list({group[i][_CASE_NO] for i in rows}), ensure_ascii=False)
+        for rid, case_no, rnd, batch, line in conn.execute(
+                "SELECT rating_id, case_no, rating_round, batch_id, line FROM ratings WHERE source = ?"
+                " AND case_no IN (SELECT value FROM json_each(?)) ORDER BY id", [source, numbers]):
+            stored.setdefault((case_no, rnd), (rid, batch, line))
+            known.add(rid)
+        while True:
+            taken = dict(stored)
+            seen: set[str] = set()
+            clashes = []
+            for i in rows:
+                row = group[i]
+                rid = row[1]
+                if rid in known or rid in seen:
+                    continue  # a duplicate or duplicate_in_file: the INSERT sorts it out
+                seen.add(rid)
+                key = (row[_CASE_NO], row[_ROUND])
+                earlier = taken.get(key)
+                if earlier is None:
+                    taken[key] = (rid, self.batch_id, row[2])
+                else:
+                    clashes.append((i, earlier))
+            if not clashes:
+                return group, group_src, group_scores, pending
+            # A clashing row (or the row it clashes with) whose id is stored under another case is a duplicate.
+            ask = ({group[i][1] for i, _ in clashes} | {e[0] for _, e in clashes}) - known
+            found = {r for (r,) in conn.execute(
+                "SELECT rating_id FROM ratings WHERE source = ? AND rating_id IN (SELECT value FROM json_each(?))",
+                [source, json.dumps(sorted(ask), ensure_ascii=False)])}
+            if not found:
+                break
+            known |= found
+        out = set()
+        for i, earlier in clashes:
+            row, src = group[i], group_src[i]
+            if earlier[1] == self.batch_id:
+                where = f"rating {earlier[0]}, earlier in this file ({self.word} {earlier[2]})"
+            else:
+                where = f"rating {earlier[0]} of batch {earlier[1]}"
+            reason = f"办件 {row[_CASE_NO]} already has {_ROUND_NAMES[row[_ROUND]]} from {source} (一事一评): {where}"
+            self.reject_rows.append(self._reject_row(self.writer_tally, row[2], src if self.header else None, None,
+                                                     "case_rated_twice", reason, None if self.header else src))
+            out.add(i)
+        gone = {group[i][0] for i in out}
+        keep = [i for i in range(len(group)) if i not in out]
+        return ([group[i] for i in keep], [group_src[i] for i in keep], [group_scores[i] for i in keep],
+                [row for row in pending if row[0] not in gone])
+
     def _sort_out_duplicates(self, group: list[list], group_src: list, group_scores: list) -> tuple[list, list]:
         """Rows the INSERT skipped: a rating id stored before (duplicate) or earlier in this file (rejected)."""
         first, last = group[0][0], group[-1][0]
@@ -1023,7 +1411,8 @@ class _Job:
     def _flush_rejects(self) -> None:
         if self.reject_rows:
             self.conn.executemany(
-                "INSERT INTO rejects (batch_id, line, raw, code, reason, phone_enc) VALUES (?, ?, ?, ?, ?, ?)",
+                "INSERT INTO rejects (batch_id, line, raw, code, reason, phone_enc, cells_enc)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?)",
                 self.reject_rows)
             self.reject_rows = []
 
@@ -1032,6 +1421,7 @@ class _Job:
             from haocha_cli.cases import open_cases
 
             started = time.perf_counter()
+            self.cases_handed += len(self.pending_cases)
             self.cases_opened += self._foreign(open_cases, self.ctx, self.pending_cases) or 0
             self.seconds["cases"] += time.perf_counter() - started
             self.pending_cases = []
@@ -1056,11 +1446,13 @@ class _Job:
         started = time.perf_counter()
         days = sorted(date.fromisoformat(d) for d in self.days)
         end = None
-        for day in days:
+        for scanned, day in enumerate(days):
             if end is not None and day <= end:
                 continue  # scanned with its block
+            self.phase("flags", scanned, len(days))
             end = min(day + timedelta(days=FLAG_SCAN_DAYS - 1), days[-1])
             self.flags_raised += self._foreign(scan_flags, self.ctx, day, end)["new_total"]
+        self.phase("flags", len(days), len(days))
         self.seconds["flags"] = time.perf_counter() - started
 
     def _flush_aggregates(self) -> None:
@@ -1094,6 +1486,10 @@ class _Job:
             self.conn.executemany(head + one + tail, rows[whole:])
 
 
+def _no_phase(phase: str, done: int, total: int | None) -> None:
+    """Where phases go when nobody watches."""
+
+
 def _rating_dict(row: list, source: str, batch_id: int) -> dict[str, Any]:
     rating = dict(zip(RATING_COLUMNS, row, strict=True))
     rating["source"] = source
@@ -1112,9 +1508,95 @@ def _field_label(name: str) -> str:
     return f"{FIELDS[name]} ({name})" if name in FIELDS else name
 
 
+def _remember(memo: dict[str, Any], text: str, value: Any) -> Any:
+    if len(memo) > CACHE_LIMIT:
+        memo.clear()
+    memo[text] = value
+    return value
+
+
+def _stray_code_reason(value: str) -> str:
+    return (f"level {value!r} is a numeric code in a file of level names, and no level scale is declared: write "
+            "the level's name, or import with --level-scale national (GB/T 39046: 1 = 非常满意) or --level-scale "
+            "platform (5 = 非常满意)")
+
+
 def _excel_number(what: str, value: str) -> _Reject:
     return _Reject("excel_number", f"{what} {value} was turned into a number by a spreadsheet and has lost digits; "
                                    "format the column as text and export again")
+
+
+def _fixes_of(ctx: Context, stored: Any, phone_enc: str | None, cells_enc: str | None, header: list[str],
+              profile_name: str) -> tuple[dict[str, tuple], dict[str, str]]:
+    """What a reject gives back to its row in a fixed rejects file: ({column or key: (the value the rejects file
+    wrote, its text forms, the cell as it was)} for each cell the file did not write as it was, and {mask: the
+    number as written} for a line that could not be split, whose masks are given back wherever they are)."""
+    if isinstance(stored, str):  # a line that could not be split: kept whole, encrypted, when it held a number
+        if not phone_enc:
+            return {}, {}
+        numbers = masked_numbers(ctx.vault.reveal(phone_enc))
+        return {}, {mask: found[0] for mask, found in numbers.items() if len(set(found)) == 1}
+    originals: dict[str, Any] = json.loads(ctx.vault.reveal(cells_enc)) if cells_enc else {}
+    if phone_enc and not cells_enc:  # stored before the masked cells were kept: the phone alone
+        try:
+            profile: Profile | None = load_profile(profile_name)
+        except HaochaError:
+            profile = None
+        names = header if isinstance(stored, list) else list(stored)
+        phone_at = next((i for i, h in enumerate(names) if profile and profile.field_for(h) == "rater_phone"), None)
+        if phone_at is not None:
+            originals[str(phone_at) if isinstance(stored, list) else names[phone_at]] = ctx.vault.reveal(phone_enc)
+    entries = (zip(header, stored, strict=False) if isinstance(stored, list) else stored.items())
+    fixes: dict[str, tuple] = {}
+    for at, (name, value) in enumerate(entries):
+        key = str(at) if isinstance(stored, list) else name
+        shown = mask_values(value)  # as batch_rejects shows it
+        text = cell_text(shown)
+        forms = {text.strip(), csv_safe(text).strip()}
+        original = originals.get(key, value)
+        if name not in fixes and (original != shown or len(forms) > 1):
+            fixes[name] = (shown, forms, original)
+    return fixes, {}
+
+
+def _restore_cells(cells: list[str], positions: dict[str, int], ref_pos: int | None,
+                   fixes: tuple) -> tuple[list[str], int]:
+    """The row's cells with what its reject gives back, and how many cells changed."""
+    by_name, masks = fixes
+    given = 0
+    for name, (_shown, forms, original) in by_name.items():
+        at = positions.get(name, positions.get(normalize_header(name)))
+        if at is not None and at < len(cells) and cells[at].strip() in forms:
+            cells[at] = cell_text(original)
+            given += 1
+    if masks:
+        for at, cell in enumerate(cells):
+            if at != ref_pos and "*" in cell:
+                for mask, number in masks.items():
+                    cell = cell.replace(mask, number)
+                given += cell != cells[at]
+                cells[at] = cell
+    return cells, given
+
+
+def _restore_object(obj: dict[str, Any], fixes: tuple) -> tuple[dict[str, Any], int]:
+    """The object with what its reject gives back, and how many values changed."""
+    by_name, masks = fixes
+    obj = dict(obj)
+    given = 0
+    for key, value in obj.items():
+        fix = by_name.get(key)
+        if fix is not None:
+            shown, forms, original = fix
+            if value == shown or (isinstance(value, str) and value.strip() in forms):
+                obj[key] = original
+                given += 1
+        elif masks and key != REF_COLUMN and isinstance(value, str) and "*" in value:
+            for mask, number in masks.items():
+                value = value.replace(mask, number)
+            given += value != obj[key]
+            obj[key] = value
+    return obj, given
 
 
 def _mask_any(text: str) -> str:
@@ -1243,12 +1725,12 @@ def _count_cases(db: sqlite_utils.Database, batch_id: int) -> int:
                       [batch_id]).fetchone()[0]
 
 
-def batch_rejects(ctx: Context, batch_id: int, *, reveal_phones: bool = False) -> dict[str, Any]:
+def batch_rejects(ctx: Context, batch_id: int, *, reveal_phones: bool = False, refs: bool = False) -> dict[str, Any]:
     """The rejected rows of a batch as they were read (phones masked unless revealed), with their reason.
 
     Returns {"batch", "header" (tabular) or None, "format", "rows": [{"line", "code", "reason", and "cells",
-    "object" or "text"}]}. The rejects are the city's (a batch mixes the counties' rows); revealing phones is
-    recorded in the audit trail."""
+    "object" or "text"; with ``refs`` "ref", the row's reject_ref}]}. The rejects are the city's (a batch mixes
+    the counties' rows); revealing phones is recorded in the audit trail."""
     ctx.require_city("reading the rejected rows of a batch", _BATCHES_HINT)
     batch = get_batch(ctx.db, batch_id)
     if reveal_phones:
@@ -1263,12 +1745,15 @@ def batch_rejects(ctx: Context, batch_id: int, *, reveal_phones: bool = False) -
         phone_pos = next((i for i, h in enumerate(header) if profile.field_for(h) == "rater_phone"), None)
     rows = []
     revealed = 0
+    ref_key = _ref_key(ctx.keys.data_key) if refs else None
     for line, raw, code, reason, phone_enc in ctx.db.execute(
             "SELECT line, raw, code, reason, phone_enc FROM rejects WHERE batch_id = ? ORDER BY line", [batch_id]):
         # Masked when stored; again by today's rules (a row stored before a shape of phone was known).
         value, reason = mask_values(json.loads(raw)), mask_numbers(reason)
         phone = ctx.vault.reveal(phone_enc) if reveal_phones and phone_enc else None
         entry: dict[str, Any] = {"line": line, "code": code, "reason": reason}
+        if ref_key is not None:
+            entry["ref"] = reject_ref(ref_key, batch_id, line, raw)
         if isinstance(value, list):
             if phone is not None and phone_pos is not None and phone_pos < len(value):
                 value[phone_pos] = phone
@@ -1293,12 +1778,25 @@ def batch_rejects(ctx: Context, batch_id: int, *, reveal_phones: bool = False) -
     return {"batch": batch_id, "header": header, "format": batch["format"], "rows": rows}
 
 
+def _ref_key(data_key: bytes) -> bytes:
+    return hmac.new(data_key, b"haocha reject ref v1", hashlib.sha256).digest()
+
+
+def reject_ref(key: bytes, batch_id: int, line: int, raw: str) -> str:
+    """A rejected row's reference in its rejects file, ``B<batch>-L<line>-<check>``: the check is an HMAC under
+    the database's data key of the batch, the line and the row as stored, so that a reference typed, changed
+    or taken from another database's rejects file names no row here."""
+    check = hmac.new(key, f"{batch_id}:{line}\n{raw}".encode(), hashlib.sha256).hexdigest()[:16]
+    return f"B{batch_id}-L{line}-{check}"
+
+
 def write_rejects(ctx: Context, batch_id: int, out: str | Path, *, reveal_phones: bool = False) -> int:
-    """Write a batch's rejected rows, as they were plus a ``reject_reason`` column, to CSV (UTF-8 with BOM,
-    so that Excel shows the Chinese) or JSON Lines, by the output file's extension. Returns the row count."""
+    """Write a batch's rejected rows, as they were plus a ``reject_reason`` and a ``reject_ref`` column, to CSV
+    (UTF-8 with BOM, so that Excel shows the Chinese) or JSON Lines, by the output file's extension. Returns
+    the row count. Imported again once fixed, a row's reject_ref gives its masked cells back (docs/import.md)."""
     import csv
 
-    data = batch_rejects(ctx, batch_id, reveal_phones=reveal_phones)
+    data = batch_rejects(ctx, batch_id, reveal_phones=reveal_phones, refs=True)
     out = Path(out)
     modes = files.modes(ctx.config)  # rejected rows hold phones (in full with reveal_phones): never 0644
     as_csv = out.suffix.lower() in (".csv", ".txt") or (out.suffix.lower() not in (".jsonl", ".json", ".ndjson")
@@ -1313,16 +1811,20 @@ def write_rejects(ctx: Context, batch_id: int, out: str | Path, *, reveal_phones
                     for r in data["rows"]:
                         keys.update(dict.fromkeys(r.get("object") or {}))
                     header = list(keys)
-                writer.writerow([*header, "reject_reason"])
+                # A batch that was itself a rejects file: its old reason and reference give way to the new ones.
+                old = {i for i, h in enumerate(header) if normalize_header(h) in (REASON_COLUMN, REF_COLUMN)}
+                writer.writerow([*(h for i, h in enumerate(header) if i not in old), REASON_COLUMN, REF_COLUMN])
                 for r in data["rows"]:
                     if "cells" in r:
                         cells = r["cells"] + [""] * (len(header) - len(r["cells"]))
+                        if len(r["cells"]) <= len(header):  # (a longer, misaligned row stays as it was)
+                            cells = [c for i, c in enumerate(cells) if i not in old]
                     elif "object" in r:
-                        cells = [cell_text(r["object"].get(k)) for k in header]
+                        cells = [cell_text(r["object"].get(k)) for i, k in enumerate(header) if i not in old]
                     else:
-                        cells = [r["text"]] + [""] * (len(header) - 1)
+                        cells = [r["text"]] + [""] * (len(header) - len(old) - 1)
                     # Opened in a spreadsheet to be fixed: a cell like =cmd|… must stay text (CSV injection).
-                    writer.writerow([csv_safe(c) for c in [*cells, f"{r['code']}: {r['reason']}"]])
+                    writer.writerow([csv_safe(c) for c in [*cells, f"{r['code']}: {r['reason']}"]] + [r["ref"]])
         else:
             with files.open_file(out, "w", modes, encoding="utf-8") as fh:
                 for r in data["rows"]:
@@ -1332,7 +1834,10 @@ def write_rejects(ctx: Context, batch_id: int, out: str | Path, *, reveal_phones
                         obj = dict(zip(data["header"] or [], r["cells"], strict=False))
                     else:
                         obj = {"text": r["text"]}
-                    obj["reject_reason"] = f"{r['code']}: {r['reason']}"
+                    for key in [k for k in obj if normalize_header(k) in (REASON_COLUMN, REF_COLUMN)]:
+                        del obj[key]  # a batch that was itself a rejects file: the new reason and reference
+                    obj[REASON_COLUMN] = f"{r['code']}: {r['reason']}"
+                    obj[REF_COLUMN] = r["ref"]
                     fh.write(dumps(obj) + "\n")  # exact, with no raw control character (untrusted.dumps)
     except OSError as exc:
         raise InvalidInput(f"cannot write {out}: {exc.strerror}", "check that the folder exists and is writable") from None

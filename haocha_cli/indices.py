@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 import sqlite_utils
 
 from haocha_cli import stats
-from haocha_cli.catalogue import get_county, get_window
+from haocha_cli.catalogue import get_county, get_window, resolve_county
 from haocha_cli.config import LEVELS, Config
 from haocha_cli.errors import InvalidInput, PermissionDenied
 from haocha_cli.indicators import INDICATORS
@@ -392,7 +392,8 @@ def compare_for(ctx: Context, county: str | None = None, before: str | None = No
     counties as the control group — the city's judgement."""
     ctx.require_city("judging a pilot against the other counties",
                      "a county's own figures before and after: haocha index --by month --from … --to …")
-    return compare(ctx.db, ctx.config, *pilot_setting(ctx.config, county, before, after))
+    county, before_period, after_period = pilot_setting(ctx.config, county, before, after)
+    return compare(ctx.db, ctx.config, resolve_county(ctx.db, county), before_period, after_period)
 
 
 def drivers_for(ctx: Context, period: Period, county: str | None = None) -> dict[str, Any]:

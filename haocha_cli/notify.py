@@ -29,7 +29,7 @@ import secrets
 import threading
 import time
 import warnings
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -42,7 +42,7 @@ import sqlite_utils
 from haocha_cli.clock import now, now_text, today
 from haocha_cli.config import LEVELS, Config
 from haocha_cli.db import transaction
-from haocha_cli.errors import ConfigError, InvalidInput, NotFound, NotifyError
+from haocha_cli.errors import ConfigError, InvalidInput, NotifyError
 
 if TYPE_CHECKING:
     from haocha_cli.context import Context
@@ -94,9 +94,11 @@ def check_channels(ctx: Context) -> None:
     known = [r[0] for r in ctx.db.execute("SELECT code FROM counties ORDER BY code")]
     unknown = sorted(named - set(known))
     if unknown:
+        from haocha_cli.catalogue import county_list
+
         where = f"{ctx.config.path}: " if ctx.config.path else ""
         raise ConfigError(f"{where}notify.counties names unknown county {', '.join(unknown)}",
-                          f"known counties: {', '.join(known)}")
+                          f"known counties: {county_list(ctx.db)}")
 
 
 @cache
@@ -335,14 +337,16 @@ class Delivery:
                 f"{f' ({why})' if why else ''}; they will be retried by haocha notify send")
 
 
-def deliver_pending(ctx: Context, *, budget_seconds: float | None = None) -> Delivery:
+def deliver_pending(ctx: Context, *, budget_seconds: float | None = None,
+                    progress: Callable[[int, int], None] | None = None) -> Delivery:
     """Send what waits in the outbox (new, and failed before) and record each outcome. Never raises for a
     send that fails; the message keeps its error and is tried again at the next run.
 
     ``budget_seconds`` bounds the run (no new send starts after it): what is left waits for the next run.
+    ``progress(done, total)`` is told of the recipients (counties, the city) done of those with messages.
     Safe to run in several processes at once: each run claims the messages it sends.
     """
-    return _deliver(ctx.db, ctx.config, budget_seconds)
+    return _deliver(ctx.db, ctx.config, budget_seconds, progress)
 
 
 def deliver_in_background(db_path: str | Path, config: Config, *,
@@ -374,7 +378,8 @@ def deliver_in_background(db_path: str | Path, config: Config, *,
     return thread
 
 
-def _deliver(db: sqlite_utils.Database, config: Config, budget_seconds: float | None) -> Delivery:
+def _deliver(db: sqlite_utils.Database, config: Config, budget_seconds: float | None,
+             progress: Callable[[int, int], None] | None = None) -> Delivery:
     report = Delivery()
     started = time.monotonic()
     claim = secrets.token_hex(8)
@@ -397,7 +402,9 @@ def _deliver(db: sqlite_utils.Database, config: Config, budget_seconds: float | 
             row["was"] = row["status"]
             by_target.setdefault(row["target"], []).append(row)
         out_of_time = False
-        for target, waiting in by_target.items():
+        for done, (target, waiting) in enumerate(by_target.items()):
+            if progress is not None:
+                progress(done, len(by_target))
             who = "市局" if target == CITY else names.county(target)
             urls = channels(config, target)
             if not urls:
@@ -423,6 +430,8 @@ def _deliver(db: sqlite_utils.Database, config: Config, budget_seconds: float | 
                     break
             if out_of_time:
                 break
+        if progress is not None and not out_of_time:
+            progress(len(by_target), len(by_target))
         for row in rows:
             if row["status"] == "sent":
                 report.sent += 1
@@ -585,10 +594,10 @@ def resolve_target(ctx: Context, county: str | None, city: bool) -> tuple[str, s
         target, name = CITY, "市局"
         setting = "notify.city"
     else:
+        from haocha_cli.catalogue import resolve_county
+
+        county = resolve_county(ctx.db, county)  # 李沧区 or 李沧 as well as 370213
         row = ctx.db.execute("SELECT name FROM counties WHERE code = ?", [county]).fetchone()
-        if row is None:
-            known = ", ".join(r[0] for r in ctx.db.execute("SELECT code FROM counties ORDER BY code"))
-            raise NotFound(f"county {county} does not exist", f"known counties: {known}")
         target, name = str(county), row[0]
         setting = f"notify.counties.{county}"
     if not channels(ctx.config, target):

@@ -20,6 +20,7 @@ import secrets
 import sqlite3
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import datetime
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -45,15 +46,22 @@ _KEY_CHECK_LABEL = b"haocha key check v1"
 _KEY_BYTES = 32
 _KEY_FILE_MAX = 64 * 1024  # a key file is about 120 bytes
 # Every table that keeps data encrypted under the data key, with its column (rejects: the phone cell).
-ENCRYPTED_COLUMNS = (("contacts", "phone_enc"), ("staff", "phone_enc"), ("rejects", "phone_enc"))
+ENCRYPTED_COLUMNS = (("contacts", "phone_enc"), ("staff", "phone_enc"), ("rejects", "phone_enc"),
+                     ("rejects", "cells_enc"))
 RESTORE_HINT = "restore it from the backup: `haocha backup` copies it beside the backup, as <backup>.key"
 
 
 @dataclass(frozen=True)
 class Keys:
     data_key: bytes  # encrypts and hashes personal data; never rotated (old rows must stay readable)
-    qr_secret: bytes  # signs QR tokens; rotating it invalidates every printed code
+    qr_secret: bytes  # signs QR tokens; rotating it invalidates every printed code (after its grace period)
     qr_secret_from: str  # "key file" or the env variable's name
+    # The secret the last `qr rotate` replaced (in the key file, never in the database), the moment of that
+    # rotation and the end of its grace period ('YYYY-MM-DD HH:MM:SS', local time): a token under it still
+    # verifies for a rating made before the end of the grace (qr.check_token). None when there is none.
+    qr_previous: bytes | None = None
+    qr_rotated_at: str | None = None
+    qr_previous_until: str | None = None
 
 
 def key_check_value(data_key: bytes) -> str:
@@ -123,7 +131,35 @@ def read_key_file(path: Path) -> dict[str, str]:
         if field == "data_key" and len(raw) != _KEY_BYTES:
             raise ConfigError(f"the key file {path} is damaged (its data_key is {len(raw)} bytes, not"
                               f" {_KEY_BYTES})", RESTORE_HINT)
+    _check_previous_secret(path, data)
     return data
+
+
+# The previous QR secret after `qr rotate`: all three fields or none.
+PREVIOUS_FIELDS = ("qr_secret_previous", "qr_secret_rotated_at", "qr_secret_previous_until")
+
+
+def _check_previous_secret(path: Path, data: dict) -> None:
+    present = [f for f in PREVIOUS_FIELDS if f in data]
+    if not present:
+        return
+    if len(present) != len(PREVIOUS_FIELDS):
+        missing = next(f for f in PREVIOUS_FIELDS if f not in data)
+        raise ConfigError(f"the key file {path} is damaged (it has no {missing})", RESTORE_HINT)
+    _b64_field(path, data, "qr_secret_previous")
+    moments = []
+    for field in PREVIOUS_FIELDS[1:]:
+        value = data[field]
+        try:
+            if not (isinstance(value, str) and len(value) == 19):
+                raise ValueError
+            moments.append(datetime.fromisoformat(value))
+        except ValueError:
+            raise ConfigError(f"the key file {path} is damaged (its {field} is not a time YYYY-MM-DD HH:MM:SS)",
+                              RESTORE_HINT) from None
+    if moments[1] < moments[0]:
+        raise ConfigError(f"the key file {path} is damaged (its grace period ends before the rotation)",
+                          RESTORE_HINT)
 
 
 def _b64_field(path: Path, data: dict, field: str) -> bytes:
@@ -159,9 +195,11 @@ def load_keys(db_path: str | Path, qr_secret_env: str = "HAOCHA_QR_SECRET", *,
     data_key = base64.b64decode(data["data_key"])
     _check_belongs(db, db_path, path, data_key)
     env_secret = os.environ.get(qr_secret_env)
-    if env_secret:
+    if env_secret:  # the key file's secrets, current and previous, are not this one's
         return Keys(data_key, env_secret.encode("utf-8"), qr_secret_env)
-    return Keys(data_key, base64.b64decode(data["qr_secret"]), "key file")
+    previous = ((base64.b64decode(data["qr_secret_previous"]), data["qr_secret_rotated_at"],
+                 data["qr_secret_previous_until"]) if "qr_secret_previous" in data else (None, None, None))
+    return Keys(data_key, base64.b64decode(data["qr_secret"]), "key file", *previous)
 
 
 def _check_belongs(db: sqlite_utils.Database, db_path: str | Path, path: Path, data_key: bytes) -> None:
@@ -186,7 +224,11 @@ def _check_belongs(db: sqlite_utils.Database, db_path: str | Path, path: Path, d
         pass
 
 
-def rotate_qr_secret(db_path: str | Path, qr_secret_env: str = "HAOCHA_QR_SECRET") -> None:
+def rotate_qr_secret(db_path: str | Path, qr_secret_env: str = "HAOCHA_QR_SECRET", *, rotated_at: str,
+                     previous_until: str) -> None:
+    """A new QR secret in the key file. The one it replaces is kept beside it as the previous secret, with
+    the moment of the rotation and the end of its grace period (both 'YYYY-MM-DD HH:MM:SS'; equal for no
+    grace): a previous secret kept from an earlier rotation is dropped, its grace ends now."""
     if os.environ.get(qr_secret_env):
         raise ConfigError(
             f"the QR secret comes from the environment variable {qr_secret_env}",
@@ -194,6 +236,10 @@ def rotate_qr_secret(db_path: str | Path, qr_secret_env: str = "HAOCHA_QR_SECRET
         )
     path = key_path(db_path)
     data = read_key_file(path)
+    data["qr_secret_previous"] = data["qr_secret"]
+    data["qr_secret_rotated_at"] = rotated_at
+    data["qr_secret_previous_until"] = previous_until
+    _check_previous_secret(path, data)  # the times are haocha's own: refused before the file is touched
     data["qr_secret"] = _b64(secrets.token_bytes(32))
     tmp = path.with_suffix(path.suffix + ".tmp")
     # Owner-only whatever files.group says (the key reads every phone), even over a .tmp left by a crash.
@@ -334,6 +380,24 @@ def mask_numbers(text: str | None) -> str | None:
         parts += [text[at:start], mask]
         at = end
     return "".join(parts) + text[at:]
+
+
+def masked_numbers(text: str | None) -> dict[str, list[str]]:
+    """The numbers ``mask_numbers`` masks in ``text``, by the mask it gives them, as they are written there:
+    {"138****5678": ["138 1234 5678"]} (the rejects round trip gives a masked line its numbers back)."""
+    found: dict[str, list[str]] = {}
+    if not text:
+        return found
+    for match in _ID_NUMBER.finditer(text):
+        masked = _mask_id(match)
+        if masked != match.group():
+            found.setdefault(masked, []).append(match.group())
+    text = _ID_NUMBER.sub(_mask_id, text)  # as mask_numbers: the phones are looked for after the ID numbers
+    for run in _DIGIT_RUN.finditer(text):
+        if run.end() - run.start() >= 10:
+            for start, end, mask in _phone_spans(text, run):
+                found.setdefault(mask, []).append(text[start:end])
+    return found
 
 
 def mask_values(value: Any) -> Any:

@@ -9,6 +9,7 @@ describes every key.
 from __future__ import annotations
 
 import re
+import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -39,6 +40,12 @@ FIELDS: dict[str, str] = {
     "problems": "差评问题",
     "scores": "指标评分",
     "county_code": "行政区划代码",
+    # What a platform export says beside the codes: checked against the catalogue, never used to pick the
+    # item or the window when the code is there (docs/import.md, "Code and name columns together").
+    "item_name": "事项名称",
+    "window_name": "窗口名称",
+    "county_name": "区县局",
+    "city_name": "所属市",
 }
 INDICATOR_CODES = [i[0] for i in INDICATORS]
 
@@ -68,7 +75,8 @@ def normalize_header(text: str) -> str:
 
 
 def normalize_label(text: str) -> str:
-    return _SPACES.sub("", str(text)).lower()
+    """Labels and names compare after NFKC (full-width ＡＰＰ is APP), without spaces and ASCII case."""
+    return _SPACES.sub("", unicodedata.normalize("NFKC", str(text))).lower()
 
 
 def indicator_aliases() -> dict[str, str]:
@@ -106,7 +114,8 @@ class Profile:
     window_from_county: bool = False
 
     def field_for(self, header: str) -> str | None:
-        return self.columns.get(normalize_header(header))
+        """The field a header gives; None for a header the profile does not know or maps to "" (ignored)."""
+        return self.columns.get(normalize_header(header)) or None
 
 
 def _builtin_columns() -> dict[str, str]:
@@ -170,12 +179,13 @@ def _load(name_or_path: str | Path, seen: tuple[Path, ...]) -> Profile:
         rating_id_separator=base.rating_id_separator,
         window_from_county=base.window_from_county,
     )
-    targets = set(FIELDS) | set(INDICATOR_CODES)
+    targets = set(FIELDS) | set(INDICATOR_CODES) | {""}  # "": the column is ignored (and listed)
     for header, target in _table(data, "columns", where).items():
         target = str(target)
         if target not in targets:
             raise InvalidInput(f"{where}: column {header!r} maps to unknown field {target!r}",
-                               f"fields are {', '.join(FIELDS)} and the indicator codes {', '.join(INDICATOR_CODES)}")
+                               f"fields are {', '.join(FIELDS)}, the indicator codes {', '.join(INDICATOR_CODES)}, "
+                               'and "" to ignore the column')
         profile.columns[normalize_header(header)] = target
     for label, spec in _table(data, "channels", where).items():
         if isinstance(spec, str):

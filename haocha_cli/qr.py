@@ -3,7 +3,8 @@
 A window's (窗口) QR code holds a URL such as ``http://127.0.0.1:8000/r?w=LC01&t=K3ZQ7MJX2A``: the window
 code and a token, an HMAC of the window code under the bureau's QR secret. The token proves that a rating
 which names a window came from someone who had that window's printed code, so a rating whose token does not
-verify can be flagged as suspicious (评价信息不实 risk). Rotating the secret invalidates every printed code.
+verify can be flagged as suspicious (评价信息不实 risk). Rotating the secret invalidates every printed code
+once its grace period ends (the previous secret verifies until then: ``check_token``).
 
 Plain functions, no database: the caller loads the secret and the windows.
 """
@@ -13,11 +14,13 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import ipaddress
 import math
 import re
 import secrets
 from io import BytesIO
 from pathlib import Path
+from typing import Any
 from urllib.parse import parse_qs, quote, urlsplit
 
 import qrcode
@@ -95,6 +98,38 @@ def verify_token(secret: bytes, window_code: str, token: str, length: int = TOKE
     return hmac.compare_digest(expected.encode("ascii"), given)
 
 
+# ratings.token_ok: NULL no token, 1 verified, 0 did not verify, 2 verified by the previous secret only, for a
+# rating made in the grace period after `qr rotate` (an old sticker not yet replaced: flag old_token, 旧版二维码).
+TOKEN_BAD, TOKEN_OK, TOKEN_OLD = 0, 1, 2
+
+
+def token_secret(keys: Any, window_code: str, token: str, length: int = TOKEN_LENGTH) -> int:
+    """Under which secret ``token`` is the window's: TOKEN_OK (the current one), TOKEN_OLD (only the previous
+    one, whatever the time), TOKEN_BAD. ``keys`` is a privacy.Keys."""
+    if verify_token(keys.qr_secret, window_code, token, length):
+        return TOKEN_OK
+    if keys.qr_previous and verify_token(keys.qr_previous, window_code, token, length):
+        return TOKEN_OLD
+    return TOKEN_BAD
+
+
+def token_at(keys: Any, verdict: int, at: str) -> int:
+    """``verdict`` (token_secret's) for a rating made at ``at`` ('YYYY-MM-DD HH:MM:SS', local time). A token
+    of the previous secret counts as verified (TOKEN_OK) for a rating made before the rotation, when it was the
+    current one; as TOKEN_OLD up to the end of the grace period; after that it does not verify (TOKEN_BAD)."""
+    if verdict != TOKEN_OLD:
+        return verdict
+    if at < keys.qr_rotated_at:
+        return TOKEN_OK
+    return TOKEN_OLD if at <= keys.qr_previous_until and keys.qr_previous_until > keys.qr_rotated_at else TOKEN_BAD
+
+
+def check_token(keys: Any, window_code: str, token: str, at: str, length: int = TOKEN_LENGTH) -> int:
+    """TOKEN_OK, TOKEN_OLD or TOKEN_BAD for a rating of the window made at ``at`` with ``token``: the rating
+    page and the import judge a token by this one rule (token_secret, then token_at)."""
+    return token_at(keys, token_secret(keys, window_code, token, length), at)
+
+
 def _check_secret(secret: bytes) -> None:
     if len(secret) < MIN_SECRET_BYTES:
         raise ConfigError(
@@ -118,6 +153,37 @@ def build_payload(url_template: str, window_code: str, token: str) -> str:
     return url_template.replace("{window}", quote(window_code, safe="")).replace(
         "{token}", quote(token, safe="")
     )
+
+
+# What the sheet and the files say when a test run prints codes only this machine can open (--allow-local).
+LOCAL_WARNING = "测试用二维码：仅在本机有效，请勿张贴"
+LOCAL_FILE_SUFFIX = "-local"  # 370213_LC01-local.png: a test code's file says so in its name
+
+
+def local_only(url_template: str) -> str | None:
+    """Why a phone that scans codes built from ``url_template`` reaches nothing, or None when it may.
+
+    The default template, and an address on this machine: a loopback host (127.0.0.0/8, ::1, localhost and
+    *.localhost), the unspecified address (0.0.0.0, ::), or no host at all. Other private addresses (a hall's
+    intranet, 192.168.x.x) are the bureau's choice and pass."""
+    sample = build_payload(url_template, "W", "T")  # a template without its placeholders is refused first
+    if url_template.strip() == DEFAULT_URL_TEMPLATE:
+        return f"the URL is the default {DEFAULT_URL_TEMPLATE}, which only the machine running haocha can open"
+    parts = urlsplit(sample.strip() if "://" in sample else "//" + sample.strip().lstrip("/"))
+    host = (parts.hostname or "").rstrip(".")
+    if not host:
+        return f"the URL {sample.strip()!r} names no host a phone could reach"
+    where = f"{parts.scheme}://{parts.netloc}" if parts.scheme else parts.netloc
+    if host == "localhost" or host.endswith(".localhost"):
+        return f"the URL's address {where} is this machine's own (localhost), which no phone reaches"
+    try:
+        ip = ipaddress.ip_address(host)
+    except ValueError:
+        return None
+    mapped = getattr(ip, "ipv4_mapped", None)  # ::ffff:127.0.0.1
+    if ip.is_loopback or ip.is_unspecified or (mapped is not None and (mapped.is_loopback or mapped.is_unspecified)):
+        return f"the URL's address {where} is this machine's own (loopback), which no phone reaches"
+    return None
 
 
 def parse_payload(text: str) -> tuple[str | None, str]:
@@ -276,11 +342,13 @@ def _safe_part(code: str) -> str:
 _SHEET_KEYS = ("county_code", "county_name", "window_code", "window_name", "kind", "payload")
 
 
-def render_sheet(bureau_name: str, windows: list[dict], title: str = DEFAULT_SHEET_TITLE) -> str:
+def render_sheet(bureau_name: str, windows: list[dict], title: str = DEFAULT_SHEET_TITLE, *,
+                 local: bool = False) -> str:
     """A printable A4 HTML page of QR cards, six (2 × 3) per page, one per window, in the given order.
 
     Each window dict needs county_code, county_name, window_code, window_name, kind ('offline' or
     'online') and payload. The HTML has no script and loads nothing: open it in a browser and print.
+    ``local``: the codes open this machine only (a test): every page says so in red (LOCAL_WARNING).
     """
     if not windows:
         raise InvalidInput("there are no windows to print", "add windows to the catalogue first")
@@ -306,7 +374,8 @@ def render_sheet(bureau_name: str, windows: list[dict], title: str = DEFAULT_SHE
             }
         )
     return (
-        _environment().get_template(SHEET_TEMPLATE).render(bureau_name=bureau_name, title=title, cards=cards)
+        _environment().get_template(SHEET_TEMPLATE).render(bureau_name=bureau_name, title=title, cards=cards,
+                                                           local_warning=LOCAL_WARNING if local else None)
     )
 
 

@@ -5,14 +5,19 @@ The image and token work is in ``qr``; this module brings the windows, the confi
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 from haocha_cli import audit, files, qr
 from haocha_cli.catalogue import get_county, get_window
+from haocha_cli.clock import now_text
 from haocha_cli.context import Context
 from haocha_cli.db import get_meta, transaction
-from haocha_cli.errors import InvalidInput, NotFound
+from haocha_cli.errors import ConfigError, InvalidInput, NotFound
+
+DEFAULT_GRACE_DAYS = 30  # `qr rotate`: the previous secret's tokens keep verifying this long (stickers swapped)
+MAX_GRACE_DAYS = 366
 
 
 def active_windows(ctx: Context, county: str | None = None, window: str | None = None) -> list[dict[str, Any]]:
@@ -38,22 +43,38 @@ def active_windows(ctx: Context, county: str | None = None, window: str | None =
     return rows
 
 
+def local_only(ctx: Context, allow_local: bool) -> str | None:
+    """Refuses codes a phone cannot open (the default URL, a loopback address) unless ``allow_local``; then
+    the reason comes back, for the sheet and the files to say so. None: the codes are fit to print."""
+    reason = qr.local_only(ctx.config["qr.url_template"])
+    if reason and not allow_local:
+        where = ctx.config.path or "haocha.toml beside the database"
+        raise ConfigError(f"no QR codes printed: {reason}, so a phone that scans them opens nothing",
+                          f"set [qr] url_template in {where} to the rating page's public HTTPS address, e.g."
+                          " url_template = \"https://pj.example.gov.cn/r?w={window}&t={token}\" (docs/serve.md);"
+                          " for test codes add --allow-local")
+    return reason
+
+
 def payload_for(ctx: Context, window_code: str) -> str:
     token = qr.make_token(ctx.keys.qr_secret, window_code, ctx.config["qr.token_length"])
     return qr.build_payload(ctx.config["qr.url_template"], window_code, token)
 
 
 def generate(ctx: Context, out_dir: Path, county: str | None = None, window: str | None = None,
-             fmt: str = "both", size_px: int = 600) -> list[dict[str, Any]]:
-    """Write one PNG and/or SVG per active window; returns what was written."""
+             fmt: str = "both", size_px: int = 600, *, allow_local: bool = False) -> list[dict[str, Any]]:
+    """Write one PNG and/or SVG per active window; returns what was written. Codes a phone cannot open are
+    refused (``local_only``); with ``allow_local`` their file names end in ``-local`` (370213_LC01-local.png)."""
     if fmt not in ("png", "svg", "both"):
         raise InvalidInput(f"format {fmt!r} is not png, svg or both", "use --format png|svg|both")
+    local = local_only(ctx, allow_local)
+    windows = active_windows(ctx, county, window)
     modes = files.modes(ctx.config)
     files.make_dirs(out_dir, modes)
     written = []
-    for w in active_windows(ctx, county, window):
+    for w in windows:
         payload = payload_for(ctx, w["window_code"])
-        stem = qr.file_stem(w["county_code"], w["window_code"])
+        stem = qr.file_stem(w["county_code"], w["window_code"]) + (qr.LOCAL_FILE_SUFFIX if local else "")
         made = []
         if fmt in ("png", "both"):
             made.append(str(qr.render_png(payload, out_dir / f"{stem}.png", size_px, modes)))
@@ -65,12 +86,15 @@ def generate(ctx: Context, out_dir: Path, county: str | None = None, window: str
     return written
 
 
-def sheet(ctx: Context, out: Path, county: str | None = None) -> int:
+def sheet(ctx: Context, out: Path, county: str | None = None, *, allow_local: bool = False) -> int:
+    """Write the printable sheet; codes a phone cannot open are refused (``local_only``), and with
+    ``allow_local`` every page says in red that they are test codes."""
+    local = local_only(ctx, allow_local)
     windows = [dict(w, payload=payload_for(ctx, w["window_code"])) for w in active_windows(ctx, county)]
     bureau = get_meta(ctx.db, "city_bureau_name") or ctx.config["bureau_name"]
     modes = files.modes(ctx.config)
     files.make_dirs(out.parent, modes)
-    files.write_text(out, qr.render_sheet(bureau, windows), modes)
+    files.write_text(out, qr.render_sheet(bureau, windows, local=bool(local)), modes)
     return len(windows)
 
 
@@ -83,17 +107,34 @@ def verify(ctx: Context, text: str, window: str | None = None) -> dict[str, Any]
     if not code:
         raise InvalidInput("a bare token needs the window it should belong to", "add --window CODE")
     get_window(ctx.db, code)
-    ok = qr.verify_token(ctx.keys.qr_secret, code, token, ctx.config["qr.token_length"])
-    return {"window": code, "token": token, "valid": ok}
+    keys = ctx.keys
+    now = now_text()
+    under = qr.token_secret(keys, code, token, ctx.config["qr.token_length"])
+    verdict = qr.token_at(keys, under, now)
+    # valid: a rating made now with it is accepted. previous_until: set when it is the previous secret's token
+    # (until then accepted and flagged old_token; after that refused).
+    return {"window": code, "token": token, "valid": verdict != qr.TOKEN_BAD,
+            "secret": {qr.TOKEN_OK: "current", qr.TOKEN_OLD: "previous", qr.TOKEN_BAD: None}[under],
+            "previous_until": keys.qr_previous_until if under == qr.TOKEN_OLD else None}
 
 
-def rotate(ctx: Context) -> None:
-    """A new QR secret: every printed code stops verifying (reprint the sheets)."""
+def rotate(ctx: Context, grace_days: int = DEFAULT_GRACE_DAYS) -> dict[str, Any]:
+    """A new QR secret. The previous one keeps verifying for ``grace_days`` (0: not at all) so that the stickers
+    can be swapped without losing a rating: a rating made with an old sticker meanwhile is accepted and flagged
+    old_token (旧版二维码); after that it is refused. Returns {rotated_at, previous_until, grace_days}."""
     from haocha_cli.privacy import rotate_qr_secret
 
     ctx.require_city("rotating the QR secret")
+    if not 0 <= grace_days <= MAX_GRACE_DAYS:
+        raise InvalidInput(f"a grace period of {grace_days} days is out of range",
+                           f"give 0 (the old codes stop at once) to {MAX_GRACE_DAYS} days; the default is"
+                           f" {DEFAULT_GRACE_DAYS}")
     ctx.require_keys()  # another database's key file is not rewritten
+    rotated_at = now_text()
+    until = (datetime.fromisoformat(rotated_at) + timedelta(days=grace_days)).isoformat(sep=" ")
+    result = {"rotated_at": rotated_at, "previous_until": until, "grace_days": grace_days}
     with transaction(ctx.db):
         # The event goes in first: if writing the key file fails, the transaction rolls back with it.
-        audit.record(ctx.db, ctx.operator, "qr.rotate", "qr_secret", "qr", None, {"rotated": True})
-        rotate_qr_secret(ctx.db_path, ctx.config["qr.secret_env"])
+        audit.record(ctx.db, ctx.operator, "qr.rotate", "qr_secret", "qr", None, {"rotated": True, **result})
+        rotate_qr_secret(ctx.db_path, ctx.config["qr.secret_env"], rotated_at=rotated_at, previous_until=until)
+    return result

@@ -462,8 +462,8 @@ def _pilot_section(ctx: Context, L) -> dict[str, Any] | None:
 
 def county(ctx: Context, county_code: str, period: Period, lang: str = "zh") -> dict[str, Any]:
     L = LABELS[lang]
+    county_code = ctx.county_scope(county_code, "see the report")  # 李沧区 or 李沧 as well as 370213
     info = get_county(ctx.db, county_code)
-    ctx.county_scope(county_code, "see the report")
     figures = indices.index(ctx.db, ctx.config, period, ["window"], county=county_code)
     total = indices.index(ctx.db, ctx.config, period, county=county_code)
     marks = ",".join("?" * len(case_module.OPEN_STATES))

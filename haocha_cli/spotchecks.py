@@ -65,7 +65,10 @@ def _pools(ctx: Context, period: Period) -> dict[str, list[tuple[int, int | None
         "flagged": [tuple(r) for r in db.execute(
             "SELECT r.id, c.id, r.county_code FROM ratings r"
             " LEFT JOIN cases c ON c.rating_id = r.id AND c.state != 'excluded'"
-            " WHERE r.excluded IS NULL AND r.id IN (SELECT rating_id FROM flags WHERE day BETWEEN ? AND ?)"
+            # old_token (an old sticker in the grace period after `qr rotate`) tells where to swap a sticker,
+            # not that a rating is doubtful: not drawn for a check.
+            " WHERE r.excluded IS NULL AND r.id IN (SELECT rating_id FROM flags WHERE day BETWEEN ? AND ?"
+            " AND rule != 'old_token')"
             " ORDER BY r.id", [start, end])],
         "closed_case": [tuple(r) for r in db.execute(
             f"SELECT rating_id, id, county_code FROM cases WHERE state IN ({closed})"
@@ -189,8 +192,10 @@ def list_checks(ctx: Context, sample_id: int | None = None, period: Period | Non
         where.append(f"k.sample_id IN ({','.join('?' * len(ids))})")
         params += ids
     if county:
+        from haocha_cli.catalogue import resolve_county
+
         where.append("k.county_code = ?")
-        params.append(county)
+        params.append(resolve_county(ctx.db, county))  # 李沧区 or 李沧 as well as 370213
     if outcome:
         if outcome == "pending":
             where.append("k.outcome IS NULL")

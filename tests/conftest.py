@@ -32,7 +32,8 @@ typer.testing._get_command = _command_of
 @pytest.fixture(autouse=True)
 def _isolate(monkeypatch, tmp_path):
     """Tests never touch a real database, configuration or secret."""
-    for var in ("HAOCHA_DB", "HAOCHA_OPERATOR", "HAOCHA_CONFIG", "HAOCHA_QR_SECRET", "HAOCHA_NOW"):
+    # COLUMNS: a piped table is as wide as COLUMNS says (else 200); tests see the default.
+    for var in ("HAOCHA_DB", "HAOCHA_OPERATOR", "HAOCHA_CONFIG", "HAOCHA_QR_SECRET", "HAOCHA_NOW", "COLUMNS"):
         monkeypatch.delenv(var, raising=False)
     monkeypatch.chdir(tmp_path)
 

@@ -3,7 +3,10 @@ layouts a spreadsheet program changes (dates, long numbers, quotes, newlines, ch
 and writers for CSV in any encoding.
 
 The LibreOffice-saved fixture tests/data/import/sample_libreoffice.xlsx holds SAMPLE; it was made by
-tests/data/import/make_fixture.py (soffice --convert-to xlsx of SAMPLE written as CSV).
+tests/data/import/make_fixture.py (soffice --convert-to xlsx of SAMPLE written as CSV). The platform-style
+export tests/data/import/platform_export.csv (UTF-8 with BOM, CRLF) carries the item's code and name, the
+window's code and name, 所属市, 区县局 and the channel labels platforms write; tests/test_import_bureau_files.py
+reads it.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ FIELDS = ["rating_id", "rated_at", "window_code", "channel", "item_code", "level
           "comment", "rater_phone", "anonymous", "staff_code", "problems", "A1", "C1", "D1", "D3"]
 FIXTURE_DIR = Path(__file__).resolve().parent / "data" / "import"
 LIBREOFFICE_XLSX = FIXTURE_DIR / "sample_libreoffice.xlsx"
+PLATFORM_EXPORT = FIXTURE_DIR / "platform_export.csv"
 NOW = "2024-12-31 12:00:00"
 
 

@@ -294,7 +294,8 @@ def test_period_and_county_filters(run):
     (["ratings", "--from", "2024-05-31", "--to", "2024-05-01"], "city", "--from 2024-05-31 is after --to 2024-05-01 "
                                                                         "(swap the dates)"),
     (["ratings", "--county", "999999"], "city",
-     "county 999999 does not exist (`haocha org show --part counties` lists them)"),
+     "county 999999 does not exist (known counties: 370202 市南区, 370203 市北区, 370211 黄岛区, 370212 崂山区,"
+     " 370213 李沧区, 370214 城阳区, 370215 即墨区, 370281 胶州市, 370283 平度市, 370285 莱西市)"),
     (["ratings", "--county", "370202"], "county:370213",
      "county:370213 may export the data of county 370213 only, not of 370202 "
      "(leave out --county: a county sees its own county's data)"),

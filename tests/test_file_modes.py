@@ -57,8 +57,8 @@ def _written_by_every_command(run, tmp_path: Path) -> dict[str, Path]:
     ok(run(NOW, "batches", "rejects", "1", "--out", str(out / "rejects.jsonl")))
     for fmt in ("xlsx", "csv"):
         ok(run(NOW, "cases", "export", "--county", "370213", "--format", fmt, "-o", str(out / f"sheet.{fmt}")))
-    ok(run(NOW, "qr", "generate", "--window", "LC01", "--out", str(out / "qr")))
-    ok(run(NOW, "qr", "sheet", "--out", str(out / "sheets" / "qr-sheet.html")))
+    ok(run(NOW, "qr", "generate", "--window", "LC01", "--out", str(out / "qr"), "--allow-local"))
+    ok(run(NOW, "qr", "sheet", "--out", str(out / "sheets" / "qr-sheet.html"), "--allow-local"))
     ok(run(NOW, "spc", "--county", "370213", "--from", "2024-05-01", "--to", "2024-05-31", "--chart",
            str(out / "chart.svg")))
     ok(run(NOW, "backup", str(out / "backup" / "copy.db")))
@@ -66,7 +66,7 @@ def _written_by_every_command(run, tmp_path: Path) -> dict[str, Path]:
     assert set(files) == {
         "reports/daily-2024-05-06.md", "reports/daily-2024-05-06.html", "ratings.csv", "ratings.json",
         "ratings.xlsx", "cases.csv", "rejects.csv", "rejects.jsonl", "sheet.xlsx", "sheet.csv",
-        "qr/370213_LC01.png", "qr/370213_LC01.svg", "sheets/qr-sheet.html", "chart.svg", "backup/copy.db",
+        "qr/370213_LC01-local.png", "qr/370213_LC01-local.svg", "sheets/qr-sheet.html", "chart.svg", "backup/copy.db",
         "backup/copy.db.key"}
     return files
 

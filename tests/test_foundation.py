@@ -186,7 +186,7 @@ def test_org_import_window_directory_csv_in_gb18030(cli, tmp_path, db_path):
     ("csv_text", "message"),
     [
         (WINDOWS_CSV + "崂山区,999999,X1,某窗口,实体窗口\n",
-         "Error: windows.csv line 3: county 999999 does not exist (known counties: 370202, 370203, 370211,"),
+         "Error: windows.csv line 3: county 999999 does not exist (known counties: 370202 市南区, 370203 市北区,"),
         (WINDOWS_CSV + "李沧区,370213,LC03,重复窗口,实体窗口\n",
          "Error: windows.csv line 3: duplicate code LC03 (each code may appear once in a file)"),
         (WINDOWS_CSV + "李沧区,370213,LC09,某窗口,柜台\n",
@@ -248,7 +248,7 @@ def test_county_operator_may_not_change_the_catalogue(cli, tmp_path, db_path):
     ("operator", "message"),
     [
         ("mayor", "Error: role 'mayor' is not valid (use admin, city or county:<code>, e.g. county:370213)"),
-        ("county:370299", "Error: role 'county:370299' names an unknown county 370299 (known counties: 370202,"),
+        ("county:370299", "Error: role 'county:370299' names an unknown county 370299 (known counties: 370202 市南区,"),
     ],
 )
 def test_bad_operator_strings(cli, operator, message):

@@ -8,6 +8,7 @@ import csv
 import hashlib
 import json
 import os
+import re
 import sqlite3
 import threading
 
@@ -149,7 +150,7 @@ def injected_rows() -> tuple[list[list[str]], dict[str, list[int]]]:
         "time_excel_serial": {"rated_at": "45418.39583"},
         "time_future": {"rated_at": "2025-06-01 10:00:00"},
         "channel_missing": {"channel": ""},
-        "channel_unknown": {"channel": "微信小程序"},
+        "channel_unknown": {"channel": "系统默认评价"},
         "channel_mode": {"channel": "网上评价"},  # an online label at the counter LC01
         "window_missing": {"window_code": ""},
         "window_unknown": {"window_code": "QD99"},
@@ -236,7 +237,7 @@ def test_a_folder_is_refused_with_a_hint_and_other_os_errors_are_one_line(cli, d
     assert result.stderr == f"Error: {inbox} is a folder, not a file (give the files in it, e.g. haocha import {inbox}/*.csv)\n"
     assert query(db_path, "SELECT count(*) FROM batches") == [(0,)]
     # A file path the core does not vet (here the QR sheet's) that is a folder: one line, no traceback.
-    result = cli("qr", "sheet", "--out", str(inbox))
+    result = cli("qr", "sheet", "--out", str(inbox), "--allow-local")
     assert result.exit_code == 1
     assert result.stderr == (f"Error: cannot use {inbox}: Is a directory (check the path, its permissions and the free"
                              " disk space)\n")
@@ -257,13 +258,15 @@ def test_a_missing_required_column_is_named_with_the_columns_found(cli, db_path,
     assert query(db_path, "SELECT count(*) FROM batches") == [(0,)]
 
 
-def test_a_numeric_level_without_a_declared_scale_is_refused_whole(cli, db_path, tmp_path):
-    path = write_csv(tmp_path / "codes.csv", [good(1), good(2, level="1")])
+def test_a_coded_file_without_a_declared_scale_is_refused_whole(cli, db_path, tmp_path):
+    path = write_csv(tmp_path / "codes.csv", [good(1, level=""), good(2, level="5"), good(3, level="0"),
+                                              good(4, level="1")])
     result = cli("import", str(path))
     assert result.exit_code == 1
-    assert result.stderr.startswith("Error: codes.csv: line 3: level '1' is a numeric code and no level scale is "
-                                    "declared; nothing was imported (level codes run both ways: give --level-scale "
-                                    "national (GB/T 39046: 1 = 非常满意) or --level-scale platform (5 = 非常满意)")
+    assert result.stderr.startswith("Error: codes.csv: line 3: level '5' is a numeric code (the file's levels are "
+                                    "codes, not names) and no level scale is declared; nothing was imported (level "
+                                    "codes run both ways: give --level-scale national (GB/T 39046: 1 = 非常满意) or "
+                                    "--level-scale platform (5 = 非常满意)")
     assert query(db_path, "SELECT count(*) FROM ratings") == [(0,)]
     assert query(db_path, "SELECT count(*) FROM batches") == [(0,)]
 
@@ -512,10 +515,11 @@ def test_rejects_export_as_they_were_with_a_reason_and_import_again_once_fixed(c
     ok(cli("batches", "rejects", "1", "--out", str(out)))
     with out.open(encoding="utf-8-sig", newline="") as fh:
         exported = list(csv.reader(fh))
-    assert exported[0] == [*HEADER, "reject_reason"]
-    assert exported[1] == [*good(2, window_code="QD99", rater_phone="139****5678", anonymous="否"),
-                           "window_unknown: window QD99 is not in the catalogue (a window of another city?)"]
-    assert exported[2][-1].startswith("level_invalid: '很好' is not a level")
+    assert exported[0] == [*HEADER, "reject_reason", "reject_ref"]
+    assert exported[1][:-1] == [*good(2, window_code="QD99", rater_phone="139****5678", anonymous="否"),
+                                "window_unknown: window QD99 is not in the catalogue (a window of another city?)"]
+    assert re.fullmatch(r"B1-L3-[0-9a-f]{16}", exported[1][-1])  # the round trip's reference (test_rejects_round_trip.py)
+    assert exported[2][-2].startswith("level_invalid: '很好' is not a level")
     # The city may write the phones in full (audited), so that the fixed file can go in again; a county may
     # not read a batch's rejects at all (a batch mixes the counties' rows).
     result = cli("batches", "rejects", "1", "--out", str(out), "--reveal-phones", operator="county:370213")
@@ -532,7 +536,8 @@ def test_rejects_export_as_they_were_with_a_reason_and_import_again_once_fixed(c
     with out.open("w", encoding="utf-8-sig", newline="") as fh:
         csv.writer(fh).writerows(fixed)
     [summary] = imported(cli, str(out))
-    assert (summary["accepted"], summary["rejected"], summary["ignored_columns"]) == (2, 0, ["reject_reason"])
+    assert (summary["accepted"], summary["rejected"], summary["ignored_columns"]) == (
+        2, 0, ["reject_reason", "reject_ref"])
     assert query(db_path, "SELECT count(*), count(contact_id) FROM ratings") == [(3, 1)]
 
 

@@ -248,7 +248,7 @@ def test_drivers_correlation_from_the_aggregate_sums(cli, tmp_path):
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (["index", "--county", "999999"], "Error: county 999999 does not exist (known counties: 370202,"),
+        (["index", "--county", "999999"], "Error: county 999999 does not exist (known counties: 370202 市南区,"),
         (["index", "--window", "XX9"], "Error: window XX9 does not exist (known windows include"),
         (["index", "--period", "2026-13"], "Error: period '2026-13' has no month 13"),
         (["index", "--period", "May"], "Error: period 'May' is not understood"),

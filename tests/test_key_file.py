@@ -69,6 +69,14 @@ DAMAGED = [
     ("no qr_secret", json.dumps({"data_key": b64(b"k" * 32)}), "is damaged (it has no qr_secret)"),
     ("huge", json.dumps({"data_key": "A" * 70_000, "qr_secret": b64(b"q" * 32)}),
      "is damaged (it is larger than a key file)"),
+    # The previous QR secret `qr rotate` keeps for its grace period: with both its times, or not at all.
+    ("previous secret without its times", json.dumps({"data_key": b64(b"k" * 32), "qr_secret": b64(b"q" * 32),
+                                                      "qr_secret_previous": b64(b"p" * 32)}),
+     "is damaged (it has no qr_secret_rotated_at)"),
+    ("previous secret's end not a time", json.dumps({
+        "data_key": b64(b"k" * 32), "qr_secret": b64(b"q" * 32), "qr_secret_previous": b64(b"p" * 32),
+        "qr_secret_rotated_at": "2024-05-06 09:00:00", "qr_secret_previous_until": "in 30 days"}),
+     "is damaged (its qr_secret_previous_until is not a time YYYY-MM-DD HH:MM:SS)"),
 ]
 BAD_KEYS = ["missing", "foreign", *(name for name, _, _ in DAMAGED)]
 

@@ -219,8 +219,8 @@ def test_notify_test_sends_a_message_now_and_names_what_is_wrong(db_path, run, r
     assert outbox(db_path) == []  # a test is not queued
     result = run(NOW, "notify", "test", "--county", "370299")
     assert (result.exit_code, result.stderr.splitlines()[0]) == (
-        1, "Error: county 370299 does not exist (known counties: 370202, 370203, 370211, 370212, 370213, 370214,"
-        " 370215, 370281, 370283, 370285)")
+        1, "Error: county 370299 does not exist (known counties: 370202 市南区, 370203 市北区, 370211 黄岛区,"
+        " 370212 崂山区, 370213 李沧区, 370214 城阳区, 370215 即墨区, 370281 胶州市, 370283 平度市, 370285 莱西市)")
     result = run(NOW, "notify", "test", "--county", "370202")
     assert result.exit_code == 1
     assert result.stderr.startswith("Error: 市南区 has no notification channel: notify.counties.370202 is not set in")

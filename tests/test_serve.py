@@ -146,9 +146,9 @@ def test_a_post_without_a_fresh_form_is_refused(client, db_path, cli):
     old = {**made_up, "ts": str(issued), "sig": web.sign_form(key, "rate", "LC01", made_up["t"], "ABCDEFGHIJKL", issued)}
     expired = rate(client, db_path, form=old, level="满意")
     assert expired.status_code == 403 and "评价页面打开时间过长，已失效。请重新扫描窗口上的二维码后评价。" in said(expired)
-    # Rotating the QR secret voids the forms that are open, as it voids the printed codes.
+    # Rotating the QR secret at once (no grace) voids the forms that are open, as it voids the printed codes.
     form = open_form(client, db_path)
-    assert cli("qr", "rotate", "--yes").exit_code == 0
+    assert cli("qr", "rotate", "--yes", "--grace", "0").exit_code == 0
     assert rate(client, db_path, form=form, level="满意").status_code == 403
     assert count(db_path, "ratings") == 0
 
@@ -273,6 +273,38 @@ def test_a_follow_up_with_the_reference_number_once(client, db_path, cli):
     assert rows == [(plain, plain, 1, 4, "XK01", 1, 0, None), (plain + "#2", plain, 2, 2, "XK01", 1, 0, '["D1"]')]
     cases = json.loads(cli("cases", "list", "--format", "json").stdout)
     assert [(c["level"], c["phone"]) for c in cases] == [("不满意", "138****5678")]
+
+
+def test_one_follow_up_per_case_is_the_imports_own_rule(client, db_path, monkeypatch):
+    """一事一评 is one rule for the page and the import (importer.case_rating, case_rated_twice): a 追评 of the
+    case that reached the database another way closes the page's follow-up, with the page's own message."""
+    from haocha_cli.context import open_context
+    from haocha_cli.importer import import_records
+
+    reference = reference_of(rate(client, db_path, level="满意").text).replace("-", "")
+    form = dict(_HIDDEN.findall(client.get("/r/followup", params={"ref": reference}).text))
+
+    def followup(rating_id: str) -> dict:
+        ctx = open_context(db_path, "city")
+        try:
+            return import_records(ctx, [{"rating_id": rating_id, "rated_at": "2024-05-06 09:59:00",
+                                         "window_code": "LC01", "channel": "二维码", "level": "不满意",
+                                         "case_no": reference, "rating_round": "2"}], source="serve")
+        finally:
+            ctx.db.close()
+
+    assert followup("ELSEWHERE#2")["accepted"] == 1
+    refused = client.post("/r/followup", data={**form, "level": "满意"})
+    assert refused.status_code == 409 and "该评价已经追评过，每条评价只能追评一次。" in refused.text
+    assert client.get("/r/followup", params={"ref": reference}).status_code == 409
+    second = followup("ELSEWHERE-AGAIN#2")
+    assert (second["accepted"], second["first_rejects"][0]["code"]) == (0, "case_rated_twice")
+    # One that slips past the page's look-up (made in between) is refused by the import, with the same page.
+    monkeypatch.setattr(web.Service, "followed_up", lambda self, ctx, reference: None)
+    late = client.post("/r/followup", data={**form, "level": "满意"})
+    assert late.status_code == 409 and "该评价已经追评过，每条评价只能追评一次。" in late.text
+    with sqlite3.connect(db_path) as conn:
+        assert conn.execute("SELECT rating_id FROM ratings WHERE rating_round = 2").fetchall() == [("ELSEWHERE#2",)]
 
 
 def test_follow_up_references_that_do_not_work(client, db_path):

@@ -55,4 +55,4 @@ def test_status_says_when_the_key_file_is_missing(db_path, run):
                                  " read without it (restore it from the backup: `haocha backup` copies it beside the"
                                  " backup, as <backup>.key)")
     table = ok(run("2026-03-02 15:00:00", "status"))
-    assert "to do: the key file" in table.stderr and "│ ratings" in table.stdout
+    assert "to do: the key file" in table.stderr and "│ 评价数" in table.stdout and "│ 密钥文件 " in table.stdout

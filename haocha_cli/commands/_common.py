@@ -23,9 +23,10 @@ class Format(StrEnum):
 # The largest integer SQLite stores: a case, batch or check number beyond it is refused as a usage error.
 NUMBER_MAX = 2**63 - 1
 FORMAT_OPTION = typer.Option(Format.table, "--format", "-f", help="Output format: table, json or csv.")
-PERIOD_OPTION = typer.Option(None, "--period", help="A month 2024-05, quarter 2024-Q2, year 2024 or day 2024-05-06.")
-FROM_OPTION = typer.Option(None, "--from", help="First day (YYYY-MM-DD), with --to.")
-TO_OPTION = typer.Option(None, "--to", help="Last day (YYYY-MM-DD), with --from.")
+PERIOD_OPTION = typer.Option(None, "--period", help="A month 2024-05 (2024/5, 2024年5月), quarter 2024-Q2, year 2024"
+                                                    " or day 2024-05-06 (2024/5/6, 2024年5月6日).")
+FROM_OPTION = typer.Option(None, "--from", help="First day (2024-05-06, 2024/5/6 or 2024年5月6日), with --to.")
+TO_OPTION = typer.Option(None, "--to", help="Last day (2024-05-31, 2024/5/31 or 2024年5月31日), with --from.")
 
 
 def chosen_period(period: str | None, start: str | None, end: str | None, *, default: str = "month"):
@@ -98,8 +99,14 @@ def write_json(data: Any) -> None:
 
 
 def render(rows: list[dict[str, Any]], fmt: Format, *, columns: list[str] | None = None,
-           title: str | None = None, data: Any = None) -> None:
-    """Rows to stdout as a table, JSON or CSV. ``data`` (if given) is what JSON prints instead of rows."""
+           title: str | None = None, data: Any = None, headers: dict[str, str] | None = None,
+           kinds: dict[str, str] | None = None) -> None:
+    """Rows to stdout as a table, JSON or CSV. ``data`` (if given) is what JSON prints instead of rows.
+
+    JSON and CSV carry the keys and values as they are. The table is the bureau's: Chinese headers and values
+    as a clerk reads them (haocha_cli/labels.py); ``headers`` and ``kinds`` override a key's header and kind of
+    value there, for a key that means something of its own in one command. Rows of ``field`` and ``value``
+    are a record: each field by its header, each value as its field's kind."""
     columns = columns or (list(rows[0]) if rows else [])
     if fmt == Format.json:
         write_json(rows if data is None else data)
@@ -110,20 +117,9 @@ def render(rows: list[dict[str, Any]], fmt: Format, *, columns: list[str] | None
         for row in rows:
             writer.writerow([_csv_safe(_cell(row.get(c))) for c in columns])
         return
-    from rich.console import Console
-    from rich.table import Table
-    from rich.text import Text
+    from haocha_cli.commands._table import print_table
 
-    # A title may name a file: Text, so that it is neither rich markup nor (through _cell) terminal controls.
-    table = Table(title=Text(_cell(title)) if title else None, show_lines=False, title_justify="left")
-    for column in columns:
-        table.add_column(Text(_cell(column)), overflow="fold")
-    for row in rows:
-        # Text(), not str: a comment such as "[red]x[/red]" is data, not rich markup.
-        table.add_row(*[Text(_cell(row.get(c))) for c in columns])
-    # Piped into a file or a mail, a table keeps its rows on one line instead of the default 80 columns.
-    width = None if sys.stdout.isatty() else 200
-    Console(highlight=False, width=width).print(table)
+    print_table(rows, columns, title, headers or {}, kinds or {})
     if not rows:
         say("(no rows)")
 

@@ -35,7 +35,7 @@ def _moved(moved: list[dict]) -> None:
 
 
 @app.command("add-holiday")
-def add_holiday(ctx: typer.Context, day: str = typer.Argument(..., help="The day (YYYY-MM-DD)."),
+def add_holiday(ctx: typer.Context, day: str = typer.Argument(..., help="The day (2027-02-08, 2027/2/8 or 2027年2月8日)."),
                 note: str = typer.Option("", "--note", help="Why (e.g. the notice's number).")) -> None:
     """Record a day off the official calendar does not know (city). Open cases' deadlines move.
 
@@ -47,7 +47,7 @@ def add_holiday(ctx: typer.Context, day: str = typer.Argument(..., help="The day
 
 
 @app.command("add-workday")
-def add_workday(ctx: typer.Context, day: str = typer.Argument(..., help="The day (YYYY-MM-DD)."),
+def add_workday(ctx: typer.Context, day: str = typer.Argument(..., help="The day (2027-02-08, 2027/2/8 or 2027年2月8日)."),
                 note: str = typer.Option("", "--note", help="Why (e.g. 调休上班).")) -> None:
     """Record a working day the official calendar does not know, e.g. a make-up Saturday (调休) (city).
 
@@ -59,7 +59,7 @@ def add_workday(ctx: typer.Context, day: str = typer.Argument(..., help="The day
 
 
 @app.command("remove")
-def remove(ctx: typer.Context, day: str = typer.Argument(..., help="The day (YYYY-MM-DD).")) -> None:
+def remove(ctx: typer.Context, day: str = typer.Argument(..., help="The day (2027-02-08, 2027/2/8 or 2027年2月8日).")) -> None:
     """Remove a local entry (city): the day is again what the official calendar says; open cases'
     deadlines move back.
 

@@ -74,12 +74,12 @@ def show(ctx: typer.Context, case_id: int = typer.Argument(..., min=1, max=NUMBE
     fields += [{"field": f"rating.{k}", "value": v} for k, v in data["rating"].items()]
     fields.append({"field": "allowed", "value": ", ".join(data["allowed"]) or "(none)"})
     render(fields, fmt, columns=["field", "value"],
-           title=f"case {case_id}" if fmt == Format.table else None)
+           title=f"整改事项 {case_id}" if fmt == Format.table else None)
     if fmt == Format.table:
         if data["appeals"]:
-            render(data["appeals"], fmt, title="appeals (申诉)")
+            render(data["appeals"], fmt, title="申诉")
         render(data["history"], fmt, columns=["id", "at", "person", "operator", "action", "before", "after"],
-               title="history")
+               title="处理记录")
 
 
 @app.command("classify")
@@ -280,7 +280,7 @@ def export(
     from haocha_cli.clock import today
 
     c = state(ctx).context()
-    county = county or c.operator.county_code
+    county = c.county_scope(county, "see the cases")  # 李沧区 or 李沧 as well as 370213; a county its own
     if not county:
         raise typer.BadParameter("name the county, e.g. --county 370213", param_hint="--county")
     path = output or Path(f"cases-{county}-{today().isoformat()}.{fmt.value}")
@@ -318,6 +318,11 @@ STATS_COLUMNS = ["county", "name", "cases", "due", "closed", "closed_on_time", "
                  "reopened", "appeals_filed", "appeals_upheld"]
 
 
+# The CSV's percentage columns (named in Chinese, the figures as printed) are these rates in the table.
+_TABLE_KEYS = {"整改率": "rectify_rate", "按时整改率": "on_time_rate", "实名差评回访率": "revisit_rate",
+               "复评满意率": "rerate_satisfaction"}
+
+
 def _percent(value: float | None) -> str:
     return "—" if value is None else f"{value * 100:.1f}%"
 
@@ -326,8 +331,8 @@ def _percent(value: float | None) -> str:
 def stats(
     ctx: typer.Context,
     county: str | None = typer.Option(None, "--county", help="One county (a county operator: its own)."),
-    date_from: str | None = typer.Option(None, "--from", help="First rating day (YYYY-MM-DD)."),
-    date_to: str | None = typer.Option(None, "--to", help="Last rating day (YYYY-MM-DD)."),
+    date_from: str | None = typer.Option(None, "--from", help="First rating day (2025-01-01, 2025/1/1 or 2025年1月1日)."),
+    date_to: str | None = typer.Option(None, "--to", help="Last rating day (2025-03-31, 2025/3/31 or 2025年3月31日)."),
     fmt: Format = FORMAT_OPTION,
 ) -> None:
     """Closed-loop rates per county for the cases of bad reviews rated in the period, as of today:
@@ -342,6 +347,9 @@ def stats(
     rows = case_stats(state(ctx).context(), county, date_from, date_to)
     if fmt == Format.json:
         render(rows, fmt)
+        return
+    if fmt == Format.table:  # the rates as percentages, with Chinese headers (haocha_cli/labels.py)
+        render(rows, fmt, columns=[_TABLE_KEYS.get(c, c) for c in STATS_COLUMNS], kinds={"real_name": "auto"})
         return
     shown = [dict(r, 整改率=_percent(r["rectify_rate"]), 按时整改率=_percent(r["on_time_rate"]),
                   实名差评回访率=_percent(r["revisit_rate"]), 复评满意率=_percent(r["rerate_satisfaction"]))

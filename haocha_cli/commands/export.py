@@ -37,8 +37,8 @@ _PROFILE = typer.Option("canonical", "--profile",
                         help="canonical (haocha's field names) or national (GB/T 39046 / provincial platform "
                              "fields: satisfaction 5 = 非常满意 … 1 = 非常不满意, pf channel codes).")
 _PERIOD = typer.Option(None, "--period", help="2024-05, 2024-Q2, 2024 or a day (by rating date; default: all).")
-_FROM = typer.Option(None, "--from", help="First rating date, YYYY-MM-DD (with --to).")
-_TO = typer.Option(None, "--to", help="Last rating date, YYYY-MM-DD (with --from).")
+_FROM = typer.Option(None, "--from", help="First rating date, 2024-05-01 (or 2024/5/1, 2024年5月1日), with --to.")
+_TO = typer.Option(None, "--to", help="Last rating date, 2024-05-31 (or 2024/5/31, 2024年5月31日), with --from.")
 _COUNTY = typer.Option(None, "--county", help="One county's (a county operator exports its own only).")
 _OUT = typer.Option(None, "--out", "-o", help="The file to write (required for xlsx); csv and json go to stdout without it "
                                              "or with `-`.")

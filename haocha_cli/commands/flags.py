@@ -34,7 +34,8 @@ def scan_command(
 
     Each import scans its own days already; run this after changing a rule's settings (flags.* in the
     configuration) or the staff phones. A rating is flagged at most once per rule, so a second scan adds
-    nothing. Rules: same_phone, burst, off_hours, staff_phone, repeated_comment, bad_token.
+    nothing. Rules: same_phone, burst, off_hours, staff_phone, repeated_comment, bad_token, old_token,
+    followup_orphan.
 
     Example:
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import typer
 
+from haocha_cli import labels
 from haocha_cli.commands._common import (
     FORMAT_OPTION,
     FROM_OPTION,
@@ -23,9 +24,12 @@ def _json(data) -> None:
     write_json(data)
 
 
+_UNITS = {"county": "县级局", "window": "窗口"}
+
+
 def _heading(data, what: str) -> None:
-    say(f"{what} · {data['period']['label']} ({data['period']['from']} … {data['period']['to']}) · "
-        f"indicator system {data['weights_version']}")
+    say(f"{what} · {data['period']['label']}（{data['period']['from']} 至 {data['period']['to']}）· "
+        f"指标体系 {data['weights_version']}")
     if data.get("note"):
         say(data["note"])
 
@@ -72,7 +76,7 @@ def index_command(
                     for part in ("mean", "n")}} for r in rows]
     else:
         rows = [{k: v for k, v in r.items() if k != "indicators"} for r in rows]
-        _heading(data, "satisfaction index")
+        _heading(data, "满意指数")
     render(rows, fmt)
 
 
@@ -103,9 +107,10 @@ def rank_command(
         _json(data)
         return
     if fmt == Format.table:
-        _heading(data, f"ranking by {by}")
-        say(f"shrinkage: μ = {data['mu']}, W = {data['w']}; previous period {data['previous_period']['label']};"
-            f" {data['ranked']} ranked")
+        _heading(data, f"按{_UNITS.get(by, by)}排名")
+        mu, w = labels.decimals(data["mu"], 1), labels.decimals(data["w"])
+        say(f"收缩得分 = (W·μ + N·满意指数) ÷ (W + N)：μ = {mu}，W = {w}；"
+            f"较上期：与 {data['previous_period']['label']} 比较；{data['ranked']} 个参与排名")
     render(data["rows"], fmt, columns=["rank", by, "name", "n", "index", "shrunk", "good_rate", "previous_index",
                                        "change", "excluded_n"])
 
@@ -134,11 +139,11 @@ def benchmark_command(
         _json(data)
         return
     if fmt == Format.table:
-        _heading(data, "benchmarking (对标)")
+        _heading(data, "对标")
     render(data["rows"], fmt)
     if fmt == Format.table:
         render([{"county": k, "weakest": ", ".join(v)} for k, v in data["weakest"].items()], fmt,
-               title="three weakest indicators")
+               title="最弱的三项指标")
 
 
 def compare_command(
@@ -167,17 +172,26 @@ def compare_command(
     if fmt == Format.json:
         _json(data)
         return
+    table = fmt == Format.table
     rows = []
-    for key, label in (("pilot_index", "pilot index"), ("control_index", "control index"),
-                       ("did_index", "index: difference in differences"),
-                       ("pilot_good_rate", "pilot 好评率"), ("control_good_rate", "control 好评率"),
-                       ("did_good_rate", "好评率: difference in differences")):
+    for key, label, shown in (("pilot_index", "pilot index", "试点县 满意指数"),
+                              ("control_index", "control index", "对照（其他县级局） 满意指数"),
+                              ("did_index", "index: difference in differences", "满意指数 双重差分"),
+                              ("pilot_good_rate", "pilot 好评率", "试点县 好评率（百分点）"),
+                              ("control_good_rate", "control 好评率", "对照（其他县级局） 好评率（百分点）"),
+                              ("did_good_rate", "好评率: difference in differences", "好评率 双重差分（百分点）")):
         r = data[key]
-        rows.append({"comparison": label, "change": r["diff"], "ci_low": r["ci_low"], "ci_high": r["ci_high"],
-                     "p_value": r["p_value"], "note": r.get("reason")})
-    if fmt == Format.table:
+        row = {"comparison": shown if table else label, "change": r["diff"], "ci_low": r["ci_low"],
+               "ci_high": r["ci_high"], "p_value": r["p_value"], "note": r.get("reason")}
+        if table:  # a change of the index in its points, a change of 好评率 in percentage points
+            for part in ("change", "ci_low", "ci_high"):
+                value = row[part]
+                row[part] = (labels.NO_FIGURE if value is None else labels.points(value) if "rate" in key
+                             else labels.shown(value, "change"))
+        rows.append(row)
+    if table:
         g = data["groups"]
-        say(f"pilot {data['county']}: before N = {g['pilot_before']['n']}, after N = {g['pilot_after']['n']}; "
-            f"control: before N = {g['control_before']['n']}, after N = {g['control_after']['n']}; "
-            f"indicator system {data['weights_version']}")
-    render(rows, fmt)
+        say(f"试点 {data['county']}：试点前 N = {g['pilot_before']['n']}，试点后 N = {g['pilot_after']['n']}；"
+            f"对照（其他县级局）：试点前 N = {g['control_before']['n']}，试点后 N = {g['control_after']['n']}；"
+            f"指标体系 {data['weights_version']}")
+    render(rows, fmt, headers={"change": "变化"})

@@ -41,7 +41,7 @@ def show(
     if fmt == Format.json:
         write_json(data)
         return
-    render(data["indicators"], fmt, title=f"indicator system {data['version']} (from {data['active_from']})")
+    render(data["indicators"], fmt, title=f"指标体系 {data['version']}（自 {data['active_from']} 起使用）")
 
 
 @app.command("versions")
@@ -84,19 +84,21 @@ def weigh(
     if fmt == Format.json:
         write_json(result)
     else:
-        render(result["criteria"], fmt, title="1. criteria weights")
+        render(result["criteria"], fmt, title="1. 准则权重")
         render([{k: v for k, v in i.items() if k != "scores"} for i in result["indicators"]], fmt,
-               title="2. indicator priorities")
+               title="2. 指标优先度")
         for mode, rows in result["weights"].items():
-            render(rows, fmt, title=f"3. {mode} weights (sum {sum(r['weight'] for r in rows):.6f})")
+            name = {"offline": "线下", "online": "网上"}.get(mode, mode)
+            render(rows, fmt, title=f"3. {name}权重（合计 {sum(r['weight'] for r in rows):.6f}）")
     if apply:
         name = version or result.get("version")
         if not name:
             raise typer.BadParameter("--apply needs a version name", param_hint="--version")
-        try:
-            start = date.fromisoformat(active_from) if active_from else None
-        except ValueError:
-            raise typer.BadParameter(f"{active_from!r} is not a date YYYY-MM-DD", param_hint="--from") from None
+        from haocha_cli.periods import DAY_HINT, read_day
+
+        start: date | None = read_day(active_from) if active_from else None
+        if active_from and start is None:
+            raise typer.BadParameter(f"{active_from!r} is not a date ({DAY_HINT})", param_hint="--from")
         stored = apply_version(state(ctx).context(), result, name, start, data)
         say(f"stored indicator system {stored['version']}, used for ratings from {stored['active_from']}")
 

@@ -37,7 +37,10 @@ def show(
     if part == "all" and fmt == Format.csv:
         raise typer.BadParameter("CSV holds one table: choose --part", param_hint="--format")
     for name in parts if part == "all" else (part,):
-        render(data[name], fmt, title=name if fmt == Format.table else None)
+        render(data[name], fmt, title=_PARTS[name] if fmt == Format.table else None)
+
+
+_PARTS = {"counties": "县级局", "windows": "窗口", "items": "服务事项", "staff": "窗口工作人员"}
 
 
 @app.command("import")
@@ -49,9 +52,10 @@ def import_(
     named at once, and nothing changes until the file is clean.
 
     A CSV window directory has the headers 区县局, 行政区划代码, 窗口编码, 窗口名称, 窗口类型
-    (实体窗口/网上渠道) and optionally 办公时间 and 状态, or their English twins
-    county_name, county, code, name, kind, opening_hours, active. Opening hours are spans such as
-    09:00-12:00,13:30-17:00 (the off-hours flag reads them).
+    (实体窗口/网上渠道) and optionally 办公时间 and 状态 (启用/停用, 在用, 1/0, 是/否 …), or their English
+    twins county_name, county, code, name, kind, opening_hours, active. Opening hours are spans such as
+    09:00-12:00,13:30-17:00 (the off-hours flag reads them): quote that cell, or separate the spans with 、 or
+    ;. A line with a cell too many or too few refuses the file (docs/import.md, "The window directory").
 
     Example:
 
@@ -63,6 +67,8 @@ def import_(
     result = import_org(c, load_org_file(file))
     for line in result["changes"]:
         say(line)
+    if result["ignored_columns"]:
+        say(f"ignored columns: {', '.join(result['ignored_columns'])}")
     say(f"{result['added']} added, {result['updated']} updated ({result['deactivated']} deactivated), "
         f"{result['unchanged']} unchanged")
 

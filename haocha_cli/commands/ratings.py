@@ -53,9 +53,9 @@ def import_command(
     failed = False
     for path in files:
         try:
-            with _progress(path) as tick:
+            with _Phases(path.name, _big(path)) as phases:
                 result = import_file(c, path, profile=loaded, level_scale=level_scale, encoding=encoding,
-                                     source=source, dry_run=dry_run, progress=tick)
+                                     source=source, dry_run=dry_run, progress=phases)
         except HaochaError as exc:
             from haocha_cli.untrusted import show_controls
 
@@ -69,18 +69,21 @@ def import_command(
     if fmt == Format.json:
         write_json(results)
     if not dry_run and any(r.get("cases_opened") for r in results):
-        _notify(c)
+        _notify(c, shown=any(_big(path) for path in files))
     if failed:
         raise typer.Exit(1)
 
 
-def _notify(c) -> None:
+def _notify(c, *, shown: bool) -> None:
     """Tell the counties of their new cases, after the import's commit (docs/notifications.md). What cannot
     be sent now stays in the outbox for `haocha notify send`: a warning, never a failed import."""
     from haocha_cli import notify
 
     try:
-        delivery = notify.deliver_pending(c, budget_seconds=notify.IMPORT_BUDGET_SECONDS)
+        with _Phases(None, shown) as phases:
+            delivery = notify.deliver_pending(
+                c, budget_seconds=notify.IMPORT_BUDGET_SECONDS,
+                progress=(lambda done, total: phases("notify", done, total)) if phases else None)
     except Exception as exc:  # the import is committed: nothing here may fail it
         say(f"warning: notifications were not sent now ({type(exc).__name__}: {exc}); they will be retried by"
             " haocha notify send")
@@ -90,35 +93,70 @@ def _notify(c) -> None:
         say(warning)
 
 
-class _progress:  # noqa: N801 - used as a function in a with statement
-    """A rich progress bar on stderr while a large file is read, when stderr is a terminal."""
+# What each phase is called on the bar (the bureau's word, then the English), and what it counts.
+PHASE_LABELS = {"read": "读取 reading", "cases": "开案 opening cases", "flags": "可疑评价扫描 scanning flags",
+                "write": "写入 writing", "notify": "通知 notifications"}
+_PHASE_UNITS = {"cases": "件", "flags": "天", "notify": "个单位"}
 
-    def __init__(self, path: Path):
-        self.bar = None
-        try:
-            big = path.stat().st_size >= PROGRESS_MIN_BYTES
-        except OSError:
-            big = False
-        if big and sys.stderr.isatty():
-            from rich.console import Console
-            from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
 
-            self.bar = Progress(TextColumn("{task.description}"), BarColumn(), DownloadColumn(),
-                                TimeRemainingColumn(), console=Console(stderr=True), transient=True)
-            self.task = self.bar.add_task(path.name, total=path.stat().st_size)
+class _Phases:
+    """A rich progress bar on stderr, one line per phase (docs/import.md): the bytes read, then each phase
+    after the last byte with its own count, so that a long import never sits at 100 % without a word.
+    Drawn only on a terminal (never for cron or a pipe) and only when ``shown``; cleared when done."""
+
+    def __init__(self, title: str | None, shown: bool, console=None):
+        from haocha_cli.untrusted import show_controls
+
+        self.title = show_controls(title) if title else None  # a file name is outside text: shown, never run
+        self.bar, self.task, self.current = None, None, None
+        self.shown = shown and (console is not None or sys.stderr.isatty())
+        self.console = console
 
     def __enter__(self):
-        if self.bar is None:
-            return None
-        self.bar.start()
-        return self.tick
+        return self.phase if self.shown else None
 
-    def tick(self, done: int, total: int) -> None:
-        self.bar.update(self.task, completed=done, total=total)
+    def phase(self, name: str, done: int, total: int | None) -> None:
+        """The callback of the core: ``(phase, done, total)``, total None when the phase cannot count."""
+        if self.bar is None:
+            from rich.console import Console
+            from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
+
+            self.bar = Progress(TextColumn("{task.description}", markup=False), BarColumn(),
+                                TextColumn("{task.fields[count]}", markup=False),
+                                TimeRemainingColumn(elapsed_when_finished=True),
+                                console=self.console or Console(stderr=True), transient=True)
+            self.bar.start()
+        if name != self.current:
+            if self.task is not None:  # the phase before is over: its line stays, full, until the end
+                previous = self.bar.tasks[-1]
+                self.bar.update(self.task, total=previous.total or 1, completed=previous.total or 1)
+            self.current = name
+            label = PHASE_LABELS.get(name, name)
+            self.task = self.bar.add_task(f"{self.title} · {label}" if self.title else label, total=total,
+                                          completed=done, count=_count(name, done, total))
+        else:
+            self.bar.update(self.task, total=total, completed=done, count=_count(name, done, total))
 
     def __exit__(self, *exc) -> None:
         if self.bar is not None:
             self.bar.stop()
+
+
+def _count(phase: str, done: int, total: int | None) -> str:
+    if total is None:
+        return ""
+    if phase == "read":
+        scale, unit = (1e6, "MB") if total >= 1e6 else (1e3, "kB")
+        return f"{done / scale:.1f}/{total / scale:.1f} {unit}"
+    return f"{done:,}/{total:,} {_PHASE_UNITS.get(phase, '')}".rstrip()
+
+
+def _big(path: Path) -> bool:
+    """A file large enough to take a while (a bar for a small one would only flicker)."""
+    try:
+        return path.stat().st_size >= PROGRESS_MIN_BYTES
+    except OSError:
+        return False
 
 
 def _print_summary(result: dict, fmt: Format) -> None:
@@ -130,15 +168,25 @@ def _print_summary(result: dict, fmt: Format) -> None:
         "accepted", "duplicate", "rejected", "cases_opened", "flags_raised", "qr_tokens_not_verified")]
     if result["levels_by_code"]:
         rows.insert(8, {"field": "levels_by_code", "value": result["levels_by_code"]})
+    if result.get("qr_tokens_old"):  # old stickers, in the grace period after `qr rotate` (flagged old_token)
+        rows.append({"field": "qr_tokens_old", "value": result["qr_tokens_old"]})
+    if result.get("rejects_restored"):  # rows of a fixed rejects file that had their masked cells given back
+        rows.append({"field": "rejects_restored", "value": result["rejects_restored"]})
     if result["ignored_columns"]:
         rows.append({"field": "ignored_columns", "value": ", ".join(result["ignored_columns"])})
-    render(rows, fmt, title=f"import of {result['file']}")
+    render(rows, fmt, title=f"导入 {result['file']}")
     if result["reasons"]:
-        render([{"reason": k, "rows": v} for k, v in result["reasons"].items()], fmt, title="rejected rows by reason")
-        render(result["first_rejects"], fmt, columns=["line", "code", "reason"],
-               title=f"the first {len(result['first_rejects'])} rejected rows")
+        render([{"reason": k, "rows": v} for k, v in result["reasons"].items()], fmt, title="拒收行（按原因）",
+               headers=_REASON_CODE)
+        render(result["first_rejects"], fmt, columns=["line", "code", "reason"], headers=_REJECT_CODE,
+               title=f"前 {len(result['first_rejects'])} 条拒收行")
         if fmt == Format.table and result["batch"]:
             say(f"the rejected rows: haocha batches rejects {result['batch']} --out rejects.csv")
+
+
+# In the tables of rejected rows, a code is the reason's code (docs/import.md) and the reason its words.
+_REJECT_CODE = {"code": "原因代码", "reason": "说明"}
+_REASON_CODE = {"reason": "原因代码"}
 
 
 @batches_app.command("list")
@@ -192,9 +240,9 @@ def show_command(ctx: typer.Context, batch: int = typer.Argument(..., min=1, max
         write_json(data)
         return
     fields = [{"field": k, "value": v} for k, v in data.items() if k not in ("reasons", "header")]
-    render(fields, fmt, title=f"batch {batch}")
+    render(fields, fmt, title=f"批次 {batch}")
     if data["reasons"]:
-        render(data["reasons"], fmt, title="rejected rows by reason")
+        render(data["reasons"], fmt, title="拒收行（按原因）", headers=_REJECT_CODE)
 
 
 @batches_app.command("rejects")
@@ -226,4 +274,4 @@ def rejects_command(
     if fmt == Format.json:
         write_json(data)
         return
-    render(rows, fmt, columns=["line", "code", "reason", "row"])
+    render(rows, fmt, columns=["line", "code", "reason", "row"], headers=_REJECT_CODE)

@@ -31,7 +31,7 @@ def _write(ctx: typer.Context, kind: str, fmt: str, out: Path, lang: str, quiet:
 @app.command("daily")
 def daily(
     ctx: typer.Context,
-    day: str = typer.Option("yesterday", "--date", help="YYYY-MM-DD, today or yesterday."),
+    day: str = typer.Option("yesterday", "--date", help="A day (2026-08-31, 2026/8/31, 2026年8月31日), today or yesterday."),
     fmt: str = FORMAT, out: Path = OUT, lang: str = LANG, quiet: bool = QUIET,
 ) -> None:
     """The daily summary: ratings by county and channel, 好评率, index, new bad reviews (phones masked),
@@ -57,7 +57,7 @@ def daily(
 @app.command("monthly")
 def monthly(
     ctx: typer.Context,
-    month: str = typer.Option(..., "--month", help="The month, YYYY-MM."),
+    month: str = typer.Option(..., "--month", help="The month: 2026-08, 2026/8 or 2026年8月."),
     fmt: str = FORMAT, out: Path = OUT, lang: str = LANG, quiet: bool = QUIET,
 ) -> None:
     """The monthly report: county ranking (raw and shrunk, N), indicator heat table, trend chart, control
@@ -81,7 +81,7 @@ def monthly(
 @app.command("county")
 def county(
     ctx: typer.Context,
-    code: str = typer.Option(..., "--county", help="The county code, e.g. 370213."),
+    code: str = typer.Option(..., "--county", help="The county: its code 370213, name 李沧区 or short name 李沧."),
     period: str = typer.Option(..., "--period", help="A month 2026-08, quarter 2026-Q3, year or D..D."),
     fmt: str = FORMAT, out: Path = OUT, lang: str = LANG, quiet: bool = QUIET,
 ) -> None:

@@ -101,8 +101,8 @@ def set_command(
 def assess_command(
     ctx: typer.Context,
     period: str | None = typer.Option(None, "--period", help="A month 2024-05, quarter 2024-Q2, year or day."),
-    start: str | None = typer.Option(None, "--from", help="First day (YYYY-MM-DD), with --to."),
-    end: str | None = typer.Option(None, "--to", help="Last day (YYYY-MM-DD), with --from."),
+    start: str | None = typer.Option(None, "--from", help="First day (2024-05-01, 2024/5/1 or 2024年5月1日), with --to."),
+    end: str | None = typer.Option(None, "--to", help="Last day (2024-05-31, 2024/5/31 or 2024年5月31日), with --from."),
     dry_run: bool = typer.Option(False, "--dry-run", help="Show the assessment; leave the risk levels alone."),
     fmt: Format = FORMAT_OPTION,
 ) -> None:
@@ -124,8 +124,12 @@ def assess_command(
     if fmt == Format.json:
         write_json(data)
         return
-    render(data["rows"], fmt, columns=["county", "name", "risk", "failure_mode", "measure", "rate", "o_from",
-                                        "S", "O", "D", "RPN", "AP"])
+    rows = data["rows"]
+    if fmt == Format.table:  # every measured rate as a share: flags are counted per 100 ratings
+        rows = [dict(r, rate=r["rate"] / 100) if r["measure"] == "flags" and r["rate"] is not None else r
+                for r in rows]
+    render(rows, fmt, columns=["county", "name", "risk", "failure_mode", "measure", "rate", "o_from",
+                               "S", "O", "D", "RPN", "AP"])
     if fmt == Format.table:
         say(f"risk assessment {data['period']['label']} ({data['ap_table']})")
         for county in data["counties"]:

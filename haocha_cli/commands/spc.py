@@ -57,6 +57,8 @@ def spc_command(
         write_json({**data, "rows": rows})
         return
     if fmt == Format.table:
-        say(f"{metric} · {result['county']} · baseline {result['baseline']['label']} · rules {rules}: "
-            f"{len(result['signals'])} day(s) with signals")
-    render(rows, fmt)
+        say(f"{'差评率' if metric == 'bad-rate' else '满意指数'} · {result['county']} · 基线 "
+            f"{result['baseline']['label']} · 判异准则 {rules}：{len(result['signals'])} 天有信号")
+    # The day's value and its limits are rates (p chart) or indices (individuals chart).
+    kind = "rate" if metric == "bad-rate" else "index"
+    render(rows, fmt, kinds=dict.fromkeys(("value", "cl", "lcl", "ucl"), kind))

@@ -22,7 +22,7 @@ def status_command(ctx: typer.Context, fmt: Format = FORMAT_OPTION) -> None:
     if fmt == Format.json:
         write_json(data)
         return
-    render([{"field": k, "value": v} for k, v in data.items() if k != "to_do"], fmt, title="haocha status")
+    render([{"field": k, "value": v} for k, v in data.items() if k != "to_do"], fmt, title="haocha 运行状态")
     if fmt == Format.table:
         for line in data["to_do"] or ["nothing waits"]:
             say(f"to do: {line}")

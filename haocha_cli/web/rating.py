@@ -6,7 +6,8 @@ comment. The submission goes through ``importer.import_records`` (source ``serve
 batch, aggregates and case opening as a file import, in one short transaction. The rater gets a reference
 number (评价编号); with it one follow-up rating (追评) can be made later at ``/r/followup``.
 
-Integrity: the token must verify for the window (403); every form carries a signed nonce, so a POST without
+Integrity: the token must verify for the window (403; an old sticker's, of the previous secret, is accepted
+in the grace period after `qr rotate` and the rating flagged old_token); every form carries a signed nonce, so a POST without
 a fresh form is refused (403); the nonce is the rating id, so sending a form twice stores one rating; a
 hidden trap field catches form-filling robots; submissions are limited per client address (429, in memory:
 run one process) and per phone (429, counted in the database inside the rating's own write transaction).
@@ -255,7 +256,10 @@ class Service:
         """The window named by a scanned link, once its token verifies; refuses otherwise."""
         check_link(code, token)
         # The token is checked before the window is looked up, so the page tells nobody which codes exist.
-        if not qr.verify_token(ctx.keys.qr_secret, code, token, self.setting("qr.token_length")):
+        # An old sticker's token (the previous secret, within the grace period after `qr rotate`) is accepted:
+        # the importer marks the rating token_ok 2 by the same rule, and the flag scan flags it old_token.
+        verdict = qr.check_token(ctx.keys, code, token, now_text(), self.setting("qr.token_length"))
+        if verdict == qr.TOKEN_BAD:
             log.warning("refused: the QR token does not verify for window %r", code)
             raise _Refused("token_invalid")
         return self.window_row(ctx, code)
@@ -287,11 +291,18 @@ class Service:
         key = form_key(ctx.keys.qr_secret)
         return {"n": nonce, "ts": str(issued), "sig": sign_form(key, purpose, subject, token, nonce, issued)}
 
-    def _secret(self) -> bytes:
-        # Read for every form checked (before any database work), so a rotated secret counts at once.
+    def _form_keys(self) -> list[bytes]:
+        """The keys a genuine form may be signed with: the current secret's, and within the grace period after
+        a rotation the previous one's (a form opened just before `qr rotate` is still sent). Read for every form
+        checked (before any database work), so a rotated secret counts at once."""
         from haocha_cli.privacy import load_keys
 
-        return load_keys(self.db_path, self.config["qr.secret_env"]).qr_secret
+        keys = load_keys(self.db_path, self.config["qr.secret_env"])
+        signing = [form_key(keys.qr_secret)]
+        if keys.qr_previous and keys.qr_previous_until and now_text() <= keys.qr_previous_until \
+                and keys.qr_previous_until > keys.qr_rotated_at:
+            signing.append(form_key(keys.qr_previous))
+        return signing
 
     def rate_page(self, ctx: Context, window: dict[str, Any], hidden: dict[str, str], values: dict[str, Any],
                   errors: list[str], status: int = 200) -> HTMLResponse:
@@ -341,8 +352,11 @@ class Service:
         if any(v.strip() for v in form.get(TRAP_FIELD, [])):
             log.warning("refused: the trap field was filled")
             raise _Refused("trap_filled")
-        problem = check_form(form_key(self._secret()), purpose, subject, token, one(form, "n"), one(form, "ts"),
-                             one(form, "sig"), self.setting("serve.form_max_age_minutes") * 60, self.clock())
+        for key in self._form_keys():
+            problem = check_form(key, purpose, subject, token, one(form, "n"), one(form, "ts"), one(form, "sig"),
+                                 self.setting("serve.form_max_age_minutes") * 60, self.clock())
+            if problem != "form_invalid":  # genuine under this key (fresh, or expired), or malformed
+                break
         if problem:
             log.warning("refused: %s (%s form)", problem, purpose)
             raise _Refused(problem)
@@ -516,7 +530,7 @@ class Service:
         def work() -> Response:
             with self.context() as ctx:
                 original = self.original(ctx, reference)
-                if self.stored(ctx, reference + FOLLOWUP_SUFFIX):
+                if self.followed_up(ctx, reference) is not None:
                     raise _Refused("followup_done")
                 window = self.window_row(ctx, original["window_code"])
                 hidden = {"ref": reference, **self.signed(ctx, "followup", reference, "", new_reference())}
@@ -547,8 +561,9 @@ class Service:
                 window = self.window_row(ctx, original["window_code"])
                 hidden = {"ref": reference, "n": nonce, "ts": one(form, "ts"), "sig": one(form, "sig")}
                 rating_id = reference + FOLLOWUP_SUFFIX
-                if self.stored(ctx, rating_id):
-                    if self.same_form(ctx, rating_id, nonce):
+                earlier = self.followed_up(ctx, reference)
+                if earlier is not None:
+                    if earlier["rating_id"] == rating_id and self.same_form(ctx, rating_id, nonce):
                         return self.followup_done(ctx, window, reference, repeated=True)
                     raise _Refused("followup_done")
                 values, errors = self.read_fields(form, window["kind"], ctx, with_item=False, with_phone=False)
@@ -574,6 +589,8 @@ class Service:
                     if self.same_form(ctx, rating_id, nonce):
                         return self.followup_done(ctx, window, reference, repeated=True)
                     raise _Refused("followup_done")
+                if outcome.startswith("case_rated_twice\t"):  # one made meanwhile, by the import's own check
+                    raise _Refused("followup_done")
                 if outcome != "accepted":
                     code = outcome.split("\t", 1)[0]
                     if code in _FIELD_ERRORS:
@@ -583,6 +600,14 @@ class Service:
                 self.tell_county(window)
                 return self.followup_done(ctx, window, reference, repeated=False)
         return self.guarded(work)
+
+    def followed_up(self, ctx: Context, reference: str) -> dict[str, Any] | None:
+        """The follow-up (追评) that the rating ``reference`` already has, or None: by the import's own rule
+        (一事一评, ``importer.case_rating``: one per 办件 and round; the page's 办件编号 is the reference), so that
+        a 追评 that came in any other way counts too, and the import refuses a second one all the same."""
+        from haocha_cli.importer import case_rating
+
+        return case_rating(ctx.db, SOURCE, reference, 2)
 
     def tell_county(self, window: dict[str, Any]) -> None:
         """After a stored rating: if it opened a case (its outbox message is queued in the same transaction),

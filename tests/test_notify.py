@@ -50,7 +50,8 @@ class Receiver:
 
     def start(self) -> Receiver:
         self.server.server_activate()
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        # a short poll: shutdown() waits for it (0.5 s by default, at every test's end)
+        self.thread = threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True)
         self.thread.start()
         return self
 

@@ -509,3 +509,5 @@ CREATE INDEX ratings_followups ON ratings(day) WHERE rating_round = 2 AND case_n
 -- comment), as they were, encrypted (JSON {cell position or key: text}): the rejects round trip gives them back
 -- to a cell that comes back unchanged (docs/import.md). NULL when no cell was masked.
 ALTER TABLE rejects ADD COLUMN cells_enc TEXT;
+
+-- migration 11: method and reports (a re-rating's source, views for Datasette, …)

@@ -511,3 +511,79 @@ CREATE INDEX ratings_followups ON ratings(day) WHERE rating_round = 2 AND case_n
 ALTER TABLE rejects ADD COLUMN cells_enc TEXT;
 
 -- migration 11: method and reports (a re-rating's source, views for Datasette, …)
+-- 整改复评 has a source (docs/workflow.md): 'followup', the rater's own 追评 of the case's 办件 (same source and
+-- 办件编号 as the case's rating, round 2), linked by the import in its transaction, rerate_rating_id being that
+-- 追评; or 'phone', the county's call to a real-name rater, rerate_caller naming who called (the account or OS
+-- login of the audit event unless given). Cases re-rated before this migration keep NULL: source not recorded.
+ALTER TABLE cases ADD COLUMN rerate_source TEXT CHECK (rerate_source IN ('followup', 'phone'));
+ALTER TABLE cases ADD COLUMN rerate_caller TEXT;
+ALTER TABLE cases ADD COLUMN rerate_rating_id INTEGER REFERENCES ratings(id);
+-- A withdrawal's foreign-key check of each deleted rating finds the case its 追评 re-rated by this index.
+CREATE INDEX cases_rerate_rating ON cases(rerate_rating_id);
+
+-- Views for Datasette (docs/datasette.md): names beside the codes, level and state names in Chinese, and no
+-- personal data — no phone, no contact id, no staff, no 办件编号, no QR token and no free text (comments, notes,
+-- reasons), which may hold a phone number that a view cannot mask. The item is joined by its code here: SQLite
+-- cannot add a foreign key to ratings without rebuilding the table, and the join is what Datasette needs.
+CREATE VIEW v_ratings AS
+SELECT r.id, r.source, r.rating_id, r.batch_id, r.rated_at, r.day,
+       r.county_code, c.name AS county_name, r.window_code, w.name AS window_name,
+       CASE r.mode WHEN 'offline' THEN '线下窗口' WHEN 'online' THEN '网上办理' END AS mode_name, r.channel,
+       NULLIF(r.item_code, '') AS item_code, i.name AS item_name,
+       r.level, CASE r.level WHEN 5 THEN '非常满意' WHEN 4 THEN '满意' WHEN 3 THEN '基本满意' WHEN 2 THEN '不满意'
+                             WHEN 1 THEN '非常不满意' END AS level_name,
+       r.rating_index, r.weights_version, r.rating_round,
+       CASE WHEN r.anonymous THEN 0 ELSE 1 END AS real_name,
+       CASE WHEN json_valid(r.problems) THEN (SELECT group_concat(p.value || ' ' || coalesce(n.name, ''), '、')
+                                              FROM json_each(r.problems) p LEFT JOIN indicators n ON n.code = p.value)
+       END AS problems,
+       CASE WHEN r.excluded IS NULL THEN 1 ELSE 0 END AS counted,
+       CASE r.excluded WHEN 'appeal_upheld' THEN '申诉成立' WHEN 'confirmed_false' THEN '评价信息不实' END AS excluded_reason
+FROM ratings r
+LEFT JOIN counties c ON c.code = r.county_code
+LEFT JOIN windows w ON w.code = r.window_code
+LEFT JOIN items i ON i.code = r.item_code;
+
+-- overdue: open and past its rectification deadline today in Beijing time (UTC+8), as `cases stats` counts it.
+CREATE VIEW v_cases AS
+SELECT k.id, k.rating_id, k.county_code, c.name AS county_name, k.window_code, w.name AS window_name,
+       NULLIF(k.item_code, '') AS item_code, i.name AS item_name,
+       k.level, CASE k.level WHEN 5 THEN '非常满意' WHEN 4 THEN '满意' WHEN 3 THEN '基本满意' WHEN 2 THEN '不满意'
+                             WHEN 1 THEN '非常不满意' END AS level_name,
+       CASE WHEN json_valid(k.problems) THEN (SELECT group_concat(p.value || ' ' || coalesce(n.name, ''), '、')
+                                              FROM json_each(k.problems) p LEFT JOIN indicators n ON n.code = p.value)
+       END AS problems,
+       k.real_name, k.rated_at, k.state,
+       CASE k.state WHEN 'new' THEN '待分类' WHEN 'rectifying' THEN '整改中' WHEN 'awaiting_approval' THEN '无需整改待市局审批'
+                    WHEN 'appealed' THEN '申诉中' WHEN 'reopened' THEN '复评不满意重新整改' WHEN 'closed' THEN '已整改待复评'
+                    WHEN 'unrectifiable' THEN '无法整改' WHEN 'no_action' THEN '无需整改' WHEN 'rerated' THEN '已复评办结'
+                    WHEN 'excluded' THEN '评价已剔除' END AS state_name,
+       CASE k.classification WHEN 'rectifiable' THEN '可整改' WHEN 'unrectifiable' THEN '无法整改'
+                             WHEN 'no_action' THEN '无需整改' END AS classification_name,
+       k.classified_at, k.revisit_due, k.revisit_first_at,
+       CASE k.revisit_outcome WHEN 'reached' THEN '已联系上' WHEN 'unreachable' THEN '联系不上' END AS revisit_outcome,
+       k.rectify_days, k.rectify_due, k.resolved_at, k.on_time, k.rerate_level, k.rerated_at,
+       CASE k.rerate_source WHEN 'followup' THEN '评价人追评' WHEN 'phone' THEN '电话复评' END AS rerate_source,
+       k.reopen_count,
+       CASE WHEN k.state IN ('new', 'rectifying', 'awaiting_approval', 'appealed', 'reopened')
+                 AND k.rectify_due < date('now', '+8 hours') THEN 1 ELSE 0 END AS overdue,
+       k.opened_at, k.updated_at
+FROM cases k
+LEFT JOIN counties c ON c.code = k.county_code
+LEFT JOIN windows w ON w.code = k.window_code
+LEFT JOIN items i ON i.code = k.item_code;
+
+-- Per county and month from the daily aggregates (counted ratings only), as `haocha index --by county --by month`
+-- with the default levels: 好评 = 非常满意 + 满意, 差评 = 不满意 + 非常不满意; the rates in per cent, the index
+-- = Σ rating index ÷ N, both to two decimals.
+CREATE VIEW v_county_month AS
+SELECT a.county_code, c.name AS county_name, substr(a.day, 1, 7) AS month, sum(a.n) AS n,
+       sum(a.l5) + sum(a.l4) AS good, sum(a.l2) + sum(a.l1) AS bad, sum(a.l3) AS basic,
+       round(100.0 * (sum(a.l5) + sum(a.l4)) / nullif(sum(a.n), 0), 2) AS good_rate,
+       round(100.0 * (sum(a.l2) + sum(a.l1)) / nullif(sum(a.n), 0), 2) AS bad_rate,
+       round(100.0 * sum(a.l3) / nullif(sum(a.n), 0), 2) AS basic_share,
+       round(sum(a.index_sum) / nullif(sum(a.n), 0), 2) AS satisfaction_index,
+       sum(a.excluded_n) AS excluded_n
+FROM daily_agg a
+LEFT JOIN counties c ON c.code = a.county_code
+GROUP BY a.county_code, substr(a.day, 1, 7);

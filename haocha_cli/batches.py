@@ -6,7 +6,8 @@ What goes: the batch's ratings, their part of the daily aggregates, the cases th
 What stays: the batch row, marked withdrawn with who, when and why, its rejected rows, and the audit trail
 (one `case.withdraw` event per case and one `batch.withdraw`). Its hash is set aside, so that the same
 file, or the right one, can be imported again. A batch whose cases a county has started to work, or whose
-ratings are excluded or in a spot-check sample, is refused: those steps are settled first.
+ratings are excluded, in a spot-check sample or a 追评 that re-rated a case, is refused: those steps are settled
+first.
 """
 
 from __future__ import annotations
@@ -44,7 +45,9 @@ def withdraw_batch(ctx: Context, batch_id: int, reason: str) -> dict[str, Any]:
                  "{n} of its ratings are excluded from the figures"),
                 (f"SELECT count(*) FROM spot_checks WHERE rating_id IN ({in_batch})"
                  f" OR case_id IN (SELECT id FROM cases WHERE rating_id IN ({in_batch}))",
-                 "{n} of its ratings are in a spot-check sample")):
+                 "{n} of its ratings are in a spot-check sample"),
+                (f"SELECT count(*) FROM cases WHERE rerate_rating_id IN ({in_batch})",
+                 "{n} of its ratings are 追评 that re-rated a case (整改复评)")):
             n = db.execute(sql, {"batch": batch_id}).fetchone()[0]
             if n:
                 blockers.append(what.format(n=n))

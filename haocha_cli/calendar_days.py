@@ -20,7 +20,13 @@ from haocha_cli.clock import now_text
 from haocha_cli.context import Context
 from haocha_cli.db import transaction
 from haocha_cli.errors import InvalidInput, NotFound
-from haocha_cli.workdays import FIRST_KNOWN_YEAR, LAST_KNOWN_YEAR, WorkCalendar
+from haocha_cli.workdays import (
+    FIRST_KNOWN_YEAR,
+    LAST_KNOWN_YEAR,
+    STATUTORY_RULE,
+    WorkCalendar,
+    statutory_holidays,
+)
 
 WEEKDAYS = ["一", "二", "三", "四", "五", "六", "日"]
 
@@ -168,14 +174,16 @@ CALENDAR_HORIZON_DAYS = 45  # about 15 working days with a Golden Week: how far 
 
 
 def unknown_year_ahead(db: sqlite_utils.Database, day: date) -> int | None:
-    """The year whose holidays the deadlines counted from ``day`` may soon need but nobody has given: beyond
-    the official calendar haocha knows, with no local entry in it. None when all is known."""
-    year = (day + timedelta(days=CALENDAR_HORIZON_DAYS)).year
-    if year <= LAST_KNOWN_YEAR:
-        return None
-    given = db.execute("SELECT 1 FROM calendar_overrides WHERE day BETWEEN ? AND ? LIMIT 1",
-                       [f"{year}-01-01", f"{year}-12-31"]).fetchone()
-    return None if given else year
+    """The first year whose notice the deadlines counted from ``day`` may soon need but nobody has given:
+    beyond the official calendar haocha knows, with no local entry in it (the rule of ``WorkCalendar``: a
+    year with local entries counts as given). Its deadlines skip the statutory holidays but not its 调休.
+    None when all is known."""
+    for year in range(max(day.year, LAST_KNOWN_YEAR + 1), (day + timedelta(days=CALENDAR_HORIZON_DAYS)).year + 1):
+        given = db.execute("SELECT 1 FROM calendar_overrides WHERE day BETWEEN ? AND ? LIMIT 1",
+                           [f"{year}-01-01", f"{year}-12-31"]).fetchone()
+        if not given:
+            return year
+    return None
 
 
 def _official(day: date) -> bool | None:
@@ -186,7 +194,8 @@ def _official(day: date) -> bool | None:
 
 def show_calendar(db: sqlite_utils.Database, year: int | None = None) -> dict[str, Any]:
     """The days that differ from "Monday to Friday" (official holidays on weekdays, make-up workdays 调休)
-    of ``year``, and the local entries; without a year, the local entries only.
+    of ``year``, and the local entries; without a year, the local entries only. For a year after the
+    official calendar, its statutory holidays (source "statutory"), weekend or not.
 
     Returns {rows: [{day, weekday, workday, source, name, note}], known: "2004–2026", note: text or None}.
     """
@@ -200,21 +209,37 @@ def show_calendar(db: sqlite_utils.Database, year: int | None = None) -> dict[st
         if not 1900 <= year <= 2200:
             raise InvalidInput(f"year {year} is out of range", "give a year such as 2026")
         known = FIRST_KNOWN_YEAR <= year <= LAST_KNOWN_YEAR
-        if not known:
-            note = (f"{year} is beyond the official calendar haocha knows ({FIRST_KNOWN_YEAR}–{LAST_KNOWN_YEAR}): "
-                    "weekends only, plus the local entries below")
+        statutory = statutory_holidays(year) if year > LAST_KNOWN_YEAR else {}
+        given = any(d.startswith(f"{year}-") for d in local)
+        beyond = f"{year} is beyond the official calendar haocha knows ({FIRST_KNOWN_YEAR}–{LAST_KNOWN_YEAR})"
+        if statutory and given:
+            note = (f"{beyond}: the statutory holidays of {STATUTORY_RULE} (法定节假日) and weekends are days off, "
+                    "and the local entries below (the year's notice) take precedence")
+        elif statutory:
+            note = (f"{beyond}: weekends and the statutory holidays of {STATUTORY_RULE} are days off (listed as "
+                    "法定节假日（未含调休）); the make-up working days (调休) are not known until the State Council's "
+                    "notice is recorded (haocha calendar import), and open cases' deadlines are recounted then")
+        elif not known:
+            note = f"{beyond}: weekends only, plus the local entries below"
         day = date(year, 1, 1)
         while day.year == year:
             text = day.isoformat()
             if text in local:
-                rows.append(_row(day, bool(local[text]["is_workday"]), "local", _holiday_name(day, known),
-                                 local[text]["note"]))
+                name = _holiday_name(day, known) or _statutory_name(statutory.get(day))
+                rows.append(_row(day, bool(local[text]["is_workday"]), "local", name, local[text]["note"]))
+            elif day in statutory:
+                rows.append(_row(day, False, "statutory", _statutory_name(statutory[day]),
+                                 "法定节假日" if given else "法定节假日（未含调休）"))
             elif known:
                 working = chinese_calendar.is_workday(day)
                 if working != (day.weekday() < 5):
                     rows.append(_row(day, working, "official", _holiday_name(day, known), ""))
             day += timedelta(days=1)
     return {"rows": rows, "known": f"{FIRST_KNOWN_YEAR}–{LAST_KNOWN_YEAR}", "note": note}
+
+
+def _statutory_name(holiday: chinese_calendar.Holiday | None) -> str:
+    return "" if holiday is None else f"{holiday.chinese} {holiday.value}"
 
 
 def _holiday_name(day: date, known: bool) -> str:

@@ -22,7 +22,7 @@ from haocha_cli import audit
 from haocha_cli.calendar_days import load_calendar, parse_day
 from haocha_cli.clock import now_text, today
 from haocha_cli.config import LEVELS
-from haocha_cli.context import Context
+from haocha_cli.context import Context, os_person
 from haocha_cli.db import transaction
 from haocha_cli.errors import InvalidInput, InvalidTransition, NotFound, PermissionDenied
 from haocha_cli.privacy import mask_json, mask_numbers
@@ -63,10 +63,16 @@ EVENT_NAMES = {
     "case.open": "立案", "case.classify": "分类", "case.approve": "市局批准无需整改", "case.reject": "市局退回分类",
     "case.revisit": "回访", "case.contact": "查看电话", "case.close": "整改办结", "case.rerate": "整改复评",
     "case.appeal": "申诉", "case.decide": "市局申诉决定", "case.reopen": "重新打开", "case.exclude": "评价剔除",
-    "case.withdraw": "撤回批次",
+    "case.withdraw": "撤回批次", "case.followup": "收到追评",
 }
 RERATE_LEVELS = ("满意", "基本满意", "不满意")
 SATISFIED_RERATES = ("满意", "基本满意")
+# Where a re-rating (整改复评) comes from: the rater's own 追评 of the case's 办件, or, for a real-name review
+# only, the county's (or city's) call to the rater. docs/workflow.md.
+RERATE_SOURCES = {"followup": "追评", "phone": "电话回访"}
+# A 追评's level (1 非常不满意 … 5 非常满意) as the re-rating it gives: the rater's satisfaction after the
+# rectification on the three-step scale of 整改复评.
+FOLLOWUP_VERDICTS = {5: "满意", 4: "满意", 3: "基本满意", 2: "不满意", 1: "不满意"}
 _RERATE_NAMES = {"满意": "满意", "基本满意": "基本满意", "不满意": "不满意", "satisfied": "满意",
                  "basically-satisfied": "基本满意", "basically_satisfied": "基本满意", "dissatisfied": "不满意"}
 
@@ -227,22 +233,26 @@ def _json_text(value: Any) -> str | None:
 def recompute_deadlines(db: sqlite_utils.Database, cal: WorkCalendar) -> list[dict[str, Any]]:
     """Recount the deadlines of the open cases against ``cal`` (after a calendar entry); returns what moved.
 
-    Resolved cases keep theirs: whether they were on time was settled when they were resolved.
+    Resolved cases keep theirs: whether they were on time was settled when they were resolved. The
+    calendar note follows the new count: a year whose notice is now recorded no longer warns of its 调休.
     """
     moved: list[dict[str, Any]] = []
     marks = ",".join("?" * len(OPEN_STATES))
     rows = list(db.query(f"SELECT * FROM cases WHERE state IN ({marks}) ORDER BY id", OPEN_STATES))
     for case in rows:
         changes: dict[str, Any] = {}
-        rectify_due = cal.add_workdays(date.fromisoformat(case["rectify_from"]), case["rectify_days"]).isoformat()
+        counted = cal.fresh()  # its own, so that the note is this case's years only
+        rectify_due = counted.add_workdays(date.fromisoformat(case["rectify_from"]), case["rectify_days"]).isoformat()
         if rectify_due != case["rectify_due"]:
             changes["rectify_due"] = rectify_due
         if case["real_name"] and case["revisit_first_at"] is None:
-            revisit_due = cal.add_workdays(_day(case["rated_at"]), case["revisit_days"]).isoformat()
+            revisit_due = counted.add_workdays(_day(case["rated_at"]), case["revisit_days"]).isoformat()
             if revisit_due != case["revisit_due"]:
                 changes["revisit_due"] = revisit_due
         for field, value in changes.items():
             moved.append({"case": case["id"], "field": field, "before": case[field], "after": value})
+        if counted.fallback_note() != case["calendar_note"]:
+            changes["calendar_note"] = counted.fallback_note()
         if changes:
             db["cases"].update(case["id"], changes)
     return moved
@@ -276,7 +286,7 @@ def state_name(state: str) -> str:
 def _open_actions(case: dict[str, Any]) -> list[Action]:
     """The actions the case's state (and its rater: real-name, a phone) allows, whoever takes them."""
     return [a for a in ACTIONS.values() if case["state"] in a.states
-            and not (a.name == "revisit" and not case["real_name"])
+            and not (a.name in ("revisit", "rerate") and not case["real_name"])
             and not (a.name == "contact" and not case["contact_id"])]
 
 
@@ -319,6 +329,10 @@ def _checked(ctx: Context, case_id: int, name: str) -> dict[str, Any]:
                            "return visits (回访) are for real-name (实名) reviews")
     if name == "contact" and not case["contact_id"]:
         raise InvalidInput(f"case {case['id']} has no phone number recorded", "the rating carried none")
+    if name == "rerate" and not case["real_name"]:
+        raise InvalidInput(f"case {case['id']} is an anonymous review: nobody can be called for its re-rating",
+                           "only the rater's own 追评 of the 办件 (imported, or from the rating page) re-rates it; "
+                           "a re-rating by phone is for real-name (实名) reviews")
     return case
 
 
@@ -417,24 +431,75 @@ def close(ctx: Context, case_id: int, measures: str, responsible: str) -> dict[s
         return _update(ctx, case, "close", changes)
 
 
-def rerate(ctx: Context, case_id: int, level: str) -> dict[str, Any]:
-    """The rater's verdict on the rectification (整改复评). 满意 or 基本满意 end the case; 不满意 reopens it
-    with a new rectification deadline counted from today."""
+def _rerate_changes(ctx: Context, case: dict[str, Any], verdict: str, now: str) -> dict[str, Any]:
+    """满意 or 基本满意 end the case; 不满意 reopens it with a new rectification deadline counted from today."""
+    changes: dict[str, Any] = {"rerate_level": verdict, "rerated_at": now}
+    if verdict in SATISFIED_RERATES:
+        changes["state"] = "rerated"
+    else:
+        start = _day(now)
+        due, note = _deadline(load_calendar(ctx.db).overrides, start, case["rectify_days"])
+        changes.update(state="reopened", reopen_count=case["reopen_count"] + 1, rectify_from=start.isoformat(),
+                       rectify_due=due.isoformat(), resolved_at=None, on_time=None)
+        if note:
+            changes["calendar_note"] = note
+    return changes
+
+
+def rerate(ctx: Context, case_id: int, level: str, caller: str | None = None) -> dict[str, Any]:
+    """The rater's verdict on the rectification (整改复评) as the county (or the city) heard it on the phone
+    (电话回访): for a real-name review only — an anonymous rater cannot be called, and only their own 追评
+    re-rates the case (``rerate_by_followups``). ``caller`` is who called the rater, when not the person
+    recording it (the account or OS login of the audit event, the default). 满意 or 基本满意 end the case;
+    不满意 reopens it with a new rectification deadline counted from today."""
     verdict = parse_rerate(level)
+    caller = (caller or "").strip() or None
     with transaction(ctx.db):
         case = _checked(ctx, case_id, "rerate")
         now = now_text()
-        changes: dict[str, Any] = {"rerate_level": verdict, "rerated_at": now}
-        if verdict in SATISFIED_RERATES:
-            changes["state"] = "rerated"
-        else:
-            start = _day(now)
-            due, note = _deadline(load_calendar(ctx.db).overrides, start, case["rectify_days"])
-            changes.update(state="reopened", reopen_count=case["reopen_count"] + 1, rectify_from=start.isoformat(),
-                           rectify_due=due.isoformat(), resolved_at=None, on_time=None)
-            if note:
-                changes["calendar_note"] = note
+        changes = _rerate_changes(ctx, case, verdict, now)
+        changes.update(rerate_source="phone", rerate_caller=caller or ctx.operator.person or os_person(),
+                       rerate_rating_id=None)
         return _update(ctx, case, "rerate", changes)
+
+
+def rerate_by_followups(ctx: Context, source: str, ratings: list[dict[str, Any]]) -> tuple[set[int], int]:
+    """Link each 追评 among ``ratings`` (rows as inserted, round 2 with a 办件编号) to the case of its 办件: the
+    case of the first rating with the same source and 办件编号 (一事一评: there is at most one). Called in the
+    importer's transaction (joined here), for files and the rating page alike.
+
+    A case that is closed (已整改待复评) and was closed before the 追评 was given takes it as its re-rating
+    (source ``followup``; the level as ``FOLLOWUP_VERDICTS`` maps it); 不满意 reopens the case. Any other 追评 of
+    a case (given before the closure, or to a case not waiting for its re-rating) is not a re-rating: it is
+    recorded in the case's history (``case.followup``) for the county and the city to see. Returns the row ids
+    of the 追评 that reached a case (a bad one among them opens no case of its own) and how many re-rated one."""
+    followups = {r["case_no"]: r for r in ratings if int(r.get("rating_round") or 1) == 2 and r.get("case_no")}
+    if not followups:
+        return set(), 0
+    linked: set[int] = set()
+    rerated = 0
+    with transaction(ctx.db):
+        numbers = json.dumps(list(followups), ensure_ascii=False)
+        found = list(ctx.db.query(
+            "SELECT r.case_no AS case_no, c.* FROM ratings r JOIN cases c ON c.rating_id = r.id"
+            " WHERE r.source = ? AND r.rating_round = 1 AND r.case_no IN (SELECT value FROM json_each(?))"
+            " ORDER BY c.id", [source, numbers]))
+        for row in found:
+            rating = followups[row.pop("case_no")]
+            case = row
+            linked.add(rating["id"])
+            level = int(rating["level"])
+            info = {"rating": rating["id"], "rating_id": rating["rating_id"], "followup_level": _level_name(level)}
+            if case["state"] == "closed" and rating["rated_at"] >= (case["closed_at"] or ""):
+                changes = _rerate_changes(ctx, case, FOLLOWUP_VERDICTS[level], now_text())
+                changes.update(rerate_source="followup", rerate_caller=None, rerate_rating_id=rating["id"])
+                _update(ctx, case, "rerate", changes, info)
+                rerated += 1
+            else:
+                why = ("追评早于整改办结，不作为整改复评" if case["state"] == "closed"
+                       else f"案件{STATES[case['state']]}，追评不作为整改复评")
+                audit.record(ctx.db, ctx.operator, "case.followup", "cases", case["id"], None, {**info, "note": why})
+    return linked, rerated
 
 
 def reopen(ctx: Context, case_id: int, reason: str) -> dict[str, Any]:
@@ -599,11 +664,12 @@ def list_cases(ctx: Context, county: str | None = None, status: str | None = Non
             "real_name": bool(case["real_name"]), "phone": case["phone_masked"],
             "revisit_due": case["revisit_due"], "revisit": case["revisit_outcome"],
             "rectify_due": case["rectify_due"], "workdays_left": left, "alert": alert,
+            "calendar_note": case["calendar_note"],  # set when a deadline was counted without its year's notice
         })
     return result
 
 
-_NOTES = ("classify_reason", "revisit_note", "measures", "responsible", "calendar_note")
+_NOTES = ("classify_reason", "revisit_note", "measures", "responsible", "calendar_note", "rerate_caller")
 
 
 def show_case(ctx: Context, case_id: int) -> dict[str, Any]:
@@ -623,6 +689,7 @@ def show_case(ctx: Context, case_id: int) -> dict[str, Any]:
     shown.update({k: mask_numbers(case[k]) for k in _NOTES})
     shown.update(state_name=STATES[case["state"]], level=_level_name(case["level"]),
                  classification_name=CLASSES.get(case["classification"] or "", None),
+                 rerate_source_name=RERATE_SOURCES.get(case["rerate_source"] or "", None),
                  workdays_left=left, alert=alert)
     appeals = [{**a, **{k: mask_numbers(a[k]) for k in ("reason", "evidence", "decision_reason")}}
                for a in ctx.db.query("SELECT * FROM appeals WHERE case_id = ? ORDER BY id", [case_id])]
@@ -635,7 +702,8 @@ def show_case(ctx: Context, case_id: int) -> dict[str, Any]:
 # --- rates --------------------------------------------------------------------------------------------------
 
 _COUNTS = ("cases", "due", "closed", "closed_on_time", "overdue", "real_name", "revisited", "revisited_on_time",
-           "rerated", "rerate_satisfied", "reopened", "appeals_filed", "appeals_upheld")
+           "rerated", "rerate_satisfied", "rerated_followup", "rerate_satisfied_followup", "rerated_phone",
+           "rerate_satisfied_phone", "reopened", "appeals_filed", "appeals_upheld")
 
 
 def _rate(num: int, den: int) -> float | None:
@@ -651,11 +719,25 @@ def case_stats(ctx: Context, county: str | None = None, date_from: str | date | 
     - closed: resolved (closed, re-rated, unrectifiable, approved no-action); closed_on_time: by the deadline;
     - 整改率 = closed / due; 按时整改率 = closed_on_time / due;
     - 实名差评回访率 = real-name cases with a return visit (reached or not) / real-name cases;
-    - 复评满意率 = cases whose latest re-rating is 满意 or 基本满意 / cases re-rated;
+    - 复评满意率 = cases whose latest re-rating is 满意 or 基本满意 / cases re-rated; and the same by the latest
+      re-rating's source: the rater's 追评 (``_followup``) or a call to a real-name rater (``_phone``) — a
+      re-rating recorded before sources were kept counts in the first only;
     - appeals filed and upheld (appeals on the period's cases).
     A rate with a zero denominator is None. The last row is the city total.
     """
-    county = _visible_county(ctx, county)
+    return _case_stats(ctx, _visible_county(ctx, county), date_from, date_to)
+
+
+def city_case_stats(ctx: Context, date_from: str | date | None = None,
+                    date_to: str | date | None = None) -> dict[str, Any]:
+    """The city's (全市) closed-loop totals, as ``case_stats``'s last row, for every operator: a county's report
+    sets its own rates beside the city's, as benchmarking sets its gaps beside the city mean (a total over the
+    counties, none of them apart)."""
+    return _case_stats(ctx, None, date_from, date_to)[-1]
+
+
+def _case_stats(ctx: Context, county: str | None, date_from: str | date | None,
+                date_to: str | date | None) -> list[dict[str, Any]]:
     start = _as_day(date_from, "--from")
     end = _as_day(date_to, "--to")
     if start and end and end < start:
@@ -698,8 +780,12 @@ def case_stats(ctx: Context, county: str | None = None, date_from: str | date | 
                 row["revisited"] += 1
                 row["revisited_on_time"] += _on_time(case["revisit_first_at"], case["revisit_due"])
         if case["rerate_level"]:
+            satisfied = case["rerate_level"] in SATISFIED_RERATES
             row["rerated"] += 1
-            row["rerate_satisfied"] += case["rerate_level"] in SATISFIED_RERATES
+            row["rerate_satisfied"] += satisfied
+            if case["rerate_source"] in RERATE_SOURCES:
+                row[f"rerated_{case['rerate_source']}"] += 1
+                row[f"rerate_satisfied_{case['rerate_source']}"] += satisfied
     rows = list(table.values())
     if county is None:
         total = {"county": "total", "name": "全市", **{k: sum(r[k] for r in rows) for k in _COUNTS}}
@@ -709,6 +795,8 @@ def case_stats(ctx: Context, county: str | None = None, date_from: str | date | 
         row["on_time_rate"] = _rate(row["closed_on_time"], row["due"])  # 按时整改率
         row["revisit_rate"] = _rate(row["revisited"], row["real_name"])  # 实名差评回访率
         row["rerate_satisfaction"] = _rate(row["rerate_satisfied"], row["rerated"])  # 复评满意率
+        for source in RERATE_SOURCES:  # by source: 追评, 电话回访
+            row[f"rerate_satisfaction_{source}"] = _rate(row[f"rerate_satisfied_{source}"], row[f"rerated_{source}"])
     return rows
 
 

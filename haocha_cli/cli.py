@@ -20,6 +20,7 @@ from haocha_cli.commands import backup as backup_commands
 from haocha_cli.commands import calendar as calendar_commands
 from haocha_cli.commands import cases as cases_commands
 from haocha_cli.commands import config as config_commands
+from haocha_cli.commands import datasette as datasette_commands
 from haocha_cli.commands import demo as demo_commands
 from haocha_cli.commands import export as export_commands
 from haocha_cli.commands import flags as flags_commands
@@ -165,6 +166,7 @@ app.command("import")(rating_commands.import_command)
 app.command("serve")(serve_commands.serve_command)
 app.command("backup")(backup_commands.backup_command)
 app.command("status")(status_commands.status_command)
+app.command("datasette-metadata")(datasette_commands.datasette_metadata_command)
 app.add_typer(rating_commands.batches_app, name="batches")
 app.add_typer(staff_commands.app, name="staff")
 app.add_typer(notify_commands.app, name="notify")

@@ -57,7 +57,9 @@ DEFAULTS: list[tuple[str, Any, str]] = [
      "thresholds of the share of real-name bad reviews not return-visited in time for Occurrence 2…10"),
     ("risk.high_when_h", 1, "a county is high risk when at least this many failure modes have action priority H"),
     ("risk.medium_when_m", 1, "… medium risk when at least this many have H or M (else low)"),
-    ("ranking.shrink_weight", 0, "W of the shrunk ranking score; 0 = the mean N per unit"),
+    ("ranking.shrink_weight", 0, "W of the shrunk ranking score; 0 = the mean N of the units rated in the period"),
+    ("report.public_min_n", 30, "the public results report (`haocha report public`, 结果公开) shows a county or window"
+     " with fewer ratings than this as 样本不足, none of its figures; 0 = every unit's figures"),
     # `haocha serve`, the rating page (docs/serve.md). Address limits are counted in memory by one process, the
     # phone limit in the database.
     ("serve.address_limit", 20, "submissions and follow-up look-ups one client address may make within"
@@ -96,6 +98,13 @@ DEFAULTS: list[tuple[str, Any, str]] = [
     ("pilot.county", "", "a pilot county (e.g. 370213) whose before/after comparison the monthly report shows"),
     ("pilot.before", "", "the pilot's baseline, D..D or a period such as 2026-Q1"),
     ("pilot.after", "", "the pilot's period, D..D or a period such as 2026-Q2"),
+    # The targets a county report sets the closed-loop rates against (a share: 1.0 = 100%; 0 = no target).
+    ("report.targets.revisit_rate", 1.0, "target of 实名差评回访率 (国办发〔2019〕51号: every real-name bad review is"
+     " return-visited)"),
+    ("report.targets.rectify_rate", 1.0, "target of 整改率 (51号: 实名差评回访整改率 100%)"),
+    ("report.targets.on_time_rate", 1.0, "target of 按时整改率 (no official figure: the deadline"
+     " deadlines.rectify_days is the bureau's own rule, so every case within it)"),
+    ("report.targets.rerate_satisfaction", 0.0, "target of 复评满意率 (no official figure; 0 = none shown)"),
 ]
 _DEFAULT_KEYS = {k for k, _, _ in DEFAULTS}
 _CHANNEL_KEYS = ("notify.counties", "notify.city")  # lists of apprise URLs: secrets, never printed whole
@@ -198,6 +207,8 @@ def _check_type(path: Path, key: str, value: Any, default: Any) -> None:
         )
     if isinstance(default, (int, float)) and not isinstance(default, bool) and value < 0:
         raise ConfigError(f"{path}: {key} cannot be negative", f"the default is {default!r}")
+    if key.startswith("report.targets.") and value > 1:
+        raise ConfigError(f"{path}: {key} is a share from 0 to 1, not {value!r}", "write 1.0 for 100%, 0.95 for 95%")
 
 
 def _check_channels(path: Path, key: str, value: Any) -> None:

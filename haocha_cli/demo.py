@@ -42,8 +42,8 @@ DEMO_ACCOUNTS = {
 }
 DELIVERY = "06:30:00"  # when the channels' file of the day before is imported
 LEVELS = ["非常不满意", "不满意", "基本满意", "满意", "非常满意"]
-HEADER = ["评价编号", "评价时间", "窗口编码", "评价渠道", "事项编码", "满意度", "办件编号", "文字评价", "联系电话",
-          "工作人员", "差评问题", "A1", "A2", "B1", "B2", "B3", "C1", "C2", "D1", "D2", "D3", "E1", "E2"]
+HEADER = ["评价编号", "评价时间", "窗口编码", "评价渠道", "事项编码", "满意度", "办件编号", "评价次数", "文字评价",
+          "联系电话", "工作人员", "差评问题", "A1", "A2", "B1", "B2", "B3", "C1", "C2", "D1", "D2", "D3", "E1", "E2"]
 OFFLINE_SCOPE = ["A1", "A2", "B1", "B2", "B3", "C1", "C2", "D1", "D2", "E1", "E2"]
 ONLINE_SCOPE = ["B1", "C1", "C2", "D1", "D2", "D3", "E1", "E2"]
 # Probabilities of 非常不满意 … 非常满意
@@ -280,7 +280,7 @@ def run_demo(out: Path, ratings: int = 12000, seed: int = 2026,
         for row in rows:
             days.setdefault(row["评价时间"][:10], []).append(row)
         city = Context(ctx.db, ctx.db_path, ctx.config, Operator("city", None, DEMO_ACCOUNTS["city"][0]))
-        work = _CaseWork(ctx, city, cases)
+        work = _CaseWork(ctx, city, cases, days)
         imported = []
         for day, day_rows in sorted(days.items()):
             # Yesterday's file arrives at 06:30 (the cron import of docs/cron.md); what the counties and the
@@ -374,10 +374,16 @@ def _office_hours(moment: datetime) -> datetime:
 
 class _CaseWork:
     """The counties (and the city) working the cases as they come in: each new case gets its actions at
-    plausible times, deterministically, and they run in time order between the daily imports."""
+    plausible times, deterministically, and they run in time order between the daily imports.
 
-    def __init__(self, ctx, city, cases) -> None:
-        self.ctx, self.city, self.cases = ctx, city, cases
+    The re-rating (整改复评) comes from the rater, as docs/workflow.md has it: a real-name rater's by the
+    county's call (电话回访, ``cases.rerate``); an anonymous rater's only by their own 追评 of the 办件, a row of
+    the channels' file of its day (``days``, the files still to be written), which the import links to the
+    case — or not at all, when the rater does not come back (half of them)."""
+
+    def __init__(self, ctx, city, cases, days: dict[str, list[dict[str, str]]]) -> None:
+        self.ctx, self.city, self.cases, self.days = ctx, city, cases, days
+        self.followup_rng = random.Random(19)  # which anonymous raters come back with a 追评
         self.county = {code: Context(ctx.db, ctx.db_path, ctx.config,
                                      Operator("county", code, DEMO_ACCOUNTS.get(code, ("", ""))[0] or None))
                        for (code,) in ctx.db.execute("SELECT code FROM counties")}
@@ -395,8 +401,10 @@ class _CaseWork:
                 action(*args)
 
     def plan_new_cases(self, opened: datetime) -> None:
-        for case in self.ctx.db.query("SELECT id, county_code, real_name, rated_at FROM cases WHERE id > ?"
-                                      " ORDER BY id", [self.last_id]):
+        for case in self.ctx.db.query(
+                "SELECT c.id, c.county_code, c.real_name, c.rated_at, r.rating_id, r.case_no, r.window_code,"
+                " r.channel, r.item_code FROM cases c JOIN ratings r ON r.id = c.rating_id WHERE c.id > ?"
+                " ORDER BY c.id", [self.last_id]):
             self._plan(case, opened)
             self.last_id = case["id"]
             self.count += 1
@@ -449,13 +457,32 @@ class _CaseWork:
         steps.append((at(start), cases.classify, (county, case_id, "rectifiable", "问题属实，立即整改")))
         close_after = start + rng.uniform(lo, hi)
         steps.append((at(close_after), cases.close, (county, case_id, "加强培训，落实一次性告知制度", "窗口负责人")))
-        if step != 4:  # step 4: closed, the rater has not re-rated yet
+        if step != 4 and case["real_name"]:  # step 4: closed, the rater has not re-rated yet
             level = "不满意" if step == 5 else ("基本满意" if step == 6 else "满意")
-            steps.append((at(close_after + 2), cases.rerate, (county, case_id, level)))
+            steps.append((at(close_after + 2), cases.rerate, (county, case_id, level)))  # by phone
             if step == 5:  # reopened: rectified again, and this time the rater is satisfied
                 steps.append((at(close_after + 6), cases.close, (county, case_id, "更换窗口人员并复核流程", "分管领导")))
                 steps.append((at(close_after + 8), cases.rerate, (county, case_id, "满意")))
+        elif step != 4 and self.followup_rng.random() < 0.5 and self._followup(case, at(close_after + 2), step):
+            if step == 5:  # the 追评 reopened it: rectified again (the rater has no second 追评 to give)
+                steps.append((at(close_after + 6), cases.close, (county, case_id, "更换窗口人员并复核流程", "分管领导")))
         self._chain(steps)
+
+    def _followup(self, case: dict[str, Any], when: datetime, step: int) -> bool:
+        """The anonymous rater's 追评 of the 办件 at ``when``, put into that day's file (imported the next
+        morning, after the case was closed); False when that is after the demo's "today" or its last file."""
+        day = when.date().isoformat()
+        if when >= self.now or day not in self.days or not case["case_no"]:
+            return False
+        level = "不满意" if step == 5 else ("基本满意" if step == 6 else ("非常满意" if step % 2 else "满意"))
+        row = dict.fromkeys(HEADER, "")
+        # From home: the QR code (a hall's tablet is for the day of the service), or the online channel.
+        row.update({"评价编号": f"{case['rating_id']}-ZP", "评价时间": when.isoformat(sep=" ", timespec="seconds"),
+                    "窗口编码": case["window_code"],
+                    "评价渠道": "二维码" if case["channel"] == "政务大厅平板电脑" else case["channel"],
+                    "事项编码": case["item_code"], "满意度": level, "办件编号": case["case_no"], "评价次数": "2"})
+        self.days[day].append(row)
+        return True
 
 
 def _record_checks(ctx, spotchecks, sample: dict[str, Any]) -> dict[str, int]:

@@ -298,6 +298,7 @@ class _Job:
         self.ignored: list[str] = []
         self.cases_opened = 0
         self.cases_handed = 0  # bad reviews handed to the closed loop (the "cases" phase counts them)
+        self.cases_rerated = 0  # cases re-rated (整改复评) by a 追评 of the batch
         self.flags_raised = 0
         self.seconds = {"cases": 0.0, "flags": 0.0}  # the closed loop's and the flag scan's share of the time
         self.tokens_failed = 0
@@ -578,6 +579,7 @@ class _Job:
         self.ind_agg: dict[tuple, list] = {}
         self.reject_rows: list[tuple] = []
         self.pending_cases: list[dict[str, Any]] = []
+        self.pending_followups: list[dict[str, Any]] = []  # the 追评 with a 办件编号 (cases.rerate_by_followups)
         # source and batch are the same for every row: the source (a user's text) is one parameter ?1 that
         # every row of the statement reuses, the batch (our integer) a literal; binding per row is the cost.
         placeholders = [_VALUE_SQL.get(c, "?") for c in RATING_COLUMNS]
@@ -635,7 +637,8 @@ class _Job:
             "rows_read": self.read, "accepted": self.accepted, "duplicate": self.duplicate,
             "rejected": self.rejected, "reasons": dict(sorted(reasons.items(), key=lambda kv: (-kv[1], kv[0]))),
             "first_rejects": first, "ignored_columns": self.ignored,
-            "cases_opened": self.cases_opened, "flags_raised": self.flags_raised,
+            "cases_opened": self.cases_opened, "cases_rerated": self.cases_rerated,
+            "flags_raised": self.flags_raised,
             "qr_tokens_not_verified": self.tokens_failed, "qr_tokens_old": self.tokens_old,
             "rejects_restored": self.restored,
             **({"ids": self.ids} if self.keep_ids else {}),
@@ -1263,7 +1266,7 @@ class _Job:
             self._aggregate(group, group_scores)
         if len(self.reject_rows) >= 1000:
             self._flush_rejects()
-        if len(self.pending_cases) >= CASE_FLUSH:
+        if len(self.pending_cases) >= CASE_FLUSH or len(self.pending_followups) >= CASE_FLUSH:
             self._flush_cases()
         if len(self.agg) >= AGG_FLUSH_KEYS or len(self.ind_agg) >= AGG_FLUSH_KEYS:
             self._flush_aggregates()
@@ -1294,7 +1297,12 @@ class _Job:
                     e[5] += level
                     e[6] += level * level
                     e[7] += s * level
-            if level in bad_levels:
+            if row[_ROUND] == 2 and row[_CASE_NO]:  # a 追评 of a 办件: its case's re-rating, maybe
+                rating = _rating_dict(row, self.source, self.batch_id)
+                self.pending_followups.append(rating)
+                if level in bad_levels:
+                    self.pending_cases.append(rating)
+            elif level in bad_levels:
                 self.pending_cases.append(_rating_dict(row, self.source, self.batch_id))
         self.days.update(row[4] for row in group)
         if self.keep_ids:
@@ -1417,14 +1425,26 @@ class _Job:
             self.reject_rows = []
 
     def _flush_cases(self) -> None:
-        if self.pending_cases:
-            from haocha_cli.cases import open_cases
+        """The closed loop's part of the pending ratings: a case for each bad review; each 追评 (round 2 with a
+        办件编号) linked to the case of its 办件 (``cases.rerate_by_followups``: the re-rating, 整改复评), after
+        the first ratings' cases of the same flush are open. A bad 追评 that reached a case opens none."""
+        if self.pending_cases or self.pending_followups:
+            from haocha_cli.cases import open_cases, rerate_by_followups
 
             started = time.perf_counter()
-            self.cases_handed += len(self.pending_cases)
-            self.cases_opened += self._foreign(open_cases, self.ctx, self.pending_cases) or 0
+            pending, followups = self.pending_cases, self.pending_followups
+            self.cases_handed += len(pending)
+            firsts = [r for r in pending if not (r["rating_round"] == 2 and r["case_no"])] if followups else pending
+            if firsts:
+                self.cases_opened += self._foreign(open_cases, self.ctx, firsts) or 0
+            if followups:
+                linked, rerated = self._foreign(rerate_by_followups, self.ctx, self.source, followups)
+                self.cases_rerated += rerated
+                rest = [r for r in pending if r["rating_round"] == 2 and r["case_no"] and r["id"] not in linked]
+                if rest:
+                    self.cases_opened += self._foreign(open_cases, self.ctx, rest) or 0
             self.seconds["cases"] += time.perf_counter() - started
-            self.pending_cases = []
+            self.pending_cases, self.pending_followups = [], []
 
     def _foreign(self, function: Callable[..., Any], *args: Any) -> Any:
         """Call another module's code with the garbage collector as the caller had it: what it allocates

@@ -206,8 +206,11 @@ def rank(db: sqlite_utils.Database, config: Config, period: Period, by: str = "c
     before = _sums_by(db, column, period.previous(), county)
     total_n = sum(r["n"] for r in now.values())
     mu = sum(r["index_sum"] for r in now.values()) / total_n if total_n else None
+    # W, the prior's weight: the mean N of the units that have counted ratings in the period (the same units
+    # μ is the index of), not of every unit listed, so that windows without ratings do not weaken it.
+    rated_units = sum(1 for r in now.values() if r["n"])
     w_config = config["ranking.shrink_weight"]
-    w = float(w_config) if w_config else (total_n / len(units) if units else 0.0)
+    w = float(w_config) if w_config else (total_n / rated_units if rated_units else 0.0)
     rows = []
     for unit in units:
         cur = now.get(unit["code"])
@@ -225,15 +228,18 @@ def rank(db: sqlite_utils.Database, config: Config, period: Period, by: str = "c
         row["rank"] = position
     unranked = [dict(r, rank=None) for r in rows if not r["n"]]
     return {"period": period.as_dict(), "previous_period": period.previous().as_dict(), "by": by,
-            "mu": mu, "w": w, "weights_version": ", ".join(versions_in(db, period)),
+            "mu": mu, "w": w, "w_basis": "configured" if w_config else "mean_n", "rated_units": rated_units,
+            "weights_version": ", ".join(versions_in(db, period)),
             "ranked": len(ranked), "rows": ranked + unranked,
             "note": None if total_n else f"no counted ratings in {period.label}: N = 0, nothing to rank"}
 
 
 def benchmark(db: sqlite_utils.Database, period: Period, min_n: int = 30) -> dict[str, Any]:
     """Per county and indicator: mean (as an index 0–100), the best county (标杆), the gaps to it and to the
-    city mean; each county's three weakest indicators. A county needs ``min_n`` scores on an indicator
-    to be its benchmark, so that a handful of ratings does not set the bar."""
+    city mean; each county's three weakest indicators. Only a county with at least ``min_n`` scores on an
+    indicator can be its benchmark, so that a handful of ratings does not set the bar; an indicator on which
+    no county reached ``min_n`` has no benchmark (and no gaps to one) — never a fallback to the others.
+    ``indicators`` says, per indicator, how many counties have scores and how many reached ``min_n``."""
     where, params = _where(period, None, None, db)
     sql = ("SELECT county_code, indicator_code, sum(n) AS n, sum(score_sum) AS s FROM daily_indicator_agg"
            f" WHERE {where} GROUP BY county_code, indicator_code")
@@ -246,27 +252,38 @@ def benchmark(db: sqlite_utils.Database, period: Period, min_n: int = 30) -> dic
             acc[0] += r["n"]
             acc[1] += r["s"]
     names = _names(db)
-    rows = []
+    rows, summary = [], []
     for code, _, _, name, _, _, _ in INDICATORS:
         per_county = cells.get(code, {})
         if not per_county:
             continue
-        eligible = {c: v for c, v in per_county.items() if v["n"] >= min_n} or per_county
-        best_county = max(eligible, key=lambda c: (eligible[c]["index"], c))
-        best = eligible[best_county]["index"]
+        eligible = {c: v for c, v in per_county.items() if v["n"] >= min_n}
+        best_county = max(eligible, key=lambda c: (eligible[c]["index"], c)) if eligible else None
+        best = eligible[best_county]["index"] if best_county else None
         city_mean = t(city[code][1] / city[code][0])
+        summary.append({"indicator": code, "indicator_name": name, "scored_counties": len(per_county),
+                        "reached": len(eligible), "best_county": best_county, "best_index": best,
+                        "best_n": eligible[best_county]["n"] if best_county else None})
         for county_code, value in sorted(per_county.items()):
             rows.append({"county": county_code, "county_name": names["county"].get(county_code, ""),
                          "indicator": code, "indicator_name": name, "n": value["n"], "index": value["index"],
-                         "best_county": best_county, "best_index": best, "gap_to_best": value["index"] - best,
+                         "min_n_reached": value["n"] >= min_n, "best_county": best_county, "best_index": best,
+                         "gap_to_best": value["index"] - best if best is not None else None,
                          "city_index": city_mean, "gap_to_city": value["index"] - city_mean})
     weakest: dict[str, list[str]] = {}
     for county_code in sorted({r["county"] for r in rows}):
         mine = sorted((r for r in rows if r["county"] == county_code), key=lambda r: (r["index"], r["indicator"]))
         weakest[county_code] = [r["indicator"] for r in mine[:3]]
+    without = [s["indicator"] for s in summary if not s["reached"]]
+    if not rows:
+        note = f"no indicator scores in {period.label}: N = 0, nothing to benchmark"
+    elif without:
+        note = (f"{len(without)} of {len(summary)} indicators have no county with N ≥ {min_n} scores in "
+                f"{period.label}: no benchmark (标杆) for {', '.join(without)}")
+    else:
+        note = None
     return {"period": period.as_dict(), "min_n": min_n, "weights_version": ", ".join(versions_in(db, period)),
-            "rows": rows, "weakest": weakest,
-            "note": None if rows else f"no indicator scores in {period.label}: N = 0, nothing to benchmark"}
+            "indicators": summary, "rows": rows, "weakest": weakest, "note": note}
 
 
 def _group(db, where: str, params: list, config: Config) -> dict[str, Any]:

@@ -263,12 +263,18 @@ def _case_parts(case: dict[str, Any], names: _Names) -> list[str]:
                         LEVELS[int(case["level"]) - 1]) if p]
 
 
+# A deadline counted without its year's notice (the case's calendar_note, in full on the case page), in short.
+UNKNOWN_MAKEUP = "期限未含调休（当年放假通知尚未导入）"
+
+
 def _opened_message(case: dict[str, Any], names: _Names, config: Config) -> tuple[str, str]:
     parts = _case_parts(case, names)
     parts.append(f"评价时间 {str(case['rated_at'])[:16]}")
     if case.get("revisit_due"):
         parts.append(f"回访期限 {case['revisit_due']}")
     parts.append(f"整改期限 {case['rectify_due']}")
+    if case.get("calendar_note"):
+        parts.append(UNKNOWN_MAKEUP)
     link = case_link(config, case["id"])
     title = f"新差评待处理：案件 #{case['id']}（{names.county(case['county_code'])}）"
     return title, " · ".join(parts) + (f"\n处理：{link}" if link else "")
@@ -502,6 +508,8 @@ def _due_line(case: dict[str, Any], names: _Names, alert: str, left: int | None)
         parts.append(f"整改期限 {case['rectify_due']}（{'今天到期' if not left else f'还剩 {left} 个工作日'}）")
     if "return visit overdue" in alert:
         parts.append(f"回访期限 {case['revisit_due']}（回访已超期）")
+    if case.get("calendar_note"):
+        parts.append(UNKNOWN_MAKEUP)
     return " · ".join(parts)
 
 
@@ -527,7 +535,7 @@ def queue_daily(ctx: Context, *, force: bool = False) -> dict[str, Any]:
     open_list = ",".join("?" * len(OPEN_STATES))
     cases = ctx.db.query(
         "SELECT id, county_code, window_code, item_code, level, state, real_name, revisit_due, revisit_first_at,"
-        f" rectify_due FROM cases WHERE state IN ({open_list}) OR (real_name = 1 AND revisit_first_at IS NULL"
+        f" rectify_due, calendar_note FROM cases WHERE state IN ({open_list}) OR (real_name = 1 AND revisit_first_at IS NULL"
         " AND state != 'excluded' AND revisit_due < ?) ORDER BY rectify_due, id", [*OPEN_STATES, day.isoformat()])
     names = _names(ctx.db)
     lists: dict[str, dict[str, list[str]]] = {}

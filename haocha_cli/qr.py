@@ -341,6 +341,27 @@ def _safe_part(code: str) -> str:
 
 _SHEET_KEYS = ("county_code", "county_name", "window_code", "window_name", "kind", "payload")
 
+# The window's name on its card: one line as wide as the card allows (largest font 5 mm, the card's text 84 mm
+# wide), and a name too long for 3.4 mm on one line in two balanced lines, so that no 口 of 窗口 stands alone.
+NAME_WIDTH_MM = 84.0
+NAME_MAX_MM, NAME_ONE_LINE_MIN_MM, NAME_TWO_LINES_MAX_MM = 5.0, 3.4, 3.8
+
+
+def _name_em(text: str) -> float:
+    """The width of a bold name in em: a Chinese (wide) character 1 em, a digit or Latin letter about 0.62 em."""
+    import unicodedata
+
+    return sum(1.0 if unicodedata.east_asian_width(ch) in "WF" else 0.62 for ch in text)
+
+
+def name_fit(name: str) -> tuple[float, int]:
+    """(font size in mm, lines) for a window's name on its card."""
+    width = max(_name_em(name), 1.0) * 1.03  # a little room for the font's own spacing
+    one_line = NAME_WIDTH_MM / width
+    if one_line >= NAME_ONE_LINE_MIN_MM:
+        return round(min(NAME_MAX_MM, one_line), 2), 1
+    return round(min(NAME_TWO_LINES_MAX_MM, 2 * NAME_WIDTH_MM / width * 0.92), 2), 2
+
 
 def render_sheet(bureau_name: str, windows: list[dict], title: str = DEFAULT_SHEET_TITLE, *,
                  local: bool = False) -> str:
@@ -369,6 +390,7 @@ def render_sheet(bureau_name: str, windows: list[dict], title: str = DEFAULT_SHE
             {
                 **{key: window[key] for key in _SHEET_KEYS if key != "payload"},
                 "prompt": SHEET_PROMPTS[window["kind"]],
+                "name_fit": name_fit(window["window_name"]),
                 # Safe to mark: render_svg builds the markup itself and puts no caller text in it.
                 "svg": Markup(render_svg(window["payload"], SVG_SIZE_MM_ON_SHEET)),
             }

@@ -316,7 +316,19 @@ def check_stats(ctx: Context, sample_id: int | None = None, period: Period | Non
     """Per county: checks, confirmed, failed, unreachable, pending and the pass rate
     confirmed ÷ (confirmed + failed) (None while nothing is decided); the last row is the city."""
     ctx.require_city("reading the spot-checks", _CITY_HINT)
-    ids = _sample_ids(ctx, sample_id, period)
+    return _check_table(ctx, _sample_ids(ctx, sample_id, period))
+
+
+def county_results(ctx: Context, county: str, period: Period) -> dict[str, dict[str, Any]]:
+    """A county's spot-check results of the samples drawn for the period, beside the city's, as its county
+    report shows them (``{"county": …, "city": …}``, rows as ``check_stats``'s): the counts and the pass rate,
+    never which ratings and cases were drawn (the samples stay the city's). A county operator reads its own."""
+    county = ctx.county_scope(county, "see the spot-check results")
+    rows = _check_table(ctx, _sample_ids(ctx, None, period))
+    return {"county": next(r for r in rows if r["county"] == county), "city": rows[-1]}
+
+
+def _check_table(ctx: Context, ids: list[int] | None) -> list[dict[str, Any]]:
     where = f" AND k.sample_id IN ({','.join('?' * len(ids))})" if ids is not None else ""
     counts = {row[0]: row[1:] for row in ctx.db.execute(
         "SELECT k.county_code, count(*), sum(k.outcome = 'confirmed'), sum(k.outcome = 'failed'),"

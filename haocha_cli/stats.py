@@ -297,8 +297,8 @@ def shrunk_score(index: float | None, n: int, mu: float, w: float) -> float:
     """Small-sample-shrunk score (W·μ + N·SI) / (W + N) used for rankings; N = 0 gives μ.
 
     ``index`` is the unit's raw satisfaction index SI, ``mu`` the overall index μ, ``w`` the weight W of
-    the prior (by default the mean N per unit), so a window with 3 ratings cannot top one with 3,000 by
-    luck.
+    the prior (by default the mean N of the units rated in the period), so a window with 3 ratings cannot top
+    one with 3,000 by luck.
     """
     _check_count(n, "the number of ratings")
     if not (isinstance(w, int | float) and not isinstance(w, bool) and w >= 0 and math.isfinite(w)):

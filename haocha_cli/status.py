@@ -62,8 +62,8 @@ def status(ctx: Context) -> dict[str, Any]:
         todo.append(f"{waiting} case(s) wait for the city (no-action approvals, appeals): haocha cases list"
                     " --status awaiting_approval, and --status appealed")
     if unknown is not None:
-        todo.append(f"{unknown}'s official holidays are not known yet: haocha calendar import the State Council's"
-                    " notice")
+        todo.append(f"{unknown}'s holiday notice is not recorded yet: its deadlines skip weekends and the statutory"
+                    " holidays, not the make-up working days (调休); haocha calendar import the State Council's notice")
     try:
         ctx.require_keys()  # missing, damaged, another database's: a to-do, not a failure of status
     except ConfigError as exc:

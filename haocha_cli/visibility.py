@@ -9,9 +9,15 @@ benchmarking, the evidence of a flag) down to what a county may see. For the cit
 A county sees its own county: its cases, windows, staff, accounts and ratings and the figures computed from
 them. Of the ranking of counties it sees its own row with its rank number (名次) and how many counties were
 ranked; the other counties' names and figures are the city's to publish. Of benchmarking it sees its own
-gaps to the best county and to the city mean, not which county is the best. City-wide records (import
-batches, which mix counties; flag scans; spot-check samples; every county's risk level; calendar changes,
-which move every county's deadlines) are the city's.
+gaps to the best county and to the city mean, not which county is the best. Of the city's spot-checks it
+sees, in its county report, how many of its cases and ratings were checked and with what outcome
+(``spotchecks.county_results``), not which. City-wide totals (the city's index, closed-loop rates and
+spot-check counts) stand beside its own. City-wide records (import batches, which mix counties; flag scans;
+spot-check samples; every county's risk level; calendar changes, which move every county's deadlines) are
+the city's.
+
+The county report (``reports.county``) follows these rules whoever makes it, so that the report the city
+makes for a county is the one the county makes itself.
 """
 
 from __future__ import annotations
@@ -69,6 +75,7 @@ def own_benchmark(ctx: Context, data: dict[str, Any]) -> dict[str, Any]:
     if county is None:
         return data
     return {**data, "rows": [dict(r, best_county=None) for r in data["rows"] if r["county"] == county],
+            "indicators": [dict(i, best_county=None) for i in data.get("indicators", [])],
             "weakest": {k: v for k, v in data["weakest"].items() if k == county}}
 
 

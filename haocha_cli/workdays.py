@@ -6,8 +6,13 @@ notice (国务院办公厅关于部分节假日安排的通知): public holidays
 the Saturdays or Sundays named in the notice (调休上班) are working days.
 
 Local overrides (a county's own day off, a notice the package does not know yet) take precedence over
-the package. For a year the package does not cover, haocha counts Monday to Friday as working days and
-records the year in :attr:`WorkCalendar.fallback_years`, so the caller can tell the user.
+the package. For a year after the package's last one, haocha counts what is certain before the year's
+notice is out: weekends and the statutory holidays of 《全国年节及纪念日放假办法》 (2024 revision,
+:func:`statutory_holidays`) are days off. What only the notice sets (the make-up workdays 调休, the day off
+for a holiday on a weekend 补假, a longer holiday) is not known, so such a year is recorded in
+:attr:`WorkCalendar.fallback_years` and the caller tells the user (:meth:`WorkCalendar.fallback_note`)
+until the notice is recorded as local entries (a year with local entries counts as given). Before the
+package's first year, Monday to Friday are the working days.
 
 Deadline convention: the clock starts at the rating time; the start day itself never counts, whatever
 time of day and whether or not it is a working day. ``add_workdays(start, n)`` returns the n-th working
@@ -62,21 +67,74 @@ def _official_workday(d: date) -> bool:
     return chinese_calendar.is_workday(d)
 
 
+# 《全国年节及纪念日放假办法》 as revised by 国务院令第795号 (2024-11-10, in force from 2025-01-01), article 2: the
+# holidays of the whole population (全体公民放假的节日). The holidays of part of the population (妇女节, 青年节,
+# 儿童节, 建军节: article 3) are no day off for a bureau, so they are not here.
+STATUTORY_RULE = "《全国年节及纪念日放假办法》（2024年修订）"
+STATUTORY_NAMES = "元旦、春节、清明节、劳动节、端午节、中秋节、国庆节"
+
+
+def statutory_holidays(year: int) -> dict[date, chinese_calendar.Holiday]:
+    """The statutory days off of ``year``, {day: holiday}: 元旦 (1 January), 春节 (4 days: 除夕, the lunar
+    year's eve, and the first three days of the lunar year), 清明节 (the day of the 清明 solar term), 劳动节
+    (1–2 May), 端午节 (5th day of the 5th lunar month), 中秋节 (15th day of the 8th) and 国庆节 (1–3 October).
+
+    The lunar dates and the solar term come from ``lunar-python``, which computes them from the positions
+    of the sun and the moon in Beijing time (the 寿星天文历 method), so it has no table that ends: see
+    docs/method.md for how it was checked. A festival in a year with a leap month (闰月) is on the regular
+    month: 端午 2028 is the 5th day of the regular fifth month (2028-05-28), not of the leap one (2028-06-27).
+    """
+    return dict(_statutory_days(year))
+
+
+@lru_cache(maxsize=64)
+def _statutory_days(year: int) -> dict[date, chinese_calendar.Holiday]:
+    # Imported here, for a year past the package's only: every other command starts as fast as before.
+    from lunar_python import Lunar
+
+    def solar(month: int, day: int) -> date:
+        s = Lunar.fromYmd(year, month, day).getSolar()
+        return date(s.getYear(), s.getMonth(), s.getDay())
+
+    H = chinese_calendar.Holiday
+    spring = solar(1, 1)
+    term = Lunar.fromYmd(year, 3, 1).getJieQiTable()["清明"]  # the lunar year's table: 清明 of April ``year``
+    days = {date(year, 1, 1): H.new_years_day,
+            date(term.getYear(), term.getMonth(), term.getDay()): H.tomb_sweeping_day,
+            date(year, 5, 1): H.labour_day, date(year, 5, 2): H.labour_day,
+            solar(5, 5): H.dragon_boat_festival, solar(8, 15): H.mid_autumn_festival}
+    days.update({spring + timedelta(days=i): H.spring_festival for i in range(-1, 3)})
+    # 中秋 can fall on 1–3 October (2028-10-03): the day is one day off either way, named after 国庆.
+    days.update({date(year, 10, d): H.national_day for d in (1, 2, 3)})
+    return days
+
+
 class WorkCalendar:
     """Working days of China's official calendar, with local overrides taking precedence.
 
     ``overrides`` maps a day to True (a working day, e.g. a make-up Saturday the package does not know)
     or False (a holiday, e.g. a local day off). ``fallback_years`` collects every year outside the
-    package's range (``FIRST_KNOWN_YEAR``..``LAST_KNOWN_YEAR``) for which weekends-only was used.
+    package's range (``FIRST_KNOWN_YEAR``..``LAST_KNOWN_YEAR``) that was counted without its notice:
+    after the range, weekends and the statutory holidays (:func:`statutory_holidays`) are days off, and a
+    year that has local entries counts as given (its notice imported), so it is no fallback; before the
+    range, weekends only.
     """
 
     def __init__(self, overrides: Mapping[date, bool] | None = None):
         self.overrides = _check_overrides(overrides)
         self._fallback_years: set[int] = set()
+        self.noticed_years = frozenset(d.year for d in self.overrides if d.year > LAST_KNOWN_YEAR)
+
+    def fresh(self) -> WorkCalendar:
+        """The same calendar with no fallback year recorded yet (one per case, for the case's own note),
+        without checking the overrides again."""
+        twin = WorkCalendar()
+        twin.overrides, twin.noticed_years = self.overrides, self.noticed_years
+        return twin
 
     @property
     def fallback_years(self) -> frozenset[int]:
-        """The years, outside the official calendar haocha knows, that were counted as weekends only."""
+        """The years, outside the official calendar haocha knows, that were counted without their notice."""
         return frozenset(self._fallback_years)
 
     @property
@@ -84,26 +142,33 @@ class WorkCalendar:
         return bool(self._fallback_years)
 
     def fallback_note(self) -> str | None:
-        """A sentence telling the user which years were counted as weekends only, or None."""
-        if not self._fallback_years:
-            return None
-        years = sorted(self._fallback_years)
-        listed = ", ".join(str(y) for y in years)
-        verb = "is" if len(years) == 1 else "are"
-        return (
-            f"{listed} {verb} beyond the official calendar haocha knows "
-            f"({FIRST_KNOWN_YEAR}–{LAST_KNOWN_YEAR}); weekends only were used, plus the local calendar "
-            f"entries (add holidays and make-up workdays with `haocha calendar add-holiday|add-workday`)"
-        )
+        """What the staff read on a case whose deadlines were counted without the year's notice, or None:
+        in Chinese, since it is shown as it is (`haocha cases show`, the workbench)."""
+        later = "、".join(str(y) for y in sorted(self._fallback_years) if y > LAST_KNOWN_YEAR)
+        earlier = "、".join(str(y) for y in sorted(self._fallback_years) if y < FIRST_KNOWN_YEAR)
+        notes = []
+        if later:
+            notes.append(
+                f"{later} 年的调休安排尚未确定：期限已避开周末和{STATUTORY_RULE}规定的法定节假日"
+                f"（{STATUTORY_NAMES}），未含国务院放假通知将安排的调休上班日和补假；通知发布后由市局导入"
+                "（haocha calendar import），未办结事项的期限将重新计算。")
+        if earlier:
+            notes.append(f"{earlier} 年早于 haocha 所知的官方日历（{FIRST_KNOWN_YEAR}–{LAST_KNOWN_YEAR} 年），"
+                         "期限按周一至周五计算（另计本地日历条目）。")
+        return "".join(notes) or None
 
     def is_workday(self, day: date | datetime) -> bool:
-        """True when ``day`` is a working day: override first, then the official calendar, else Mon–Fri."""
+        """True when ``day`` is a working day: override first, then the official calendar; after it, Mon–Fri
+        less the statutory holidays; before it, Mon–Fri."""
         d = _as_date(day, "the day")
         if d in self.overrides:
             return self.overrides[d]
         if FIRST_KNOWN_YEAR <= d.year <= LAST_KNOWN_YEAR:
             return _official_workday(d)
-        self._fallback_years.add(d.year)
+        if d.year not in self.noticed_years:
+            self._fallback_years.add(d.year)
+        if d.year > LAST_KNOWN_YEAR and d in _statutory_days(d.year):
+            return False
         return d.weekday() < 5
 
     def add_workdays(self, start: date | datetime, n: int) -> date:

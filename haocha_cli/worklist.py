@@ -9,7 +9,7 @@ Read-only: every action on a case is a function of ``cases`` (and of ``spotcheck
 from __future__ import annotations
 
 import json
-from datetime import timedelta
+from datetime import date, timedelta
 from typing import Any
 
 from haocha_cli import cases, indices
@@ -20,6 +20,7 @@ from haocha_cli.context import Context
 from haocha_cli.errors import InvalidInput
 from haocha_cli.periods import Period, parse_period
 from haocha_cli.privacy import mask_numbers
+from haocha_cli.workdays import WorkCalendar
 
 # Urgency (紧急程度) of a case on the work list, most urgent first.
 URGENCY = {
@@ -87,18 +88,69 @@ def work_list(ctx: Context, *, status: str | None = None, county: str | None = N
     result = []
     counted: dict[str, int] = {}
     for case in rows:
-        left, alert = cases._alerts(case, day, cal, soon_days, counted)
-        result.append({
-            "id": case["id"], "urgency": case["urgency"], "紧急程度": URGENCY[case["urgency"]],
-            "county": case["county_code"], "county_name": case["county_name"], "window": case["window_code"],
-            "window_name": case["window_name"], "item": case["item_code"], "item_name": case["item_name"],
-            "level": _level(case["level"]), "rated_at": case["rated_at"], "state": case["state"],
-            "状态": cases.STATES[case["state"]], "real_name": bool(case["real_name"]),
-            "revisit_due": case["revisit_due"] if case["real_name"] and not case["revisit_first_at"] else None,
-            "rectify_due": case["rectify_due"], "workdays_left": left, "alert": alert,
-        })
+        result.append(_listed(case, day, cal, soon_days, counted))
     return {"rows": result, "total": total, "page": page, "pages": pages, "per_page": per_page,
             "county": county, "status": status or "open"}
+
+
+def _listed(case: dict[str, Any], day: date, cal: WorkCalendar, soon_days: int,
+            counted: dict[str, int]) -> dict[str, Any]:
+    """A case as a list shows it (the work list, the reports): names beside codes, its urgency, what is due."""
+    left, alert = cases._alerts(case, day, cal, soon_days, counted)
+    return {
+        "id": case["id"], "urgency": case["urgency"], "紧急程度": URGENCY[case["urgency"]],
+        "county": case["county_code"], "county_name": case["county_name"], "window": case["window_code"],
+        "window_name": case["window_name"], "item": case["item_code"], "item_name": case["item_name"],
+        "level": _level(case["level"]), "rated_at": case["rated_at"], "state": case["state"],
+        "状态": cases.STATES[case["state"]], "real_name": bool(case["real_name"]),
+        "revisit_due": case["revisit_due"] if case["real_name"] and not case["revisit_first_at"] else None,
+        "rectify_due": case["rectify_due"], "workdays_left": left, "alert": alert,
+        "calendar_note": case.get("calendar_note"),  # a deadline counted without its year's notice (调休)
+    }
+
+
+# What is due (回访到期, 整改超期, 即将到期): the urgencies the daily report counts and lists.
+DUE_URGENCIES = (0, 1, 2)
+
+
+def open_by_urgency(ctx: Context, *, day: date | None = None, county: str | None = None,
+                    urgencies: tuple[int, ...] | None = None, limit: int = 20) -> dict[str, Any]:
+    """The open cases as of ``day`` (default today) by urgency, for a report that must not grow with the
+    backlog: the count per county and urgency (``counts``: county -> urgency -> n, every county listed), the
+    ``total``, and the ``limit`` most urgent in the work list's order (``rows``). ``urgencies`` keeps those
+    categories only (the daily report: ``DUE_URGENCIES``). A case opened after ``day`` is left out, so that
+    the report of a past day lists what was open then (in the state it is in now)."""
+    county = ctx.county_scope(county, "see the cases")
+    day = day or today()
+    cal = load_calendar(ctx.db)
+    soon_days = int(ctx.config["deadlines.due_soon_days"])
+    params: dict[str, Any] = {"today": day.isoformat(), "soon": cal.add_workdays(day, soon_days).isoformat(),
+                              "opened": f"{day.isoformat()} 23:59:59"}
+    where = [f"c.state IN ({_OPEN})", "c.opened_at <= :opened"]
+    if county:
+        where.append("c.county_code = :county")
+        params["county"] = county
+    shown = urgencies if urgencies is not None else tuple(u for u in URGENCY if u != 7)
+    params.update({f"u{i}": u for i, u in enumerate(shown)})
+    kept = f"urgency IN ({','.join(f':u{i}' for i in range(len(shown)))})"
+    graded = f"SELECT c.*, {_URGENCY_SQL} AS urgency FROM cases c WHERE {' AND '.join(where)}"
+    names = "SELECT code, name FROM counties" + (" WHERE code = :county" if county else "") + " ORDER BY code"
+    counts: dict[str, dict[str, Any]] = {code: {"county": code, "county_name": name, **dict.fromkeys(shown, 0)}
+                                         for code, name in ctx.db.execute(names, params)}
+    for code, urgency, n in ctx.db.execute(
+            f"SELECT county_code, urgency, count(*) FROM ({graded}) WHERE {kept} GROUP BY county_code, urgency",
+            params):
+        counts[code][urgency] = n
+    rows = ctx.db.query(
+        f"SELECT g.*, w.name AS window_name, i.name AS item_name, k.name AS county_name FROM ({graded}) g"
+        " LEFT JOIN windows w ON w.code = g.window_code LEFT JOIN items i ON i.code = g.item_code"
+        f" LEFT JOIN counties k ON k.code = g.county_code WHERE {kept}"
+        " ORDER BY urgency, CASE WHEN urgency = 0 THEN g.revisit_due ELSE g.rectify_due END, g.id LIMIT :limit",
+        {**params, "limit": limit})
+    counted: dict[str, int] = {}
+    listed = [_listed(case, day, cal, soon_days, counted) for case in rows]
+    return {"day": day.isoformat(), "county": county, "urgencies": list(shown), "counts": list(counts.values()),
+            "total": sum(c[u] for c in counts.values() for u in shown), "rows": listed, "limit": limit}
 
 
 def case_page(ctx: Context, case_id: int) -> dict[str, Any]:

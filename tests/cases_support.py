@@ -20,7 +20,8 @@ def add_ratings(db_path: Path, ratings: list[dict[str, Any]]) -> list[int]:
     """Import ratings as one batch; returns their row ids (cases are numbered in the same order).
 
     Each rating: rated_at, window, level (a name such as 不满意), and optionally phone (real-name), item,
-    problems (list of indicator codes), scores ({indicator: 1..5}), staff, comment, round (2 = 追评).
+    problems (list of indicator codes), scores ({indicator: 1..5}), staff, comment, round (2 = 追评), case_no
+    (办件编号: a 追评 of the same 办件 re-rates its case).
     "Now" is set just after the latest rating for the import (a rating in the future is refused).
     """
     records = []
@@ -34,7 +35,8 @@ def add_ratings(db_path: Path, ratings: list[dict[str, Any]]) -> list[int]:
             record["problems"] = " ".join(r["problems"])
         if r.get("scores"):
             record["scores"] = json.dumps(r["scores"])
-        for key, field in (("staff", "staff_code"), ("comment", "comment"), ("round", "rating_round")):
+        for key, field in (("staff", "staff_code"), ("comment", "comment"), ("round", "rating_round"),
+                           ("case_no", "case_no")):
             if r.get(key) is not None:
                 record[field] = str(r[key])
         records.append(record)

@@ -131,6 +131,7 @@ def test_every_foreign_key_to_what_a_withdrawal_deletes_has_an_index(db_path):
         leading = {(t, conn.execute(f"PRAGMA index_info('{i[1]}')").fetchone()[2])
                    for t in tables for i in conn.execute(f"PRAGMA index_list({t})")}
     assert sorted(referring) == [("appeals", "case_id", "cases"), ("cases", "rating_id", "ratings"),
+                                 ("cases", "rerate_rating_id", "ratings"),  # the 追评 that re-rated a case
                                  ("flags", "rating_id", "ratings"), ("spot_checks", "case_id", "cases"),
                                  ("spot_checks", "rating_id", "ratings")]
     assert [(t, column) for t, column, _ in referring if (t, column) not in leading] == []

@@ -94,7 +94,8 @@ def test_full_life_from_import_to_re_rating(db_path, run, tmp_path):
 
 
 def test_re_rating_dissatisfied_reopens_the_case_with_a_new_deadline(db_path, run):
-    add_ratings(db_path, [{"rated_at": "2025-01-24 10:00:00", "window": "LC01", "level": "不满意"}])
+    add_ratings(db_path, [{"rated_at": "2025-01-24 10:00:00", "window": "LC01", "level": "不满意",
+                           "phone": "13812341234"}])  # real-name: the re-rating is by phone
     ok(run("2025-01-27 09:00:00", "cases", "classify", "1", "rectifiable", operator=LC))
     ok(run("2025-02-10 09:00:00", "cases", "close", "1", "--measures", "更新公示材料", "--responsible", "李四",
            operator=LC))

@@ -69,18 +69,20 @@ def test_configured_deadlines_and_bad_levels(db_path, run):
     assert [r["level"] for r in listed(run)] == ["不满意", "非常不满意"]  # the first case, then the new one
 
 
-def test_beyond_the_official_calendar_weekends_only_and_said_so(db_path, run):
+UNKNOWN_2031 = ("2031 年的调休安排尚未确定：期限已避开周末和《全国年节及纪念日放假办法》（2024年修订）规定的法定节假日"
+                "（元旦、春节、清明节、劳动节、端午节、中秋节、国庆节），未含国务院放假通知将安排的调休上班日和补假；"
+                "通知发布后由市局导入（haocha calendar import），未办结事项的期限将重新计算。")
+
+
+def test_beyond_the_official_calendar_statutory_holidays_and_said_so(db_path, run):
     assert LAST_KNOWN_YEAR < 2031, "pick a later year for this test"
-    # 2031-03-03 is a Monday: 15 weekdays later is Monday 2031-03-24.
+    # 2031-03-03 is a Monday, and March has no statutory holiday: 15 weekdays later is Monday 2031-03-24.
     add_ratings(db_path, [{"rated_at": "2031-03-03 10:00:00", "window": "LC01", "level": "不满意",
                            "phone": "13812341234"}])
     rows = listed(run, "2031-03-03 12:00:00")
     assert [(r["revisit_due"], r["rectify_due"]) for r in rows] == [("2031-03-04", "2031-03-24")]
     note = json.loads(ok(run("2031-03-03 12:00:00", "cases", "show", "1", "--format", "json")).stdout)
-    assert note["case"]["calendar_note"] == (
-        f"2031 is beyond the official calendar haocha knows ({FIRST_KNOWN_YEAR}–{LAST_KNOWN_YEAR}); weekends only "
-        "were used, plus the local calendar entries (add holidays and make-up workdays with "
-        "`haocha calendar add-holiday|add-workday`)")
+    assert note["case"]["calendar_note"] == UNKNOWN_2031
 
 
 def test_calendar_entries_move_the_deadlines_of_open_cases_only(db_path, run):
@@ -152,8 +154,8 @@ def test_a_calendar_file_records_many_days_at_once_and_again_changes_nothing(db_
     # a mistaken entry is removed: the day is the official calendar's again, the deadlines move back
     removed = ok(run("2031-03-03 16:30:00", "calendar", "remove", "2031-03-05"))
     assert removed.stderr.splitlines() == [
-        "2031-03-05: local entry removed; the official calendar says not known to the official calendar (Monday"
-        " to Friday count as working days)",
+        "2031-03-05: local entry removed; the official calendar says not known to the official calendar (weekends"
+        " and the statutory holidays are days off)",
         "case 1: rectify_due 2031-03-25 -> 2031-03-24", "case 1: revisit_due 2031-03-06 -> 2031-03-05",
         "1 open case(s) got new deadlines"]
     again = run("2031-03-03 16:30:00", "calendar", "remove", "2031-03-05")
@@ -196,3 +198,157 @@ def test_calendar_show_lists_the_official_holidays_and_make_up_days(db_path, run
     assert shown["note"] is None
     result = ok(run("2025-01-01 00:00:00", "calendar", "show", "--year", "2031"))
     assert f"2031 is beyond the official calendar haocha knows ({FIRST_KNOWN_YEAR}–{LAST_KNOWN_YEAR})" in result.stderr
+
+
+# --- a year the official calendar does not cover: the statutory holidays, and the warning ----------------------
+
+UNKNOWN_2027 = UNKNOWN_2031.replace("2031", "2027")
+
+# Real-name bad reviews next to each statutory holiday of 2027 (《全国年节及纪念日放假办法》, 2024 revision), with
+# the deadlines counted by hand (return visit 1 working day, rectification 15; the start day never counts):
+# - 2026-12-31 Thu: 元旦 Fri 01-01 off, visit Mon 01-04; 01-04..08, 11..15, 18..22 -> 01-22.
+# - 2027-02-04 Thu: 除夕 Fri 02-05, Sat, Sun, 初三 Mon 02-08 off, visit Tue 02-09; 02-09..12 (1-4), 15..19 (5-9),
+#   22..26 (10-14), Mon 03-01 (15). (Weekends only, as before, gave 02-05 and 02-25: days too early.)
+# - 2027-04-02 Fri: 清明 Mon 04-05 off, visit Tue 04-06; 04-06..09, 12..16, 19..23, 26 -> 04-26.
+# - 2027-04-30 Fri: 劳动节 05-01..02 is a weekend, visit Mon 05-03; 05-03..07, 10..14, 17..21 -> 05-21.
+# - 2027-06-08 Tue: 端午 Wed 06-09 off, visit Thu 06-10; 06-10, 11, 14..18, 21..25, 28, 29, 30 -> 06-30.
+# - 2027-09-14 Tue: 中秋 Wed 09-15 off, visit Thu 09-16; 09-16, 17, 20..24, 27..30 (1-11), 国庆 10-01 off,
+#   10-04..07 (12-15) -> 10-07.
+# - 2027-09-30 Thu: 国庆 Fri 10-01, Sat, Sun off, visit Mon 10-04; 10-04..08, 11..15, 18..22 -> 10-22.
+AROUND_2027 = [
+    ("2026-12-31 10:00:00", "2027-01-04", "2027-01-22"),
+    ("2027-02-04 10:00:00", "2027-02-09", "2027-03-01"),
+    ("2027-04-02 10:00:00", "2027-04-06", "2027-04-26"),
+    ("2027-04-30 10:00:00", "2027-05-03", "2027-05-21"),
+    ("2027-06-08 10:00:00", "2027-06-10", "2027-06-30"),
+    ("2027-09-14 10:00:00", "2027-09-16", "2027-10-07"),
+    ("2027-09-30 10:00:00", "2027-10-04", "2027-10-22"),
+]
+STATUTORY_DAYS_2027 = {  # as tests/test_workdays.py::STATUTORY_2027 (the lunar new year is 2027-02-06)
+    "2027-01-01", "2027-02-05", "2027-02-06", "2027-02-07", "2027-02-08", "2027-04-05", "2027-05-01",
+    "2027-05-02", "2027-06-09", "2027-09-15", "2027-10-01", "2027-10-02", "2027-10-03"}
+# A hypothetical 2027 notice (the real one is not out on 2026-12-01), as a bureau would type it.
+NOTICE_2027 = ("日期,类型,备注\n" + "".join(f"2027-01-0{d},放假,元旦\n" for d in (1, 2, 3))
+               + "".join(f"2027-02-{d:02d},放假,春节\n" for d in range(5, 14)) + "2027-02-20,调休上班,春节\n"
+               + "2027-09-26,调休上班,国庆节\n" + "".join(f"2027-10-0{d},放假,国庆节\n" for d in range(1, 8))
+               + "2027-10-09,调休上班,国庆节\n")
+
+
+def _case_page(db_path, monkeypatch, when: str, path: str) -> str:
+    from workbench_support import client_for, login
+
+    from haocha_cli import accounts
+    from haocha_cli.context import open_context
+
+    ctx = open_context(db_path, "admin")
+    try:
+        if not ctx.db.execute("SELECT 1 FROM accounts WHERE username = 'city'").fetchone():
+            accounts.add(ctx, "city", "市局丙", "city", "city-pass-0001")
+    finally:
+        ctx.db.close()
+    monkeypatch.setenv("HAOCHA_NOW", when)
+    client = client_for(db_path)
+    assert login(client, "city", "city-pass-0001").status_code == 303
+    page = client.get(path)
+    assert page.status_code == 200, page.text
+    return page.text
+
+
+def test_bad_reviews_around_the_2027_holidays_skip_them_and_say_that_the_tiaoxiu_is_unknown(
+        db_path, run, tmp_path, monkeypatch):
+    assert LAST_KNOWN_YEAR == 2026, "the package knows 2027 now: take 2028 or a later year for this test"
+    add_ratings(db_path, [{"rated_at": at, "window": "LC01", "level": "不满意", "phone": "13812341234"}
+                          for at, _, _ in AROUND_2027])
+    when = "2027-01-05 09:00:00"
+    rows = sorted(listed(run, when), key=lambda r: r["id"])
+    assert [(r["rated_at"], r["revisit_due"], r["rectify_due"]) for r in rows] == AROUND_2027
+    assert {d for r in rows for d in (r["revisit_due"], r["rectify_due"])} & STATUTORY_DAYS_2027 == set()
+    # Every output that shows these deadlines says that 2027's make-up working days are not known yet.
+    assert {r["calendar_note"] for r in rows} == {UNKNOWN_2027}
+    table = ok(run(when, "cases", "list", "--status", "all"))
+    assert table.stderr.splitlines() == [UNKNOWN_2027]  # once, under the table
+    shown = json.loads(ok(run(when, "cases", "show", "2", "--format", "json")).stdout)
+    assert (shown["case"]["rectify_due"], shown["case"]["calendar_note"]) == ("2027-03-01", UNKNOWN_2027)
+    assert "调休安排尚未确定" in ok(run(when, "cases", "show", "2")).stdout.replace("\n", "").replace(" ", "")
+    page = _case_page(db_path, monkeypatch, when, "/staff/cases/2")
+    assert f"<dt>日历说明</dt><dd class=\"calendar-note\">{UNKNOWN_2027}</dd>" in page
+    assert f'<p class="calendar-note">{UNKNOWN_2027}</p>' in _case_page(db_path, monkeypatch, when,
+                                                                           "/staff/cases?status=all")
+    todo = json.loads(ok(run(when, "status", "--format", "json")).stdout)["to_do"]
+    assert ("2027's holiday notice is not recorded yet: its deadlines skip weekends and the statutory holidays,"
+            " not the make-up working days (调休); haocha calendar import the State Council's notice") in todo
+
+    calendar = json.loads(ok(run(when, "calendar", "show", "--year", "2027", "--format", "json")).stdout)
+    assert {r["day"] for r in calendar["rows"]} == STATUTORY_DAYS_2027
+    assert {(r["kind"], r["source"], r["note"]) for r in calendar["rows"]} == {
+        ("holiday", "statutory", "法定节假日（未含调休）")}
+    assert [r["holiday"] for r in calendar["rows"]][:2] == ["元旦 New Year's Day", "春节 Spring Festival"]
+    said = ok(run(when, "calendar", "show", "--year", "2027")).stderr
+    assert "make-up working days (调休) are not known until the State Council's notice is recorded" in said
+
+    # The notice comes out: importing it recounts the open cases' deadlines, and the warning goes.
+    notice = tmp_path / "假日-2027.csv"
+    notice.write_bytes(NOTICE_2027.encode("gb18030"))
+    result = ok(run(when, "calendar", "import", str(notice)))
+    assert result.stderr.splitlines() == [
+        "假日-2027.csv: 22 day(s), 22 recorded (19 holiday(s), 3 working day(s)), 0 already recorded",
+        "3 open case(s) got new deadlines"]
+    # 2027-02-04: 02-05..13 off, visit Mon 02-15; 02-15..19 (1-5), Sat 02-20 worked (6), 02-22..26 (7-11),
+    #   03-01..04 (12-15). 2027-09-14: 09-16, 17, 20..24 (1-7), Sun 09-26 worked (8), 27..30 (9-12), 10-01..07
+    #   off, 10-08 (13), Sat 10-09 worked (14), 10-11 (15). 2027-09-30: visit Fri 10-08; 10-08, 10-09 (1-2),
+    #   10-11..15, 18..22 (3-12), 25..27 -> 10-27. The others do not move.
+    rows = sorted(listed(run, when), key=lambda r: r["id"])
+    assert [(r["revisit_due"], r["rectify_due"]) for r in rows] == [
+        ("2027-01-04", "2027-01-22"), ("2027-02-15", "2027-03-04"), ("2027-04-06", "2027-04-26"),
+        ("2027-05-03", "2027-05-21"), ("2027-06-10", "2027-06-30"), ("2027-09-16", "2027-10-11"),
+        ("2027-10-08", "2027-10-27")]
+    assert {r["calendar_note"] for r in rows} == {None}
+    assert ok(run(when, "cases", "list", "--status", "all")).stderr == ""
+    assert "calendar-note" not in _case_page(db_path, monkeypatch, when, "/staff/cases/2")
+    assert not [t for t in json.loads(ok(run(when, "status", "--format", "json")).stdout)["to_do"]
+                if "holiday notice" in t]
+    calendar = json.loads(ok(run(when, "calendar", "show", "--year", "2027", "--format", "json")).stdout)
+    days = {r["day"]: (r["source"], r["kind"], r["note"]) for r in calendar["rows"]}
+    assert days["2027-04-05"] == ("statutory", "holiday", "法定节假日")  # not in the notice: still a day off
+    assert days["2027-02-20"] == ("local", "make-up workday (调休)", "春节")
+    assert days["2027-02-06"][0] == "local" and "the local entries below (the year's notice)" in calendar["note"]
+
+
+def test_the_year_after_is_counted_the_same_way(db_path, run, tmp_path):
+    """2028 too, whether or not 2027's notice is in: a review on Mon 2028-01-24 skips 除夕 Tue 01-25 .. 初三
+    Fri 01-28 (visit Mon 01-31; 01-31..02-04, 07..11, 14..18 -> 02-18); one on Fri 2028-09-29 skips 国庆 10-01..03
+    (中秋 is 10-03): visit Wed 10-04; 10-04..06 (1-3), 09..13 (4-8), 16..20 (9-13), 23, 24 -> 10-24."""
+    def needed(when: str) -> list[str]:  # the status's to-do about a notice, by the year it names
+        todo = json.loads(ok(run(when, "status", "--format", "json")).stdout)["to_do"]
+        return [t[:41] for t in todo if "holiday notice" in t]
+
+    # In December 2027 the coming deadlines need 2027's notice and 2028's: the status names the first missing.
+    assert needed("2027-12-01 09:00:00") == ["2027's holiday notice is not recorded yet"]
+    notice = tmp_path / "2027.csv"
+    notice.write_bytes(NOTICE_2027.encode("utf-8"))
+    ok(run("2026-12-01 09:00:00", "calendar", "import", str(notice)))
+    assert needed("2027-12-01 09:00:00") == ["2028's holiday notice is not recorded yet"]
+    assert needed("2027-11-01 09:00:00") == []  # 45 days ahead are still in 2027
+    add_ratings(db_path, [{"rated_at": at, "window": "LC01", "level": "不满意", "phone": "13812341234"}
+                          for at in ("2028-01-24 10:00:00", "2028-09-29 10:00:00")])
+    rows = sorted(listed(run, "2028-10-01 09:00:00"), key=lambda r: r["id"])
+    assert [(r["revisit_due"], r["rectify_due"]) for r in rows] == [("2028-01-31", "2028-02-18"),
+                                                                    ("2028-10-04", "2028-10-24")]
+    assert {r["calendar_note"] for r in rows} == {UNKNOWN_2031.replace("2031", "2028")}
+
+
+def test_the_county_is_told_that_a_new_cases_deadline_leaves_out_the_tiaoxiu(db_path, run):
+    import sqlite3
+
+    (db_path.parent / "haocha.toml").write_text('[notify.counties]\n370213 = ["json://127.0.0.1:9/hook"]\n',
+                                                encoding="utf-8")  # queued only: nothing is sent here
+    add_ratings(db_path, [{"rated_at": "2027-09-30 10:00:00", "window": "LC01", "level": "不满意",
+                           "phone": "13812341234"},
+                          {"rated_at": "2026-09-30 10:00:00", "window": "LC01", "level": "不满意"}])
+    conn = sqlite3.connect(db_path)
+    try:
+        bodies = [r[0].split("\n")[0] for r in conn.execute("SELECT body FROM notifications ORDER BY case_id")]
+    finally:
+        conn.close()
+    assert bodies[0].endswith("回访期限 2027-10-04 · 整改期限 2027-10-22 · 期限未含调休（当年放假通知尚未导入）")
+    assert bodies[1].endswith("整改期限 2026-10-27")  # a year the official calendar knows: no such words

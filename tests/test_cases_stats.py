@@ -4,17 +4,20 @@
   1 A 03-03 real-name  rectifiable, visited 03-04 (due 03-04), closed 03-10 (due 03-24), re-rated 满意
   2 B 03-03 real-name  rectifiable, visit unreachable 03-05 (late), closed 03-26 (late), re-rated 不满意 -> reopened
                        (new deadline after 03-31: open, not overdue)
-  3 C 03-04 anonymous  rectifiable, never closed: due 03-25 -> overdue
+  3 C 03-04 anonymous  rectifiable, never closed: due 03-25 -> overdue; its rater's 追评 不满意 of 03-29 is no
+                       re-rating (the case is not closed) and opens no second case
   4 D 03-05 anonymous  unrectifiable 03-06: resolved on time
   5 E 03-06 real-name  no-action 03-07, approved by the city 03-10: resolved on time (classified by 03-27); no visit
   6 F 03-07 anonymous  appeal upheld 03-10: excluded, counted as an upheld appeal only
   7 G 03-25 anonymous  new, due 04-15: not due
-  8 H 03-03 anonymous  appeal dismissed 03-11, rectifiable 03-12, closed 03-28 (due 03-24): late
+  8 H 03-03 anonymous  appeal dismissed 03-11, rectifiable 03-12, closed 03-28 (due 03-24): late; re-rated
+                       基本满意 by its rater's 追评 of 03-29 (imported)
   -> cases 7 (A B C D E G H); closed 4 (A D E H); overdue 1 (C); due 5; on time 3 (A D E);
      整改率 4/5, 按时整改率 3/5; real-name 3 (A B E), visited 2 (A B), on time 1 (A): 回访率 2/3;
-     re-rated 2 (A B), satisfied 1 (A): 复评满意率 1/2; reopened 1 (B); appeals 2 filed (F H), 1 upheld (F).
-市南区 370202 (SN01): 9 I 03-03 real-name, visited 03-04, closed 03-10, re-rated 基本满意 -> all 1 of 1.
-全市: cases 8, due 6, closed 5, on time 4, overdue 1: 5/6, 4/6; 回访率 3/4; 复评满意率 2/3.
+     re-rated 3 (A B H), satisfied 2 (A H): 复评满意率 2/3 — by 追评 1 (H) satisfied 1: 1/1, by phone 2 (A B)
+     satisfied 1: 1/2; reopened 1 (B); appeals 2 filed (F H), 1 upheld (F).
+市南区 370202 (SN01): 9 I 03-03 real-name, visited 03-04, closed 03-10, re-rated 基本满意 by phone -> all 1 of 1.
+全市: cases 8, due 6, closed 5, on time 4, overdue 1: 5/6, 4/6; 回访率 3/4; 复评满意率 3/4 (追评 1/1, phone 2/3).
 """
 
 from __future__ import annotations
@@ -34,12 +37,12 @@ def worked(cli, db_path, monkeypatch):
     add_ratings(db_path, [
         {"rated_at": "2025-03-03 09:00:00", "window": "LC01", "level": "不满意", "phone": "13800000001"},  # A
         {"rated_at": "2025-03-03 09:10:00", "window": "LC01", "level": "非常不满意", "phone": "13800000002"},  # B
-        {"rated_at": "2025-03-04 09:00:00", "window": "LC01", "level": "不满意"},  # C
+        {"rated_at": "2025-03-04 09:00:00", "window": "LC01", "level": "不满意", "case_no": "BJ-C"},  # C
         {"rated_at": "2025-03-05 09:00:00", "window": "LC01", "level": "不满意"},  # D
         {"rated_at": "2025-03-06 09:00:00", "window": "LC01", "level": "不满意", "phone": "13800000003"},  # E
         {"rated_at": "2025-03-07 09:00:00", "window": "LC01", "level": "不满意"},  # F
         {"rated_at": "2025-03-25 09:00:00", "window": "LC01", "level": "不满意"},  # G
-        {"rated_at": "2025-03-03 09:20:00", "window": "LC01", "level": "不满意"},  # H
+        {"rated_at": "2025-03-03 09:20:00", "window": "LC01", "level": "不满意", "case_no": "BJ-H"},  # H
         {"rated_at": "2025-03-03 09:00:00", "window": "SN01", "level": "不满意", "phone": "13800000004"},  # I
         {"rated_at": "2025-03-03 09:30:00", "window": "LC01", "level": "满意"},  # no case
     ])
@@ -71,6 +74,10 @@ def worked(cli, db_path, monkeypatch):
         monkeypatch.setenv("HAOCHA_NOW", when)
         result = cli("cases", *args, operator=operator)
         assert result.exit_code == 0, (args, result.stderr)
+    add_ratings(db_path, [  # the raters of C and H come back with their 追评
+        {"rated_at": "2025-03-29 10:00:00", "window": "LC01", "level": "不满意", "case_no": "BJ-C", "round": 2},
+        {"rated_at": "2025-03-29 10:05:00", "window": "LC01", "level": "基本满意", "case_no": "BJ-H", "round": 2},
+    ])
     monkeypatch.setenv("HAOCHA_NOW", NOW)
     return cli
 
@@ -86,11 +93,13 @@ def test_rates_per_county_and_city_against_the_hand_worked_example(worked):
     assert len(rows) == 11  # ten counties and the city
     keys = ("cases", "due", "closed", "closed_on_time", "overdue", "real_name", "revisited", "revisited_on_time",
             "rerated", "rerate_satisfied", "reopened", "appeals_filed", "appeals_upheld",
-            "rectify_rate", "on_time_rate", "revisit_rate", "rerate_satisfaction")
+            "rectify_rate", "on_time_rate", "revisit_rate", "rerate_satisfaction",
+            "rerated_followup", "rerate_satisfied_followup", "rerate_satisfaction_followup",
+            "rerated_phone", "rerate_satisfied_phone", "rerate_satisfaction_phone")
     expected = {
-        "370213": (7, 5, 4, 3, 1, 3, 2, 1, 2, 1, 1, 2, 1, 4 / 5, 3 / 5, 2 / 3, 1 / 2),
-        "370202": (1, 1, 1, 1, 0, 1, 1, 1, 1, 1, 0, 0, 0, 1.0, 1.0, 1.0, 1.0),
-        "total": (8, 6, 5, 4, 1, 4, 3, 2, 3, 2, 1, 2, 1, 5 / 6, 4 / 6, 3 / 4, 2 / 3),
+        "370213": (7, 5, 4, 3, 1, 3, 2, 1, 3, 2, 1, 2, 1, 4 / 5, 3 / 5, 2 / 3, 2 / 3, 1, 1, 1.0, 2, 1, 1 / 2),
+        "370202": (1, 1, 1, 1, 0, 1, 1, 1, 1, 1, 0, 0, 0, 1.0, 1.0, 1.0, 1.0, 0, 0, None, 1, 1, 1.0),
+        "total": (8, 6, 5, 4, 1, 4, 3, 2, 4, 3, 1, 2, 1, 5 / 6, 4 / 6, 3 / 4, 3 / 4, 1, 1, 1.0, 3, 2, 2 / 3),
     }
     for county, figures in expected.items():
         assert tuple(rows[county][k] for k in keys) == figures, county
@@ -100,9 +109,10 @@ def test_rates_per_county_and_city_against_the_hand_worked_example(worked):
     table = worked("cases", "stats", "--format", "csv")
     lines = table.stdout.splitlines()
     assert lines[0] == ("county,name,cases,due,closed,closed_on_time,overdue,整改率,按时整改率,real_name,revisited,"
-                        "实名差评回访率,rerated,rerate_satisfied,复评满意率,reopened,appeals_filed,appeals_upheld")
-    assert lines[-1] == "total,全市,8,6,5,4,1,83.3%,66.7%,4,3,75.0%,3,2,66.7%,1,2,1"
-    assert "370211,黄岛区,0,0,0,0,0,—,—,0,0,—,0,0,—,0,0,0" in lines
+                        "实名差评回访率,rerated,rerate_satisfied,复评满意率,rerated_followup,追评复评满意率,rerated_phone,"
+                        "电话复评满意率,reopened,appeals_filed,appeals_upheld")
+    assert lines[-1] == "total,全市,8,6,5,4,1,83.3%,66.7%,4,3,75.0%,4,3,75.0%,1,100.0%,3,66.7%,1,2,1"
+    assert "370211,黄岛区,0,0,0,0,0,—,—,0,0,—,0,0,—,0,—,0,—,0,0,0" in lines
 
 
 def test_period_and_county_filters(worked):

@@ -204,7 +204,8 @@ def db_path(bureau, tmp_path) -> Path:
 
 def _markers(bureau) -> list[tuple[str, re.Pattern]]:
     """(marker, pattern): a case number as a number of its own (not inside 0.1005 or 21005)."""
-    numbers = [(str(n), re.compile(rf"(?<![\d.]){n}(?![\d.])")) for n in bureau["b_cases"]]
+    # not inside a hash or a code either (ab1005cd of an audit anchor is no case number)
+    numbers = [(str(n), re.compile(rf"(?<![0-9A-Za-z.]){n}(?![0-9A-Za-z.])")) for n in bureau["b_cases"]]
     return numbers + [(text, re.compile(re.escape(text))) for text in B_TEXT]
 
 
@@ -225,7 +226,7 @@ READS: list[tuple[str, list[str], int]] = [
     ("benchmark", ["--period", "2026-08", "--min-n", "1", "-f", "json"], OK),
     ("benchmark", ["--period", "2026-08", "--min-n", "1"], OK),
     ("compare", ["--county", A, "--before", "2026-07", "--after", "2026-08"], REFUSED),
-    ("spc", ["--from", "2026-08-01", "--to", "2026-08-31", "-f", "json", "--chart", "{out}/p.svg"], OK),
+    ("spc", ["--from", "2026-08-01", "--to", "2026-08-31", "-f", "json", "--svg", "{out}/p.svg"], OK),
     ("spc", ["--metric", "index", "--from", "2026-08-01", "--to", "2026-08-31", "--baseline",
              "2026-08-01..2026-08-10"], OK),
     ("spc", ["--city", "--from", "2026-08-01", "--to", "2026-08-31"], REFUSED),
@@ -268,6 +269,8 @@ READS: list[tuple[str, list[str], int]] = [
     ("report monthly", ["--month", "2026-08", "--out", "{out}/reports"], REFUSED),
     ("report county", ["--county", A, "--period", "2026-08", "--out", "{out}/reports"], OK),
     ("report county", ["--county", B, "--period", "2026-08", "--out", "{out}/reports"], REFUSED),
+    # publishing every county's results is the city's act, public as they become (tests/test_public_report.py)
+    ("report public", ["--month", "2026-08", "--by", "window", "--out", "{out}/reports"], REFUSED),
     ("flags list", ["-f", "json"], OK),
     ("flags list", ["-f", "csv"], OK),
     ("flags list", [], OK),
@@ -289,6 +292,7 @@ READS: list[tuple[str, list[str], int]] = [
     ("batches rejects", ["3", "--out", "{out}/rejects.csv"], REFUSED),
     ("staff list", [], REFUSED),
     ("notify list", ["--status", "all", "-f", "json"], OK),
+    ("datasette-metadata", [], OK),  # titles and descriptions of the tables: nothing of any county
 ]
 # Commands that change the database or run something (a county is refused where the action is the city's;
 # what they report is the change they made, checked by their own tests).

@@ -59,7 +59,7 @@ def _written_by_every_command(run, tmp_path: Path) -> dict[str, Path]:
         ok(run(NOW, "cases", "export", "--county", "370213", "--format", fmt, "-o", str(out / f"sheet.{fmt}")))
     ok(run(NOW, "qr", "generate", "--window", "LC01", "--out", str(out / "qr"), "--allow-local"))
     ok(run(NOW, "qr", "sheet", "--out", str(out / "sheets" / "qr-sheet.html"), "--allow-local"))
-    ok(run(NOW, "spc", "--county", "370213", "--from", "2024-05-01", "--to", "2024-05-31", "--chart",
+    ok(run(NOW, "spc", "--county", "370213", "--from", "2024-05-01", "--to", "2024-05-31", "--svg",
            str(out / "chart.svg")))
     ok(run(NOW, "backup", str(out / "backup" / "copy.db")))
     files = {p.relative_to(out).as_posix(): p for p in out.rglob("*") if p.is_file()}

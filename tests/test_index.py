@@ -142,18 +142,45 @@ def test_rank_shrinkage_and_change_against_the_previous_period(cli, tmp_path):
     rows += [("p1", "2026-03-15 10:00:00", "LC02", "满意")]
     _import(cli, tmp_path, _ratings(rows))
     data = _json(cli("rank", "--by", "county", "--period", "2026-04", "-f", "json"))
-    # μ = (3·100 + 9·75)/12 = 81.25; W = 12 ratings / 10 counties = 1.2
-    assert data["mu"] == 81.25 and data["w"] == pytest.approx(1.2)
+    # μ = (3·100 + 9·75)/12 = 81.25; W = 12 ratings / the 2 counties with ratings = 6 (not 12/10 = 1.2: the
+    # eight counties without ratings do not weaken the shrinkage)
+    assert data["mu"] == 81.25 and data["w"] == 6.0
+    assert (data["w_basis"], data["rated_units"], data["ranked"]) == ("mean_n", 2, 2)
     first, second = data["rows"][:2]
     assert (first["county"], first["rank"], first["n"], first["index"]) == ("370213", 1, 3, 100.0)
-    assert first["shrunk"] == pytest.approx((1.2 * 81.25 + 300) / 4.2, abs=1e-12)  # 94.642857
-    assert second["shrunk"] == pytest.approx((1.2 * 81.25 + 675) / 10.2, abs=1e-12)  # 75.735294
+    assert first["shrunk"] == pytest.approx((6 * 81.25 + 300) / 9, abs=1e-12)  # 787.5/9 = 87.5
+    assert second["shrunk"] == pytest.approx((6 * 81.25 + 675) / 15, abs=1e-12)  # 1162.5/15 = 77.5
+    assert (round(first["shrunk"], 9), round(second["shrunk"], 9)) == (87.5, 77.5)
     assert (first["previous_index"], first["change"]) == (75.0, 25.0)
     assert data["previous_period"]["label"] == "2026-03"
     # the eight counties without ratings are listed, unranked
     assert len(data["rows"]) == 10 and [r["rank"] for r in data["rows"][2:]] == [None] * 8
     windows = _json(cli("rank", "--by", "window", "--county", "370213", "--period", "2026-04", "-f", "json"))
     assert [r["window"] for r in windows["rows"]] == ["LC01", "LC02", "LCWS"]
+    # 李沧's windows: only LC01 has ratings (3), so W = 3/1 = 3 (not 3/3 = 1) and μ = 100
+    assert (windows["w"], windows["rated_units"], windows["mu"]) == (3.0, 1, 100.0)
+
+
+def test_rank_of_windows_weighs_the_prior_by_the_windows_with_ratings(cli, tmp_path, db_path):
+    rows = [(f"a{i}", f"2026-04-0{i + 1} 10:00:00", "LC01", "非常满意") for i in range(3)]
+    rows += [(f"b{i}", f"2026-04-{i + 10} 10:00:00", "SN01", "满意") for i in range(9)]
+    rows += [("x1", "2026-04-20 10:00:00", "HD01", "不满意")]  # excluded below: not counted, not a rated unit
+    _import(cli, tmp_path, _ratings(rows))
+    ctx = open_context(db_path)
+    exclude_rating(ctx.db, ctx.db.execute("SELECT id FROM ratings WHERE rating_id = 'x1'").fetchone()[0],
+                   "confirmed_false")
+    ctx.db.close()
+    data = _json(cli("rank", "--by", "window", "--period", "2026-04", "-f", "json"))
+    # 25 windows listed; 2 with counted ratings: W = 12/2 = 6 (the issue's 12/25 = 0.48 before)
+    assert len(data["rows"]) == 25 and (data["ranked"], data["rated_units"]) == (2, 2)
+    assert (data["mu"], data["w"]) == (81.25, 6.0)
+    assert [(r["window"], r["rank"], r["n"], round(r["shrunk"], 9)) for r in data["rows"][:2]] == [
+        ("LC01", 1, 3, 87.5), ("SN01", 2, 9, 77.5)]
+    hd01 = next(r for r in data["rows"] if r["window"] == "HD01")
+    assert (hd01["rank"], hd01["n"], hd01["excluded_n"], hd01["shrunk"]) == (None, 0, 1, None)
+    heading = ok(cli("rank", "--by", "window", "--period", "2026-04")).stderr.splitlines()[1]
+    assert heading == ("收缩得分 = (W·μ + N·满意指数) ÷ (W + N)：μ = 81.2，W = 6（有评价的 2 个窗口的平均评价数）；"
+                       "较上期：与 2026-03 比较；2 个参与排名")
 
 
 def test_rank_with_a_configured_prior_weight(cli, tmp_path, db_path):
@@ -162,7 +189,9 @@ def test_rank_with_a_configured_prior_weight(cli, tmp_path, db_path):
     rows += [(f"b{i}", f"2026-04-{i + 10} 10:00:00", "SN01", "满意") for i in range(9)]
     _import(cli, tmp_path, _ratings(rows))
     data = _json(cli("rank", "--period", "2026-04", "-f", "json"))
+    assert (data["w"], data["w_basis"]) == (100.0, "configured")
     assert data["rows"][0]["shrunk"] == pytest.approx((100 * 81.25 + 300) / 103, abs=1e-12)  # 81.796117
+    assert "W = 100（配置值 ranking.shrink_weight）" in ok(cli("rank", "--period", "2026-04")).stderr
 
 
 def test_compare_pilot_against_the_other_counties(cli, tmp_path):
@@ -227,6 +256,52 @@ def test_benchmark_gaps_and_weakest_indicators(cli, tmp_path):
     assert sn_c1["city_index"] == pytest.approx((13 / 3 - 1) / 4 * 100)
     assert cell[("370213", "D2")]["best_county"] == "370202"
     assert data["weakest"] == {"370202": ["D1", "C1", "D2"], "370213": ["D2", "D1", "C1"]}
+    assert data["note"] is None and [(i["indicator"], i["reached"]) for i in data["indicators"]] == [
+        ("C1", 2), ("D1", 2), ("D2", 2)]
+
+
+BENCH = HEADER + (
+    "k1,2026-03-02 10:00:00,LC01,二维码,XK01,满意,5,4,3,\n"
+    "k2,2026-03-02 11:00:00,LC01,二维码,XK01,满意,5,4,3,\n"
+    "k3,2026-03-02 10:00:00,SN01,二维码,XK01,满意,3,2,5,\n")
+
+
+def test_benchmark_is_set_only_by_counties_that_reached_the_minimum(cli, tmp_path):
+    _import(cli, tmp_path, BENCH)
+    data = _json(cli("benchmark", "--period", "2026-03", "--min-n", "2", "-f", "json"))
+    # 李沧 has 2 scores of each indicator, 市南 1: on D2 市南's 5 (index 100) is the highest, but with N = 1 it
+    # cannot be the benchmark; 李沧's 3 (index 50) is, and 市南's gap to it is +50.
+    assert data["indicators"] == [
+        {"indicator": code, "indicator_name": name, "scored_counties": 2, "reached": 1, "best_county": "370213",
+         "best_index": best, "best_n": 2}
+        for code, name, best in (("C1", "服务规范", 100.0), ("D1", "办理时限", 75.0), ("D2", "一次办好", 50.0))]
+    cell = {(r["county"], r["indicator"]): r for r in data["rows"]}
+    sn_d2 = cell[("370202", "D2")]
+    assert (sn_d2["n"], sn_d2["index"], sn_d2["min_n_reached"], sn_d2["best_county"], sn_d2["gap_to_best"]) == (
+        1, 100.0, False, "370213", 50.0)
+    assert (cell[("370202", "D1")]["gap_to_best"], cell[("370213", "C1")]["min_n_reached"]) == (-50.0, True)
+    assert data["note"] is None
+
+
+def test_benchmark_without_a_county_at_the_minimum_has_no_benchmark_and_says_so(cli, tmp_path):
+    _import(cli, tmp_path, BENCH)
+    data = _json(cli("benchmark", "--period", "2026-03", "--min-n", "3", "-f", "json"))
+    assert [(i["indicator"], i["scored_counties"], i["reached"], i["best_county"], i["best_index"], i["best_n"])
+            for i in data["indicators"]] == [("C1", 2, 0, None, None, None), ("D1", 2, 0, None, None, None),
+                                             ("D2", 2, 0, None, None, None)]
+    # every county keeps its own index and its gap to the city mean; nobody gets a gap to a benchmark
+    assert len(data["rows"]) == 6
+    assert {(r["best_county"], r["best_index"], r["gap_to_best"]) for r in data["rows"]} == {(None, None, None)}
+    lc_c1 = next(r for r in data["rows"] if (r["county"], r["indicator"]) == ("370213", "C1"))
+    assert lc_c1["gap_to_city"] == pytest.approx(100 - (13 / 3 - 1) / 4 * 100)
+    assert data["note"] == ("3 of 3 indicators have no county with N ≥ 3 scores in 2026-03: no benchmark (标杆)"
+                            " for C1, D1, D2")
+    result = ok(cli("benchmark", "--period", "2026-03", "--min-n", "3"))
+    assert result.stderr.splitlines() == [
+        "对标 · 2026-03（2026-03-01 至 2026-03-31）· 指标体系 V1.0",
+        "标杆：该指标评分数 N ≥ 3 的县级局中满意指数最高者；没有县级局达到的指标无标杆",
+        "3 项指标没有县级局达到 N ≥ 3，无标杆：C1, D1, D2"]
+    assert "各指标达到 N ≥ 3 的县级局数与标杆" in result.stdout
 
 
 def test_drivers_correlation_from_the_aggregate_sums(cli, tmp_path):

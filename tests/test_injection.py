@@ -73,6 +73,20 @@ def test_markdown_reports_let_no_raw_html_through(reports):
     assert "| {{ 7\\*7 }} 座机0532\\*\\*\\*\\*0004 |" in daily
 
 
+def test_the_public_report_escapes_the_names_and_its_csv_runs_nothing(bureau, tmp_path):
+    out = tmp_path / "public"
+    bureau.run("report", "public", "--month", "2024-05", "--by", "window", "--out", str(out))
+    html = (out / "public-window-2024-05.html").read_text(encoding="utf-8")
+    md = (out / "public-window-2024-05.md").read_text(encoding="utf-8")
+    cells = _cells((out / "public-window-2024-05.csv").read_text(encoding="utf-8-sig"))
+    assert "<script" not in html and "<img" not in html
+    assert "青岛市烟草专卖局&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt;" in html
+    assert "<td>&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt;县</td>" in html
+    assert "<td>&#34;&gt;&lt;img src=x onerror=alert(1)&gt;</td>" in html  # the window's name, as text
+    assert "<script" not in md and "<img" not in md and "| \"&gt;&lt;img src=x onerror=alert(1)&gt; |" in md
+    assert IMG in cells and f"{SCRIPT}县" in cells and [c for c in cells if _runnable(c)] == []
+
+
 def _cells(text: str) -> list[str]:
     return [cell for row in csv.reader(io.StringIO(text)) for cell in row]
 

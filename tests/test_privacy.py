@@ -109,6 +109,11 @@ def test_no_listing_report_or_export_shows_a_full_phone_number(bureau, tmp_path)
         for path in sorted(reports.iterdir()):
             outputs[f"{path.name} {lang}"] = file_text(path)
     assert len(list(reports.iterdir())) == 6
+    public = tmp_path / "public"
+    out("report public", "report", "public", "--month", "2024-05", "--by", "window", "--out", str(public))
+    for path in sorted(public.iterdir()):
+        outputs[path.name] = file_text(path)
+    assert len(list(public.iterdir())) == 3
     for args, text in bureau.build_outputs:  # the import's summary (its first rejects), the scan, the sample …
         outputs[" ".join(args)] = text
     found = {label: leaks(text) for label, text in outputs.items() if leaks(text)}

@@ -333,7 +333,9 @@ def test_sheet_has_a_card_per_window_with_names_prompts_and_decodable_codes():
     assert html.count("青岛市烟草专卖局") == len(WINDOWS) + 1  # every card and the <title>
     assert "<title>好差评评价二维码 · 青岛市烟草专卖局</title>" in html
     for window in windows:
-        assert f'<div class="window">{window["window_name"]}</div>' in html
+        size, lines = qr.name_fit(window["window_name"])  # the name's font fitted to the card (test_report_print)
+        assert (f'<div class="window{" two-lines" if lines == 2 else ""}" style="font-size: {size}mm">'
+                f'{window["window_name"]}</div>') in html
         assert f'<div class="county">{window["county_name"]}</div>' in html
     assert html.count('<div class="prompt">请扫码评价本次服务</div>') == 6
     assert html.count('<div class="prompt">请扫码评价本次网上办理服务</div>') == 1

@@ -17,14 +17,18 @@ import pytest
 from haocha_cli.errors import InvalidInput
 from haocha_cli.spc import (
     BASELINE,
+    D2,
     MONITOR,
     RULE_SETS,
     RULES,
     apply_rules,
+    c4,
+    np_chart,
     p_chart,
     render_svg,
     resolve_rules,
     standard_chart,
+    xbar_chart,
     xmr_chart,
 )
 
@@ -488,3 +492,254 @@ def test_svg_phase_divider_and_excluded_points(loan_cost):
     root = ET.fromstring(svg)
     hollow = [c for c in root.findall(f"{SVG}circle[@class='point']") if c.get("fill") == "#ffffff"]
     assert [c.find(f"{SVG}title").text for c in hollow] == ["15: 314"]
+
+
+# ------------------------------------------------------------- run rules as Nelson, SAS and qcc define them
+# qcc's own rule test vectors (luca-scr/qcc, tests/testthat/test-rules.R): σ = 1 around CL = 0, each with the
+# points qcc's test expects flagged (1-based). "WER" are the Western Electric rules, "NEL" Nelson's.
+QCC_RULE_VECTORS = [
+    ("we1", [0, 3.2, -3.5, 2.9], [2, 3]),
+    ("we2", [0, 2.5, 1.0, 2.6, 0], [4]),
+    ("we3", [0, 1.2, 1.3, 0.2, 1.4, 1.5], [6]),
+    ("we4", [-1] * 8 + [1], [8]),
+    ("we4", [2.5] * 7 + [3.2], [8]),
+    ("we3", [2.5] * 7 + [3.2], [5, 6, 7, 8]),
+    ("we2", [2.5] * 7 + [3.2], [3, 4, 5, 6, 7, 8]),
+    ("we1", [2.5] * 7 + [3.2], [8]),
+    ("nelson1", [0, 3.2, -3.4, 3], [2, 3]),
+    ("nelson2", [0.5] * 10 + [-0.5] + [-0.5] * 9, [9, 10, 19, 20]),
+    ("nelson3", [1, 2, 3, 4, 5, 6, 7, 7, 6, 5, 4, 3, 2, 1], [6, 7, 13, 14]),
+    ("nelson4", [1, 3, 2, 4, 3, 5, 4, 6, 5, 7, 6, 8, 7, 9, 8], [14, 15]),
+    ("nelson5", [0, 2.3, 0.4, 2.2, -2.4, -0.2, -2.5], [4, 7]),
+    ("nelson6", [1.2, 1.3, 0.2, 1.4, 1.5, -1.2, -1.3, -0.1, -1.4, -1.5], [5, 10]),
+    ("nelson7", [0.3] * 16 + [1.2], [15, 16]),
+    ("nelson8", [1.2, -1.3, 1.1, -1.4, 1.5, -1.2, 1.3, -1.1, 0.2], [8]),
+    ("nelson8", [1.2] * 8, []),
+]
+
+
+@pytest.mark.parametrize(("rule", "values", "expected"), QCC_RULE_VECTORS)
+def test_qcc_rule_test_vectors(rule, values, expected):
+    assert flagged(apply_rules(chart_of(values), [rule]), rule) == expected
+
+
+# Boundary cases: what a rule must not flag. Each: (rule, values, flagged).
+BOUNDARY_CASES = [
+    # 2 of 3 and 4 of 5 judge complete windows only: point 2 (or 4) of a chart is never flagged...
+    ("nelson5", [2.5, 2.5, 0.0, 0.0], []),
+    ("we2", [-2.5, -2.5, 0.0], []),
+    ("nelson6", [1.5, 1.5, 1.5, 1.5, 0.0], []),
+    ("we3", [-1.5, -1.5, -1.5, -1.5, 0.0, 0.0], []),
+    # ...the first complete window is (its last point, itself beyond the zone)...
+    ("nelson5", [2.5, 2.5, 2.5], [3]),
+    ("nelson6", [1.5] * 5, [5]),
+    # ...and a window whose last point is inside the zone flags nothing, though two of its three are beyond.
+    ("nelson5", [0.0, 2.5, 2.5, 1.0], [3]),
+    ("nelson6", [0.0, 1.5, 1.5, 1.5, 1.5, 0.5], [5]),
+    # Exactly on a zone boundary is not beyond it.
+    ("nelson5", [2.0, 2.0, 2.0, 2.5, 2.0], []),
+    ("nelson6", [1.0, 1.0, 1.5, 1.5, 1.5], []),
+    ("nelson1", [3.0, -3.0, 0.0], []),
+    ("nelson8", [1.5, -1.5, 1.5, -1.0, 1.5, -1.5, 1.5, -1.5, 1.5], []),
+    # Nelson 8 needs points on both sides: eight (or twelve) beyond 1σ on one side are a shift, not a mixture.
+    ("nelson8", [1.5] * 12, []),
+    ("nelson8", [-1.5] * 8, []),
+    ("nelson8", [1.5] * 7 + [-1.5], [8]),
+    ("nelson8", [1.5] * 9 + [-1.5], [10]),
+    # Nelson 7: fifteen within 1σ, ±1σ itself counting as within; fourteen are not enough.
+    ("nelson7", [0.5, -1.0, 1.0] * 5, [15]),
+    ("nelson7", [0.5] * 14 + [1.5], []),
+    # Nelson 2 and WE 4: a point on the centre line breaks the run; eight are not nine.
+    ("nelson2", [0.5] * 8 + [0.0] + [0.5] * 8, []),
+    ("we4", [0.5] * 7, []),
+]
+
+
+@pytest.mark.parametrize(("rule", "values", "expected"), BOUNDARY_CASES)
+def test_rule_boundaries(rule, values, expected):
+    assert flagged(apply_rules(chart_of(values), [rule]), rule) == expected
+
+
+def test_nelson_8_and_its_names_say_both_sides_and_nelson_7_neither():
+    rule = RULES["nelson8"]
+    assert rule.zh == "连续 8 点落在 1σ 之外且中心线两侧都有"
+    assert rule.en == "8 points in a row beyond 1σ, with points on both sides of the centre line"
+    # Nelson 7 asks for no side at all: within 1σ, above or below (not "both sides", which is Nelson 8's)
+    assert RULES["nelson7"].zh == "连续 15 点落在中心线上下 1σ 以内"
+    assert RULES["nelson7"].en == "15 points in a row within 1σ above or below the centre line"
+
+
+def test_orangejuice_phase_two_is_a_shift_not_a_mixture(orangejuice):
+    # Montgomery Ex. 7.1 against the revised limits (p̄ 0.2150): after the adjustment at sample 30 the points
+    # 34..41 are eight in a row beyond 1σ, all below p̄ — a shift down. Nelson 8 (a mixture) needs points on
+    # both sides and must stay silent; the shift rules (2, 6) fire.
+    chart = apply_rules(p_chart(orangejuice, baseline=lambda s: s <= 30, exclude={15, 23}), "nelson")
+    assert all(point(chart, s).z < -1 for s in range(34, 42))
+    assert flagged(chart, "nelson8") == []
+    assert flagged(chart, "nelson2") == list(range(42, 55))
+    assert all("nelson6" in point(chart, s).signals for s in range(41, 55) if s != 47)
+    # hand-computed: in phase II, 2 of 3 beyond 2σ (z < −2) at 38, 42 and 43
+    assert [s for s in flagged(chart, "nelson5") if s > 30] == [38, 42, 43]
+
+
+# ------------------------------------------------------------------------- np, given standards, σ by sd
+
+
+def test_np_chart_of_orangejuice_is_the_p_chart_times_n(orangejuice):
+    # Montgomery Ex. 7.1: p̄ 0.2313, UCL 0.4102, LCL 0.0524 (published) → np̄ = 50·p̄ = 11.57, limits 20.51 and
+    # 2.62; the points are the counts, the z the same as on the p chart.
+    np_ = apply_rules(np_chart(orangejuice, baseline=lambda s: s <= 30), ["nelson1"])
+    p = apply_rules(p_chart(orangejuice, baseline=lambda s: s <= 30), ["nelson1"])
+    assert np_.kind == "np"
+    first = np_.points[0]
+    assert (round(np_.center, 2), round(first.ucl, 2), round(first.lcl, 2)) == (11.57, 20.51, 2.62)
+    assert [q.value for q in np_.points[:3]] == [12, 15, 8]
+    assert [q.z for q in np_.points] == pytest.approx([q.z for q in p.points])
+    assert flagged(np_, "nelson1") == flagged(p, "nelson1")
+    with pytest.raises(InvalidInput) as err:
+        np_chart([("a", 1, 50), ("b", 2, 40)])
+    assert str(err.value) == (
+        "an np chart needs the same sample size at every point; point b has n = 40, point a n = 50 "
+        "(use the p chart (--chart p) when n varies)"
+    )
+
+
+def test_p_chart_against_a_given_standard():
+    # Given p = 0.1 and n = 100: σ = 0.03, UCL 0.19, LCL 0.01; every point is monitored, none in a baseline.
+    chart = apply_rules(p_chart([("a", 5, 100), ("b", 20, 100), ("c", 0, 0)], center=0.1), ["nelson1"])
+    a = point(chart, "a")
+    assert (chart.center, chart.method, round(a.ucl, 4), round(a.lcl, 4)) == (0.1, "given", 0.19, 0.01)
+    assert {q.phase for q in chart.points} == {MONITOR}
+    assert flagged(chart, "nelson1") == ["b"]
+    with pytest.raises(InvalidInput) as err:
+        p_chart([("a", 5, 100)], baseline=1, center=0.1)
+    assert str(err.value) == (
+        "a chart against given standards takes no baseline and no excluded points "
+        "(leave out --baseline and --exclude, or the given standard)"
+    )
+
+
+def test_xmr_sigma_by_standard_deviation(loan_cost):
+    # Montgomery Ex. 6.5, weeks 1–20. Hand-computed: s = 6.5895, c4(20) = 0.9869, σ̂ = s/c4 = 6.6767 (the
+    # MR̄/d2 estimate is 6.9056); limits 300.5 ± 3·6.6767 = 280.47, 320.53. The MR chart keeps MR̄ = 7.79.
+    x, mr = xmr_chart(loan_cost, baseline=20, sigma_method="sd")
+    assert (x.method, r4(x.sigma), round(x.points[0].ucl, 2), round(x.points[0].lcl, 2)) == (
+        "sd", 6.6767, 320.53, 280.47,
+    )  # fmt: skip
+    assert round(mr.center, 2) == 7.79
+    assert r4(xmr_chart(loan_cost, baseline=20)[0].sigma) == 6.9056
+
+
+def test_xmr_against_given_standards():
+    # Given X̄ = 10, σ = 2: X limits 4..16; MR chart CL = d2·σ = 2.256, UCL = D2·σ = 3.686·2 = 7.372 (Montgomery).
+    x, mr = xmr_chart([(1, 10.0), (2, 17.0), (3, 9.0)], center=10.0, sigma=2.0)
+    assert (x.center, x.points[0].ucl, x.points[0].lcl, x.method) == (10.0, 16.0, 4.0, "given")
+    assert (round(mr.center, 3), round(mr.points[1].ucl, 3)) == (2.256, 7.372)
+    assert flagged(apply_rules(x, ["nelson1"]), "nelson1") == [2]
+    assert flagged(apply_rules(mr, ["nelson1"]), "nelson1") == [3]  # moving ranges 7 (inside) and 8 (beyond)
+
+
+def test_c4_and_d2_agree_with_the_published_tables():
+    for r in rows("control_chart_constants.csv"):
+        n = int(r["n"])
+        assert round(c4(n), 4) == float(r["c4"]), n
+        assert D2[n] == float(r["d2"]), n
+        assert round(3 / (c4(n) * math.sqrt(n)), 3) == float(r["A3"]), n
+
+
+# -------------------------------------------------------------------------------------------- X̄ charts
+
+
+def _samples(name: str, value: str = "obs") -> dict[int, list[float]]:
+    out: dict[int, list[float]] = {}
+    for r in rows(name):
+        out.setdefault(int(r["sample"]), []).append(float(r[value]))
+    return out
+
+
+def test_xbar_chart_of_montgomery_example_6_4_with_variable_n():
+    # Montgomery Ex. 6.4: 25 samples of n = 3, 4 or 5. Published: x̿ = 74.001 (weighted by n), s̄ = 0.0103
+    # (pooled, √(Σ(nᵢ−1)sᵢ²/Σ(nᵢ−1))), limits x̿ ± A3(nᵢ)·s̄ (recalled as printed: n = 5: LCL 73.986; n = 3:
+    # 74.021 and 73.981; the printed n = 5 UCL 74.016 is 74.001 + 1.427·0.0103 from the rounded figures,
+    # exactly 74.0154).
+    import statistics
+
+    data = _samples("montgomery_ex6_4_variable_n.csv")
+    points = [(k, statistics.mean(v), statistics.stdev(v), len(v)) for k, v in data.items()]
+    chart = apply_rules(xbar_chart(points), "nelson")
+    assert (chart.kind, chart.method, round(chart.center, 3), round(chart.sigma, 4)) == (
+        "xbar", "pooled", 74.001, 0.0103,
+    )  # fmt: skip
+    a3 = {int(r["n"]): float(r["A3"]) for r in rows("control_chart_constants.csv")}
+    by_n = {p.n: p for p in chart.points}
+    assert sorted(by_n) == [3, 4, 5]
+    for n, p in by_n.items():  # the limits follow each sample's n
+        assert p.ucl - p.cl == pytest.approx(a3[n] * chart.sigma, abs=5e-6), n
+        assert p.cl - p.lcl == pytest.approx(a3[n] * chart.sigma, abs=5e-6), n
+    assert (round(by_n[5].ucl, 4), round(by_n[5].lcl, 3)) == (74.0154, 73.986)
+    assert (round(by_n[3].ucl, 3), round(by_n[3].lcl, 3)) == (74.021, 73.981)
+    assert chart.signal_labels == []  # hand-checked: in control, as the book concludes
+
+
+def test_xbar_chart_of_the_piston_rings_by_range_and_by_sd():
+    # Montgomery Ex. 6.1 (X̄/R) and 6.3 (X̄/S), 25 samples of n = 5. Published: x̿ = 74.001, R̄ = 0.023,
+    # s̄ = 0.0094; limits 74.001 ± A2·R̄ = ± 0.577·0.023 and 74.001 ± A3·s̄ = ± 1.427·0.0094, printed 74.014 and
+    # 73.988 (from the rounded x̿, R̄ and s̄; exactly 74.0146 and 73.9878 both ways).
+    import statistics
+
+    data = _samples("pistonrings_montgomery_tbl6_3.csv")
+    by_range = xbar_chart([(k, statistics.mean(v), max(v) - min(v), 5) for k, v in data.items()],
+                          sigma_method="range")
+    r_bar = by_range.sigma * D2[5]
+    assert (round(by_range.center, 3), round(r_bar, 3)) == (74.001, 0.023)
+    p = by_range.points[0]
+    assert (round(p.ucl, 4), round(p.lcl, 4)) == (74.0146, 73.9878)
+    assert p.ucl - p.cl == pytest.approx(3 / (D2[5] * math.sqrt(5)) * r_bar)
+    assert round(3 / (D2[5] * math.sqrt(5)), 3) == 0.577  # A2 for n = 5
+    by_sd = xbar_chart([(k, statistics.mean(v), statistics.stdev(v), 5) for k, v in data.items()],
+                       sigma_method="sd")
+    s_bar = by_sd.sigma * c4(5)
+    assert round(s_bar, 4) == 0.0094
+    assert (round(by_sd.points[0].ucl, 4), round(by_sd.points[0].lcl, 4)) == (74.0146, 73.9878)
+    assert apply_rules(by_range, "nelson").signal_labels == apply_rules(by_sd, "nelson").signal_labels == []
+
+
+def test_xbar_rmsdf_sigma_and_samples_of_one():
+    # Hand-worked: samples (mean, s, n) = (10, 2, 4), (12, 1, 2), (11, –, 1), pooled over 3 + 1 df:
+    # s̄ = √((3·4 + 1·1)/4) = √3.25 = 1.80278; c4(5) = 0.93999 → σ̂ = 1.91788; x̿ = (40 + 24 + 11)/7 = 10.7143.
+    chart = xbar_chart([("a", 10.0, 2.0, 4), ("b", 12.0, 1.0, 2), ("c", 11.0, None, 1), ("d", None, None, 0)],
+                       sigma_method="rmsdf")
+    assert (round(chart.center, 4), round(chart.sigma, 5)) == (10.7143, 1.91788)
+    c = point(chart, "c")
+    assert c.sigma == pytest.approx(chart.sigma)  # one rating: σ̂/√1
+    assert point(chart, "a").sigma == pytest.approx(chart.sigma / 2)
+    assert (point(chart, "d").value, point(chart, "d").ucl) == (None, None)  # a day without ratings: a gap
+    with pytest.raises(InvalidInput) as err:
+        xbar_chart([("a", 10.0, 2.0, 4), ("c", 11.0, None, 1)])
+    assert str(err.value) == (
+        "sample c has n = 1: it has no standard deviation "
+        "(samples of one: chart them as individuals (--chart xmr))"
+    )
+
+
+def test_xbar_against_given_standards():
+    # Given μ = 50, σ = 10: n = 4 → 50 ± 15, n = 25 → 50 ± 6: a mean of 57 is in control for 4, out for 25.
+    chart = xbar_chart([("a", 57.0, None, 4), ("b", 57.0, None, 25)], center=50.0, sigma=10.0)
+    assert [(p.lcl, p.ucl) for p in chart.points] == [(35.0, 65.0), (44.0, 56.0)]
+    assert flagged(apply_rules(chart, ["nelson1"]), "nelson1") == ["b"]
+
+
+def test_xmr_svg_draws_the_moving_range_chart_under_the_x_chart(loan_cost):
+    from haocha_cli.spc import render_xmr_svg
+
+    x, mr = xmr_chart(loan_cost, baseline=20)
+    svg = render_xmr_svg(apply_rules(x, "nelson"), apply_rules(mr, ["nelson1"]), "贷款成本")
+    assert svg == render_xmr_svg(apply_rules(x, "nelson"), apply_rules(mr, ["nelson1"]), "贷款成本")
+    root = ET.fromstring(svg)
+    top, bottom = root.findall(f"{SVG}svg")
+    assert (top.get("class"), top.get("y"), bottom.get("class"), bottom.get("y")) == ("x-chart", "0", "mr-chart", "360")
+    assert root.get("height") == "600"
+    assert "UCL 25.4482" in ET.tostring(bottom, encoding="unicode")
+    assert [c.find(f"{SVG}title").text for c in bottom.findall(f"{SVG}circle[@class='signal']")] == [
+        "39: 28 — nelson1"
+    ]

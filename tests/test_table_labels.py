@@ -169,15 +169,16 @@ def test_rank_heading_gives_mu_and_w_rounded_and_the_change_signed(cli, tmp_path
     rows += [("p1", "2026-03-15 10:00:00", "LC02", "满意"), ("p2", "2026-03-16 10:00:00", "SN01", "非常满意")]
     _import(cli, tmp_path, HEADER_LINE + "".join(f"{r},{at},{w},二维码,XK01,{lv},,,,\n" for r, at, w, lv in rows))
     result = ok(cli("rank", "--by", "county", "--period", "2026-04"))
-    # μ = (3·100 + 9·75)/12 = 81.25; W = 12 ratings / 10 counties = 1.2; 李沧 75 → 100, 市南 100 → 75
+    # μ = (3·100 + 9·75)/12 = 81.25; W = 12 ratings / the 2 counties with ratings = 6; 李沧 75 → 100, 市南 100 → 75
     assert result.stderr.splitlines() == [
         "按县级局排名 · 2026-04（2026-04-01 至 2026-04-30）· 指标体系 V1.0",
-        "收缩得分 = (W·μ + N·满意指数) ÷ (W + N)：μ = 81.2，W = 1.2；较上期：与 2026-03 比较；2 个参与排名"]
+        "收缩得分 = (W·μ + N·满意指数) ÷ (W + N)：μ = 81.2，W = 6（有评价的 2 个县级局的平均评价数）；较上期：与 2026-03 比较；"
+        "2 个参与排名"]
     heads, body = tables(result.stdout)[0]
     assert heads == ["名次", "县级局代码", "名称", "评价数", "满意指数", "收缩得分", "好评率", "上期满意指数", "较上期",
                      "剔除数"]
-    assert body[:2] == [["1", "370213", "李沧区", "3", "100.0", "94.6", "100.0%", "75.0", "+25.0", "0"],
-                        ["2", "370202", "市南区", "9", "75.0", "75.7", "100.0%", "100.0", "-25.0", "0"]]
+    assert body[:2] == [["1", "370213", "李沧区", "3", "100.0", "87.5", "100.0%", "75.0", "+25.0", "0"],
+                        ["2", "370202", "市南区", "9", "75.0", "77.5", "100.0%", "100.0", "-25.0", "0"]]
     assert body[2] == ["", "370203", "市北区", "0", "–", "–", "–", "–", "–", "0"]  # no ratings: no figure
 
 
@@ -219,9 +220,15 @@ def test_cases_stats_fits_the_terminal_with_whole_headers(tmp_path_factory, monk
     keys = ("county", "name", "cases", "due", "closed", "closed_on_time", "overdue", "rectify_rate", "on_time_rate",
             "real_name", "revisited", "revisit_rate", "rerated", "rerate_satisfied", "rerate_satisfaction", "reopened",
             "appeals_filed", "appeals_upheld")
+    # 复评满意率 by source: a table of its own, after the main one
+    *printed, (source_heads, source_body) = printed
+    source_keys = ("county", "name", "rerated", "rerated_followup", "rerate_satisfaction_followup", "rerated_phone",
+                   "rerate_satisfaction_phone")
+    assert source_heads == [labels.header(k) for k in source_keys]
+    assert source_body[-1] == ["total", "全市", "0", "0", "–", "0", "–"]
     everything = [labels.header(k) for k in keys]
     # Each header whole, or on two lines at its break (实名差评 / 回访率), never inside a word.
-    whole = {labels.header(k): [[labels.header(k)], labels.header_lines(k).split("\n")] for k in keys}
+    whole = {labels.header(k): [[labels.header(k)], labels.header_lines(k).split("\n")] for k in keys + source_keys}
     assert all(p in whole["".join(p)] for p in header_pieces(result.stdout))
     if columns == 160:  # the long headers on two lines, at their break: never inside a word
         [(heads, body)] = printed

@@ -14,10 +14,11 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
+import chinese_calendar
 import pytest
 
 from haocha_cli.errors import HaochaError, InvalidInput
-from haocha_cli.workdays import LAST_KNOWN_YEAR, WorkCalendar
+from haocha_cli.workdays import LAST_KNOWN_YEAR, WorkCalendar, statutory_holidays
 
 D = date
 
@@ -187,33 +188,133 @@ def test_overrides_accept_datetime_keys():
     assert cal.is_workday(D(2025, 3, 5)) is False
 
 
-def test_fallback_to_weekends_beyond_the_known_years():
-    assert LAST_KNOWN_YEAR == 2026
+# The statutory holidays of 2027, the first year after the package's (《全国年节及纪念日放假办法》, 2024
+# revision). Not taken from the library: the lunar new year 2027 is Saturday 6 February in published tables,
+# so 除夕 is Friday 5 February; 端午 (5th day of the 5th lunar month) is 9 June in published tables; 清明 5 April
+# and 中秋 (15th of the 8th) 15 September as every lunar library and chinese-calendar's solar-term formula
+# give them (docs/method.md §9).
+STATUTORY_2027 = {
+    D(2027, 1, 1): "元旦",  # Fri
+    D(2027, 2, 5): "春节", D(2027, 2, 6): "春节", D(2027, 2, 7): "春节", D(2027, 2, 8): "春节",  # 除夕 Fri .. 初三 Mon
+    D(2027, 4, 5): "清明",  # Mon
+    D(2027, 5, 1): "劳动节", D(2027, 5, 2): "劳动节",  # Sat, Sun
+    D(2027, 6, 9): "端午",  # Wed
+    D(2027, 9, 15): "中秋",  # Wed
+    D(2027, 10, 1): "国庆节", D(2027, 10, 2): "国庆节", D(2027, 10, 3): "国庆节",  # Fri .. Sun
+}
+
+
+def test_the_statutory_holidays_of_2027():
+    assert LAST_KNOWN_YEAR == 2026, "the package knows 2027 now: move these dates to the notice's"
+    assert {day: h.chinese for day, h in statutory_holidays(2027).items()} == STATUTORY_2027
+    # Holidays of part of the population (妇女节 03-08, 青年节 05-04, 儿童节 06-01, 建军节 08-01) are no day off.
+    cal = WorkCalendar()
+    assert [cal.is_workday(d) for d in (D(2027, 3, 8), D(2027, 5, 4), D(2027, 6, 1), D(2028, 8, 1))] == [True] * 4
+    # Later years from the same library; a year with a leap fifth month (闰五月) keeps 端午 on the regular one.
+    assert {d: h.chinese for d, h in statutory_holidays(2028).items() if h.chinese != "国庆节"} == {
+        D(2028, 1, 1): "元旦", D(2028, 1, 25): "春节", D(2028, 1, 26): "春节", D(2028, 1, 27): "春节",
+        D(2028, 1, 28): "春节", D(2028, 4, 4): "清明", D(2028, 5, 1): "劳动节", D(2028, 5, 2): "劳动节",
+        D(2028, 5, 28): "端午"}  # lunar new year 2028-01-26
+    # 中秋 2028 (10-03) is 国庆's third day: one day off, named after 国庆; 13 days in all, 12 in 2028.
+    assert [len(statutory_holidays(y)) for y in (2027, 2028)] == [13, 12]
+    assert D(2030, 2, 2) in statutory_holidays(2030) and D(2029, 2, 12) in statutory_holidays(2029)  # 除夕
+
+
+@pytest.mark.parametrize("year", range(2008, LAST_KNOWN_YEAR + 1))
+def test_the_lunar_and_solar_term_dates_agree_with_every_notice_the_package_knows(year):
+    """Since 2008 清明, 端午 and 中秋 are holidays, and 春节 always held 初一 and 初二: each day the library computes
+    for them must be a day off in the State Council's notice of that year (the package's data), including the
+    years with a leap month (2009, 2012, 2014, 2017, 2020, 2023, 2025). From 2025, every statutory day is."""
+    days = statutory_holidays(year)
+    spring = sorted(d for d, h in days.items() if h.chinese == "春节")
+    checked = [d for d, h in days.items() if h.chinese in ("清明", "端午", "中秋")] + spring[1:3]
+    if year >= 2025:  # the 2024 revision: 除夕 and 5-02 too
+        checked = list(days)
+    assert [d for d in checked if not chinese_calendar.is_holiday(d)] == []
+
+
+@pytest.mark.parametrize(
+    ("start", "n", "due"),
+    [
+        # 元旦: Thu 2026-12-31 +1: Fri 01-01 off, Sat, Sun, Mon 01-04. (Weekends only gave Fri 01-01.)
+        (D(2026, 12, 31), 1, D(2027, 1, 4)),
+        # +15: 01-04..08 (1-5), 01-11..15 (6-10), 01-18..22 (11-15).
+        (D(2026, 12, 31), 15, D(2027, 1, 22)),
+        # 春节: Thu 02-04 +1: 除夕 Fri 02-05, Sat, Sun, 初三 Mon 02-08 off: Tue 02-09.
+        (D(2027, 2, 4), 1, D(2027, 2, 9)),
+        # +15: 02-09..12 (1-4), 02-15..19 (5-9), 02-22..26 (10-14), Mon 03-01 (15). (Weekends only: 02-25.)
+        (D(2027, 2, 4), 15, D(2027, 3, 1)),
+        # 清明: Fri 04-02 +1: Mon 04-05 off, Tue 04-06; +15: 04-06..09 (1-4), 12..16 (5-9), 19..23 (10-14), 26.
+        (D(2027, 4, 2), 1, D(2027, 4, 6)),
+        (D(2027, 4, 2), 15, D(2027, 4, 26)),
+        # 劳动节 05-01..02 is a weekend: Fri 04-30 +1 is Mon 05-03 (the notice will likely say otherwise: 补假).
+        (D(2027, 4, 30), 1, D(2027, 5, 3)),
+        # 端午: Tue 06-08 +1: Wed 06-09 off, Thu 06-10; +15: 06-10, 11 (1-2), 14..18, 21..25 (3-12), 28..30.
+        (D(2027, 6, 8), 1, D(2027, 6, 10)),
+        (D(2027, 6, 8), 15, D(2027, 6, 30)),
+        # 中秋: Tue 09-14 +1: Wed 09-15 off, Thu 09-16; +15: 16, 17, 20..24, 27..30 (1-11), 10-01 off, 10-04..07.
+        (D(2027, 9, 14), 1, D(2027, 9, 16)),
+        (D(2027, 9, 14), 15, D(2027, 10, 7)),
+        # 国庆: Thu 09-30 +1: Fri 10-01 off, Sat, Sun: Mon 10-04; +15: 10-04..08, 11..15, 18..22.
+        (D(2027, 9, 30), 1, D(2027, 10, 4)),
+        (D(2027, 9, 30), 15, D(2027, 10, 22)),
+        # 2028: 除夕 Tue 01-25 .. 初三 Fri 01-28: Mon 01-24 +1 is Mon 01-31; 清明 Tue 04-04; 国庆 with 中秋 10-03.
+        (D(2028, 1, 24), 1, D(2028, 1, 31)),
+        (D(2028, 4, 3), 1, D(2028, 4, 5)),
+        (D(2028, 9, 29), 1, D(2028, 10, 4)),
+    ],
+)
+def test_beyond_the_known_years_deadlines_skip_the_statutory_holidays(start, n, due):
+    cal = WorkCalendar()
+    assert cal.add_workdays(start, n) == due
+    assert cal.workdays_between(start, due) == n
+    assert not set(statutory_holidays(due.year)) & {due}
+    assert cal.fallback_years == frozenset({due.year}) | ({start.year} if start.year > LAST_KNOWN_YEAR else set())
+
+
+def test_a_year_without_its_notice_is_said_so_in_chinese():
     cal = WorkCalendar()
     assert cal.fallback_used is False
     assert cal.fallback_note() is None
-    # Thu 2026-12-31 +1: Fri 2027-01-01 is a working day under weekends only (the real 元旦 is unknown).
-    assert cal.add_workdays(D(2026, 12, 31), 1) == D(2027, 1, 1)
-    assert cal.fallback_years == frozenset({2027})
-    assert cal.fallback_used is True
-    assert cal.fallback_note() == (
-        "2027 is beyond the official calendar haocha knows (2004–2026); weekends only were used, "
-        "plus the local calendar entries (add holidays and make-up workdays with "
-        "`haocha calendar add-holiday|add-workday`)"
-    )
-    # Fri 2027-02-05 +5: Mon 02-08 .. Fri 02-12 (no Spring Festival known).
-    assert cal.add_workdays(D(2027, 2, 5), 5) == D(2027, 2, 12)
-
-
-def test_fallback_with_local_entries_and_before_the_first_year():
-    cal = WorkCalendar({D(2027, 1, 1): False})
-    # Thu 2026-12-31 +1: Fri 2027-01-01 local holiday, Sat, Sun, Mon 2027-01-04.
     assert cal.add_workdays(D(2026, 12, 31), 1) == D(2027, 1, 4)
     assert cal.fallback_years == frozenset({2027})
-    # Before 2004 as well: Fri 2003-10-03 +1 is Mon 2003-10-06 (the real 国庆 week is unknown).
+    assert cal.fallback_note() == (
+        "2027 年的调休安排尚未确定：期限已避开周末和《全国年节及纪念日放假办法》（2024年修订）规定的法定节假日"
+        "（元旦、春节、清明节、劳动节、端午节、中秋节、国庆节），未含国务院放假通知将安排的调休上班日和补假；"
+        "通知发布后由市局导入（haocha calendar import），未办结事项的期限将重新计算。")
+    cal.add_workdays(D(2027, 12, 30), 3)  # into 2028
+    assert cal.fallback_note().startswith("2027、2028 年的调休安排尚未确定")
+
+
+# A hypothetical 2027 notice (the real one is not out on 2026-12-01): 元旦 01-01..03, 春节 02-05..13 with Sat
+# 02-20 worked, 国庆 10-01..07 with Sun 09-26 and Sat 10-09 worked.
+NOTICE_2027 = {**{D(2027, 1, d): False for d in (1, 2, 3)}, **{D(2027, 2, d): False for d in range(5, 14)},
+               **{D(2027, 10, d): False for d in range(1, 8)},
+               D(2027, 2, 20): True, D(2027, 9, 26): True, D(2027, 10, 9): True}
+
+
+def test_a_year_with_local_entries_counts_as_given():
+    cal = WorkCalendar(NOTICE_2027)
+    # Thu 02-04 +1: 02-05..13 off, Mon 02-15; +15: 02-15..19 (1-5), Sat 02-20 (6), 02-22..26 (7-11), 03-01..04.
+    assert cal.add_workdays(D(2027, 2, 4), 1) == D(2027, 2, 15)
+    assert cal.add_workdays(D(2027, 2, 4), 15) == D(2027, 3, 4)
+    # Tue 09-14 +15: 16, 17, 20..24 (1-7), Sun 09-26 (8), 27..30 (9-12), 10-08 (13), Sat 10-09 (14), 10-11.
+    assert cal.add_workdays(D(2027, 9, 14), 15) == D(2027, 10, 11)
+    # The statutory holidays the notice does not list stay days off (清明 Mon 04-05).
+    assert cal.add_workdays(D(2027, 4, 2), 1) == D(2027, 4, 6)
+    assert cal.fallback_years == frozenset()
+    assert cal.fallback_note() is None
+
+
+def test_before_the_first_year_weekends_only():
+    cal = WorkCalendar()
+    # Fri 2003-10-03 +1 is Mon 2003-10-06 (the real 国庆 week is unknown; the 2024 rule did not apply then).
     assert cal.add_workdays(D(2003, 10, 3), 1) == D(2003, 10, 6)
-    assert cal.fallback_years == frozenset({2003, 2027})
-    assert cal.fallback_note().startswith("2003, 2027 are beyond the official calendar haocha knows")
+    assert cal.add_workdays(D(2003, 1, 1), 0) == D(2003, 1, 1)
+    assert cal.is_workday(D(2003, 1, 1)) is True
+    assert cal.fallback_years == frozenset({2003})
+    assert cal.fallback_note() == ("2003 年早于 haocha 所知的官方日历（2004–2026 年），期限按周一至周五计算"
+                                   "（另计本地日历条目）。")
 
 
 def test_a_day_decided_by_an_override_is_no_fallback():

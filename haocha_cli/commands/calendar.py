@@ -70,9 +70,13 @@ def remove(ctx: typer.Context, day: str = typer.Argument(..., help="The day (202
     from haocha_cli.calendar_days import parse_day, remove_day
 
     result = remove_day(state(ctx).context(), parse_day(day))
+    from haocha_cli.workdays import LAST_KNOWN_YEAR
+
     official = {True: "a working day", False: "a holiday", None: "not known to the official calendar"}
+    counted = (" (weekends and the statutory holidays are days off)" if int(result["day"][:4]) > LAST_KNOWN_YEAR
+               else " (Monday to Friday count as working days)")
     say(f"{result['day']}: local entry removed; the official calendar says {official[result['official']]}"
-        + ("" if result["official"] is not None else " (Monday to Friday count as working days)"))
+        + ("" if result["official"] is not None else counted))
     _moved(result["moved"])
 
 

@@ -14,7 +14,7 @@ app = typer.Typer(help="Rectification cases (整改事项): classify, revisit, c
                   no_args_is_help=True)
 
 LIST_COLUMNS = ["id", "county", "window", "item", "level", "rated_at", "state", "状态", "real_name", "phone",
-                "revisit_due", "revisit", "rectify_due", "workdays_left", "alert"]
+                "revisit_due", "revisit", "rectify_due", "workdays_left", "alert", "calendar_note"]
 # The terminal table keeps what a clerk scans for; CSV and JSON carry every column.
 TABLE_COLUMNS = ["id", "window", "level", "rated_at", "状态", "phone", "revisit_due", "rectify_due",
                  "workdays_left", "alert"]
@@ -53,6 +53,9 @@ def list_(
     c = state(ctx).context()
     rows = list_cases(c, county, status, overdue, due_before)
     render(rows, fmt, columns=TABLE_COLUMNS if fmt == Format.table else LIST_COLUMNS)
+    if fmt == Format.table:  # deadlines in a year whose notice is not recorded: said under the table
+        for note in dict.fromkeys(r["calendar_note"] for r in rows if r["calendar_note"]):
+            say(note)
 
 
 @app.command("show")
@@ -205,16 +208,23 @@ def rerate(
     ctx: typer.Context,
     case_id: int = typer.Argument(..., min=1, max=NUMBER_MAX, help="Case number."),
     level: str = typer.Option(..., "--level", help="The rater's verdict: 满意, 基本满意 or 不满意 (reopens)."),
+    caller: str | None = typer.Option(None, "--caller", help="Who called the rater, if not you (you are recorded "
+                                                              "as who entered it)."),
 ) -> None:
-    """Record the rater's re-rating of the rectification (整改复评); 不满意 reopens the case.
+    """Record the re-rating of the rectification (整改复评) that a real-name rater gave on the phone
+    (电话回访); 不满意 reopens the case.
+
+    An anonymous review cannot be re-rated so (nobody can be called): only the rater's own 追评 of the 办件,
+    imported or from the rating page, re-rates it, by itself. The re-rating's source (电话回访, and who
+    called) is kept on the case and in the audit trail.
 
     Example:
 
-        haocha --operator county:370213 cases rerate 12 --level 满意
+        haocha --operator county:370213 cases rerate 12 --level 满意 --caller 张三
     """
     from haocha_cli.cases import rerate as run
 
-    case = run(state(ctx).context(), case_id, level)
+    case = run(state(ctx).context(), case_id, level, caller)
     _done(case)
     if case["state"] == "reopened":
         say(f"new rectification deadline: {case['rectify_due']}")
@@ -315,12 +325,16 @@ def apply(
 
 STATS_COLUMNS = ["county", "name", "cases", "due", "closed", "closed_on_time", "overdue", "整改率", "按时整改率",
                  "real_name", "revisited", "实名差评回访率", "rerated", "rerate_satisfied", "复评满意率",
+                 "rerated_followup", "追评复评满意率", "rerated_phone", "电话复评满意率",
                  "reopened", "appeals_filed", "appeals_upheld"]
+# 复评满意率 by the re-rating's source: a table of its own on the terminal (the CSV has them in its row).
+SOURCE_COLUMNS = ["rerated_followup", "追评复评满意率", "rerated_phone", "电话复评满意率"]
 
 
 # The CSV's percentage columns (named in Chinese, the figures as printed) are these rates in the table.
 _TABLE_KEYS = {"整改率": "rectify_rate", "按时整改率": "on_time_rate", "实名差评回访率": "revisit_rate",
-               "复评满意率": "rerate_satisfaction"}
+               "复评满意率": "rerate_satisfaction", "追评复评满意率": "rerate_satisfaction_followup",
+               "电话复评满意率": "rerate_satisfaction_phone"}
 
 
 def _percent(value: float | None) -> str:
@@ -349,9 +363,10 @@ def stats(
         render(rows, fmt)
         return
     if fmt == Format.table:  # the rates as percentages, with Chinese headers (haocha_cli/labels.py)
-        render(rows, fmt, columns=[_TABLE_KEYS.get(c, c) for c in STATS_COLUMNS], kinds={"real_name": "auto"})
+        render(rows, fmt, columns=[_TABLE_KEYS.get(c, c) for c in STATS_COLUMNS if c not in SOURCE_COLUMNS],
+               kinds={"real_name": "auto"})
+        render(rows, fmt, columns=["county", "name", "rerated", *(_TABLE_KEYS.get(c, c) for c in SOURCE_COLUMNS)],
+               title="整改复评（按来源：追评 = 评价人自己的追评，电话 = 实名评价人的电话回访）")
         return
-    shown = [dict(r, 整改率=_percent(r["rectify_rate"]), 按时整改率=_percent(r["on_time_rate"]),
-                  实名差评回访率=_percent(r["revisit_rate"]), 复评满意率=_percent(r["rerate_satisfaction"]))
-             for r in rows]
+    shown = [dict(r, **{name: _percent(r[key]) for name, key in _TABLE_KEYS.items()}) for r in rows]
     render(shown, fmt, columns=STATS_COLUMNS)

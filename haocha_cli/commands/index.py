@@ -109,7 +109,9 @@ def rank_command(
     if fmt == Format.table:
         _heading(data, f"按{_UNITS.get(by, by)}排名")
         mu, w = labels.decimals(data["mu"], 1), labels.decimals(data["w"])
-        say(f"收缩得分 = (W·μ + N·满意指数) ÷ (W + N)：μ = {mu}，W = {w}；"
+        basis = ("配置值 ranking.shrink_weight" if data["w_basis"] == "configured"
+                 else f"有评价的 {data['rated_units']} 个{_UNITS.get(by, by)}的平均评价数")
+        say(f"收缩得分 = (W·μ + N·满意指数) ÷ (W + N)：μ = {mu}，W = {w}（{basis}）；"
             f"较上期：与 {data['previous_period']['label']} 比较；{data['ranked']} 个参与排名")
     render(data["rows"], fmt, columns=["rank", by, "name", "n", "index", "shrunk", "good_rate", "previous_index",
                                        "change", "excluded_n"])
@@ -139,7 +141,14 @@ def benchmark_command(
         _json(data)
         return
     if fmt == Format.table:
-        _heading(data, "对标")
+        # the note of indicators without a benchmark is said in Chinese below
+        _heading(data if not data["indicators"] else {**data, "note": None}, "对标")
+        if data["indicators"]:
+            say(f"标杆：该指标评分数 N ≥ {data['min_n']} 的县级局中满意指数最高者；没有县级局达到的指标无标杆")
+            missing = [i["indicator"] for i in data["indicators"] if not i["reached"]]
+            if missing:
+                say(f"{len(missing)} 项指标没有县级局达到 N ≥ {data['min_n']}，无标杆：{', '.join(missing)}")
+            render(data["indicators"], fmt, title=f"各指标达到 N ≥ {data['min_n']} 的县级局数与标杆")
     render(data["rows"], fmt)
     if fmt == Format.table:
         render([{"county": k, "weakest": ", ".join(v)} for k, v in data["weakest"].items()], fmt,

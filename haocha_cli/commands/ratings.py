@@ -168,6 +168,9 @@ def _print_summary(result: dict, fmt: Format) -> None:
         "accepted", "duplicate", "rejected", "cases_opened", "flags_raised", "qr_tokens_not_verified")]
     if result["levels_by_code"]:
         rows.insert(8, {"field": "levels_by_code", "value": result["levels_by_code"]})
+    if result.get("cases_rerated"):  # cases re-rated by the raters' 追评 (整改复评)
+        rows.insert(rows.index(next(r for r in rows if r["field"] == "cases_opened")) + 1,
+                    {"field": "cases_rerated", "value": result["cases_rerated"]})
     if result.get("qr_tokens_old"):  # old stickers, in the grace period after `qr rotate` (flagged old_token)
         rows.append({"field": "qr_tokens_old", "value": result["qr_tokens_old"]})
     if result.get("rejects_restored"):  # rows of a fixed rejects file that had their masked cells given back

@@ -24,7 +24,7 @@ from haocha_cli.web.workbench import STAFF, Workbench, page_number, record_id, r
 # What each action's button says, and what the page says once it is done.
 ACTION_NAMES = {
     "classify": ("分类", "已分类。"), "revisit": ("记录回访", "已记录回访。"), "close": ("整改办结", "已办结，等待复评。"),
-    "appeal": ("提出申诉", "已提出申诉，等待市局复核。"), "rerate": ("记录复评", "已记录复评。"),
+    "appeal": ("提出申诉", "已提出申诉，等待市局复核。"), "rerate": ("记录电话复评", "已记录复评。"),
     "approve": ("批准无需整改", "已批准无需整改。"), "reject": ("退回重新分类", "已退回县级局重新分类。"),
     "decide": ("申诉决定", "已作出申诉决定。"), "reopen": ("重新打开", "已重新打开。"),
 }
@@ -33,9 +33,11 @@ FIELD_NAMES = {
     "state": "状态", "classification": "分类", "classify_reason": "理由", "revisit_outcome": "回访结果",
     "revisit_note": "回访情况", "measures": "整改措施", "responsible": "责任人", "rerate_level": "复评",
     "decision": "决定", "reason": "理由", "evidence": "证据", "note": "意见", "rectify_due": "整改期限",
-    "revisit_due": "回访期限", "phone_masked": "电话",
+    "revisit_due": "回访期限", "phone_masked": "电话", "rerate_source": "复评来源", "rerate_caller": "回访人",
+    "followup_level": "追评",
 }
-_VALUE_NAMES = {**cases.STATES, **cases.CLASSES, **cases.OUTCOMES, "upheld": "申诉成立", "dismissed": "申诉不成立"}
+_VALUE_NAMES = {**cases.STATES, **cases.CLASSES, **cases.OUTCOMES, **cases.RERATE_SOURCES, "upheld": "申诉成立",
+                "dismissed": "申诉不成立"}
 STATUS_CHOICES = [("open", "未办结"), ("new", "待分类"), ("rectifying", "整改中"), ("awaiting_approval", "待市局审批"),
                   ("appealed", "申诉中"), ("reopened", "重新整改"), ("resolved", "已办结"), ("all", "全部")]
 
@@ -51,7 +53,7 @@ def _act(ctx: Context, case_id: int, action: str, form: dict[str, list[str]]) ->
     elif action == "appeal":
         cases.appeal(ctx, case_id, one(form, "reason"), one(form, "evidence"))
     elif action == "rerate":
-        cases.rerate(ctx, case_id, one(form, "level"))
+        cases.rerate(ctx, case_id, one(form, "level"), one(form, "caller"))
     elif action == "approve":
         cases.approve(ctx, case_id, one(form, "note"))
     elif action == "reject":
@@ -81,6 +83,7 @@ def routes(wb: Workbench) -> list[Route]:
         return wb.render("web/staff_case.html.j2", session, status, **data, events=history(data["history"]),
                          action_names=ACTION_NAMES,
                          classes=cases.CLASSES, outcomes=cases.OUTCOMES, rerate_levels=cases.RERATE_LEVELS,
+                         rerate_sources=cases.RERATE_SOURCES,
                          **{"phone": None, "done": None, "error": None, "error_detail": "", "values": {},
                             "failed_action": None, **extra})
 

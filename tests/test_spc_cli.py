@@ -172,6 +172,10 @@ def test_series_xmr_prints_the_moving_range_chart_and_sigma_both_ways(cli, tmp_p
     # the table shows the moving ranges and MR̄ too
     table = cli("spc", "--series", str(path), "--baseline", "1..20")
     assert "移动极差" in table.stdout and "MR̄ 0.572632" in table.stderr
+    # the phase in Chinese on the terminal, as the values in CSV
+    assert "基线" in table.stdout and "监控" in table.stdout and "baseline" not in table.stdout
+    csv_out = cli("spc", "--series", str(path), "--baseline", "1..20", "-f", "csv").stdout
+    assert ",baseline," in csv_out and ",monitor," in csv_out
 
 
 def _samples(name):

@@ -154,6 +154,10 @@ def _sigma_note(result: dict[str, Any]) -> str:
     return " · " + " · ".join(parts) if parts else ""
 
 
+# The terminal says in Chinese which phase a point is in; JSON and CSV keep the values.
+PHASE_NAMES = {"baseline": "基线", "monitor": "监控"}
+
+
 def _rows(result: dict[str, Any], key: str, fmt: Format) -> list[dict[str, Any]]:
     """The points as output shows them: signals as a list in JSON, as one cell elsewhere; XmR: the moving range."""
     mr = {r["label"]: r for r in result["mr"]["rows"]} if result.get("mr") else None
@@ -164,7 +168,8 @@ def _rows(result: dict[str, Any], key: str, fmt: Format) -> list[dict[str, Any]]
             m = mr[r["label"]]
             row["mr"] = m["value"]
             row["mr_signals"] = m["signals"] if fmt == Format.json else " ".join(m["signals"])
-        row.update(phase=r["phase"], excluded=r["excluded"],
+        phase = r["phase"] if fmt != Format.table else PHASE_NAMES.get(r["phase"], r["phase"])
+        row.update(phase=phase, excluded=r["excluded"],
                    signals=r["signals"] if fmt == Format.json else " ".join(r["signals"]))
         rows.append(row)
     return rows

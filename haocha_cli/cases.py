@@ -19,14 +19,14 @@ from typing import Any
 import sqlite_utils
 
 from haocha_cli import audit
-from haocha_cli.calendar_days import load_calendar, parse_day
+from haocha_cli.bureau_calendar import load_calendar, parse_day
 from haocha_cli.clock import now_text, today
 from haocha_cli.config import LEVELS
 from haocha_cli.context import Context, os_person
 from haocha_cli.db import transaction
 from haocha_cli.errors import InvalidInput, InvalidTransition, NotFound, PermissionDenied
+from haocha_cli.official_calendar import WorkCalendar
 from haocha_cli.privacy import mask_json, mask_numbers
-from haocha_cli.workdays import WorkCalendar
 
 # state -> Chinese name
 STATES: dict[str, str] = {

@@ -233,7 +233,7 @@ def _is_the_demos(db_path: Path, token: str) -> bool:
 def run_demo(out: Path, ratings: int = 12000, seed: int = 2026,
              progress: Callable[[str], None] | None = None) -> dict[str, Any]:
     """Build the whole pilot story in ``out``; returns where everything is."""
-    from haocha_cli import cases, fmea, qrcodes, reports, spotchecks
+    from haocha_cli import cases, fmea, qr_windows, reports, spotchecks
     from haocha_cli.bootstrap import init_database
     from haocha_cli.context import open_context
     from haocha_cli.db import set_meta, transaction
@@ -267,8 +267,8 @@ def run_demo(out: Path, ratings: int = 12000, seed: int = 2026,
             say("2/8 QR codes for every window and the printable sheet")
             qr_dir = out / "qr"
             # The demo's codes open the demo's own `haocha serve` on this machine: test codes, and marked so.
-            summary["qr_codes"] = len(qrcodes.generate(ctx, qr_dir, fmt="png", allow_local=True))
-            qrcodes.sheet(ctx, qr_dir / "sheet.html", allow_local=True)
+            summary["qr_codes"] = len(qr_windows.generate(ctx, qr_dir, fmt="png", allow_local=True))
+            qr_windows.sheet(ctx, qr_dir / "sheet.html", allow_local=True)
             summary["qr_sheet"] = str(qr_dir / "sheet.html")
 
         say(f"3/8 {ratings} ratings as the channels deliver them, a file every morning (one batch with bad rows)")

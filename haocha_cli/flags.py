@@ -191,7 +191,7 @@ def find_flags(ctx: Context, start_day: date, end_day: date) -> tuple[list[Hit],
         spans_of[code] = None if spans is None else [(_seconds(a) - grace, _seconds(b) + grace) for a, b in spans]
     workday: dict[str, bool] = {}
     if hall and s["off_hours_non_workdays"]:
-        from haocha_cli.calendar_days import load_calendar
+        from haocha_cli.bureau_calendar import load_calendar
 
         calendar = load_calendar(ctx.db)
         workday = {d: calendar.is_workday(date.fromisoformat(d)) for d in sorted({r[_DAY] for r in hall})}

@@ -1215,7 +1215,7 @@ class _Job:
 
     def _verify_token(self, window: str, token: str) -> int:
         """1 the current QR secret's token, 2 only the previous secret's (whatever the time), 0 neither."""
-        from haocha_cli.qr import token_secret
+        from haocha_cli.qr_tokens import token_secret
 
         ok = token_secret(self.ctx.keys, window, token, int(self.ctx.config["qr.token_length"]))
         if len(self.token_cache) > CACHE_LIMIT:
@@ -1226,7 +1226,7 @@ class _Job:
     def _old_token_at(self, when: str) -> int:
         """token_ok of a rating made at ``when`` with a token of the previous QR secret: 1 made before the
         rotation, 2 within its grace period (flag old_token, counted as qr_tokens_old), 0 after it."""
-        from haocha_cli.qr import token_at
+        from haocha_cli.qr_tokens import token_at
 
         verdict = token_at(self.ctx.keys, 2, when)
         self.tokens_old += verdict == 2

@@ -517,7 +517,7 @@ def queue_daily(ctx: Context, *, force: bool = False) -> dict[str, Any]:
     """Queue the working morning's messages: each county with a channel its overdue and due-soon cases (none
     when it has neither), the city (``notify.city``) a summary per county. Once per target and day; on a
     non-working day nothing, unless ``force``. Deliver them with ``deliver_pending``."""
-    from haocha_cli.calendar_days import load_calendar
+    from haocha_cli.bureau_calendar import load_calendar
     from haocha_cli.cases import OPEN_STATES, _alerts
 
     check_channels(ctx)

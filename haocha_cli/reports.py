@@ -16,7 +16,7 @@ from typing import Any
 from markupsafe import Markup
 
 from haocha_cli import cases as case_module
-from haocha_cli import charts, files, indices, process_control, spc
+from haocha_cli import charts, control_charts, daily_charts, files, indices
 from haocha_cli.catalogue import get_county
 from haocha_cli.context import Context
 from haocha_cli.db import get_meta
@@ -281,8 +281,8 @@ def _anchor_section(ctx: Context, L) -> dict[str, Any]:
 def _calendar_warning(ctx: Context, day: date, L) -> list[str]:
     """In the last weeks of the year: the next year's holidays are not known yet (the cron report is where
     the bureau will see it)."""
-    from haocha_cli.calendar_days import unknown_year_ahead
-    from haocha_cli.workdays import LAST_KNOWN_YEAR
+    from haocha_cli.bureau_calendar import unknown_year_ahead
+    from haocha_cli.official_calendar import LAST_KNOWN_YEAR
 
     year = unknown_year_ahead(ctx.db, day)
     return [] if year is None else [L["calendar_unknown"].format(last=LAST_KNOWN_YEAR, year=year)]
@@ -337,7 +337,7 @@ def _signals_section(ctx: Context, day: date, L) -> dict[str, Any]:
     rows = []
     counties = dict(ctx.db.execute("SELECT code, name FROM counties ORDER BY code").fetchall())
     for county in [None, *counties]:
-        for s in process_control.signals_on(ctx.db, ctx.config, day, county):
+        for s in daily_charts.signals_on(ctx.db, ctx.config, day, county):
             name = _display_name(L)
             rows.append([_named(counties[county], county) if county else L["city"],
                          L.get(f"metric_{s['metric']}", s["metric"]),
@@ -650,13 +650,13 @@ def _control_chart_section(ctx: Context, month: Period, L) -> dict[str, Any]:
     span = date_range(before.start, month.end)
     baseline = date_range(before.start, month.start - timedelta(days=1))
     try:
-        result = process_control.chart(ctx.db, ctx.config, "bad-rate", span, baseline)
+        result = daily_charts.chart(ctx.db, ctx.config, "bad-rate", span, baseline)
     except InvalidInput:
         try:
-            result = process_control.chart(ctx.db, ctx.config, "bad-rate", month, month)
+            result = daily_charts.chart(ctx.db, ctx.config, "bad-rate", month, month)
         except InvalidInput as exc:
             return _section(L["control_chart"], paragraphs=[exc.message])
-    svg = spc.render_svg(result["chart"], f"{L['control_chart']} ({L['city']}, p)")
+    svg = control_charts.render_svg(result["chart"], f"{L['control_chart']} ({L['city']}, p)")
     signal_rows = [[s["day"], " ".join(s["signals"])] for s in result["signals"] if s["day"] >= month.start.isoformat()]
     note = L["chart_note"].format(center=_num(result["center"], 4), baseline=result["baseline"]["label"],
                                   n=len(signal_rows))

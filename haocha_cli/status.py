@@ -7,16 +7,16 @@ from datetime import timedelta
 from typing import Any
 
 from haocha_cli import files
-from haocha_cli.calendar_days import load_calendar, unknown_year_ahead
+from haocha_cli.bureau_calendar import load_calendar, unknown_year_ahead
 from haocha_cli.cases import OPEN_STATES
 from haocha_cli.clock import today
 from haocha_cli.context import Context
 from haocha_cli.db import schema_version
 from haocha_cli.errors import ConfigError
 from haocha_cli.notify import waiting_count
+from haocha_cli.official_calendar import FIRST_KNOWN_YEAR, LAST_KNOWN_YEAR
 from haocha_cli.privacy import key_path
 from haocha_cli.visibility import audit_scope, own_county
-from haocha_cli.workdays import FIRST_KNOWN_YEAR, LAST_KNOWN_YEAR
 
 
 def status(ctx: Context) -> dict[str, Any]:

@@ -13,14 +13,14 @@ from datetime import date, timedelta
 from typing import Any
 
 from haocha_cli import cases, indices
-from haocha_cli.calendar_days import load_calendar
+from haocha_cli.bureau_calendar import load_calendar
 from haocha_cli.clock import today
 from haocha_cli.config import LEVELS
 from haocha_cli.context import Context
 from haocha_cli.errors import InvalidInput
+from haocha_cli.official_calendar import WorkCalendar
 from haocha_cli.periods import Period, parse_period
 from haocha_cli.privacy import mask_numbers
-from haocha_cli.workdays import WorkCalendar
 
 # Urgency (紧急程度) of a case on the work list, most urgent first.
 URGENCY = {

@@ -9,7 +9,7 @@ from typing import Any
 from haocha_cli.config import LEVELS
 from haocha_cli.context import open_context
 from haocha_cli.importer import import_records
-from haocha_cli.qr import make_token
+from haocha_cli.qr_tokens import make_token
 
 
 def add_ratings(db_path: Path, ratings: list[dict[str, Any]]) -> list[int]:

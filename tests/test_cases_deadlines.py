@@ -24,7 +24,7 @@ import json
 from cases_support import add_ratings
 from support import ok
 
-from haocha_cli.workdays import FIRST_KNOWN_YEAR, LAST_KNOWN_YEAR
+from haocha_cli.official_calendar import FIRST_KNOWN_YEAR, LAST_KNOWN_YEAR
 
 LC = "county:370213"
 

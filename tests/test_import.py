@@ -440,7 +440,7 @@ def test_windows_deactivated_before_the_rating_are_refused_and_ratings_before_ac
 
 
 def test_a_qr_token_that_does_not_verify_is_kept_and_marked(cli, db_path, tmp_path):
-    from haocha_cli.qr import make_token
+    from haocha_cli.qr_tokens import make_token
 
     token = make_token(open_context(db_path).keys.qr_secret, "LC01")
     # The staff column of HEADER renamed to the token's header: a token is a column like any other.

@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 from reliability_support import COUNTY, FORMULA, IMG, NOW, SCRIPT, SQL, TEMPLATE, build
 
-from haocha_cli import qr
+from haocha_cli import qr_tokens
 from haocha_cli.bootstrap import init_database
 from haocha_cli.privacy import load_keys
 from haocha_cli.spreadsheet import FORMULA_PREFIXES
@@ -211,7 +211,7 @@ def test_terminal_tables_print_markup_as_text(bureau):
 def test_the_rating_page_and_the_qr_sheet_escape_names_and_the_raters_own_text(bureau, tmp_path, monkeypatch):
     monkeypatch.setenv("HAOCHA_NOW", NOW.replace(" ", "T"))
     client = TestClient(web_app.create_app(bureau.db, clock=lambda: 1_717_120_800), client=("203.0.113.10", 50000))
-    page = client.get("/r", params={"w": "XSS1", "t": qr.make_token(load_keys(bureau.db).qr_secret, "XSS1")})
+    page = client.get("/r", params={"w": "XSS1", "t": qr_tokens.make_token(load_keys(bureau.db).qr_secret, "XSS1")})
     assert page.status_code == 200
     assert "<img" not in page.text and "&#34;&gt;&lt;img src=x onerror=alert(1)&gt;" in page.text
     form = dict(re.findall(r'<input type="hidden" name="(\w+)" value="([^"]*)">', page.text))

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 from reliability_support import COUNTY, NOW, build, full_numbers
 
-from haocha_cli import qr
+from haocha_cli import qr_tokens
 from haocha_cli.bootstrap import init_database
 from haocha_cli.privacy import load_keys
 from haocha_cli.web import app as web
@@ -129,7 +129,7 @@ def test_the_rating_page_never_shows_the_raters_phone(bureau, monkeypatch):
     monkeypatch.setenv("HAOCHA_NOW", NOW.replace(" ", "T"))
     app = web.create_app(bureau.db, clock=lambda: 1_717_120_800)
     client = TestClient(app, client=("203.0.113.9", 50000))
-    form_page = client.get("/r", params={"w": "LC01", "t": qr.make_token(load_keys(bureau.db).qr_secret, "LC01")})
+    form_page = client.get("/r", params={"w": "LC01", "t": qr_tokens.make_token(load_keys(bureau.db).qr_secret, "LC01")})
     form = dict(re.findall(r'<input type="hidden" name="(\w+)" value="([^"]*)">', form_page.text))
     done = client.post("/r", data={**form, "item": "XK01", "website": "", "level": "不满意", "phone": "13812340077",
                                    "comment": "请回电 13812340078"})

@@ -11,7 +11,7 @@ import qrcode.constants
 import zxingcpp
 from PIL import Image, ImageDraw
 
-from haocha_cli import qr
+from haocha_cli import qr_tokens
 from haocha_cli.errors import ConfigError, InvalidInput
 
 SECRET = bytes(range(32))  # hex key 000102…1f
@@ -44,7 +44,7 @@ def window_dicts(rows=WINDOWS):
             "window_code": window_code,
             "window_name": window_name,
             "kind": kind,
-            "payload": qr.build_payload(TEMPLATE, window_code, qr.make_token(SECRET, window_code)),
+            "payload": qr_tokens.build_payload(TEMPLATE, window_code, qr_tokens.make_token(SECRET, window_code)),
         }
         for county_code, county_name, window_code, window_name, kind in rows
     ]
@@ -108,47 +108,47 @@ def decode(image: Image.Image) -> list[zxingcpp.Barcode]:
 
 
 def test_token_matches_hmac_sha256_computed_by_openssl():
-    assert qr.make_token(SECRET, "LC01") == LC01_TOKEN
-    assert qr.make_token(SECRET, "LC02") == "BWRSHKJDF7"
-    assert qr.make_token(SECRET, "LC01", length=16) == "QCOSZWP37U57GJPR"
+    assert qr_tokens.make_token(SECRET, "LC01") == LC01_TOKEN
+    assert qr_tokens.make_token(SECRET, "LC02") == "BWRSHKJDF7"
+    assert qr_tokens.make_token(SECRET, "LC01", length=16) == "QCOSZWP37U57GJPR"
 
 
 def test_token_verifies_only_for_its_window_and_its_secret():
-    tokens = {code: qr.make_token(SECRET, code) for _, _, code, _, _ in WINDOWS}
+    tokens = {code: qr_tokens.make_token(SECRET, code) for _, _, code, _, _ in WINDOWS}
     assert len(set(tokens.values())) == len(WINDOWS)
     for code, token in tokens.items():
         for other_code in tokens:
-            assert qr.verify_token(SECRET, other_code, token) is (other_code == code)
+            assert qr_tokens.verify_token(SECRET, other_code, token) is (other_code == code)
         # After rotation (a new secret) every old token fails.
-        assert qr.verify_token(OTHER_SECRET, code, token) is False
+        assert qr_tokens.verify_token(OTHER_SECRET, code, token) is False
 
 
 def test_verify_accepts_retyped_case_and_spaces_but_not_a_prefix_or_junk():
-    assert qr.verify_token(SECRET, "LC01", " qcoszwp37u\n") is True
-    assert qr.verify_token(SECRET, "LC01", LC01_TOKEN[:9]) is False
-    assert qr.verify_token(SECRET, "LC01", LC01_TOKEN + "A") is False
-    assert qr.verify_token(SECRET, "LC01", "") is False
-    assert qr.verify_token(SECRET, "LC01", "QCOSZWP37Ü") is False  # non-ASCII: False, not a TypeError
+    assert qr_tokens.verify_token(SECRET, "LC01", " qcoszwp37u\n") is True
+    assert qr_tokens.verify_token(SECRET, "LC01", LC01_TOKEN[:9]) is False
+    assert qr_tokens.verify_token(SECRET, "LC01", LC01_TOKEN + "A") is False
+    assert qr_tokens.verify_token(SECRET, "LC01", "") is False
+    assert qr_tokens.verify_token(SECRET, "LC01", "QCOSZWP37Ü") is False  # non-ASCII: False, not a TypeError
 
 
 def test_new_secret_is_32_random_bytes_and_rotation_changes_tokens():
-    first, second = qr.new_secret(), qr.new_secret()
+    first, second = qr_tokens.new_secret(), qr_tokens.new_secret()
     assert len(first) == len(second) == 32
     assert first != second
-    assert qr.make_token(first, "LC01") != qr.make_token(second, "LC01")
+    assert qr_tokens.make_token(first, "LC01") != qr_tokens.make_token(second, "LC01")
 
 
 def test_short_secret_and_bad_length_are_refused_with_hints():
     with pytest.raises(ConfigError) as err:
-        qr.make_token(b"", "LC01")
+        qr_tokens.make_token(b"", "LC01")
     assert str(err.value) == (
         "the QR secret is empty (0 bytes) (it must hold at least 16 random bytes; "
         "create a new one with `haocha qr rotate`)"
     )
     with pytest.raises(ConfigError, match=r"^the QR secret is too short \(15 bytes\)"):
-        qr.verify_token(b"x" * 15, "LC01", LC01_TOKEN)
+        qr_tokens.verify_token(b"x" * 15, "LC01", LC01_TOKEN)
     with pytest.raises(InvalidInput) as err:
-        qr.make_token(SECRET, "LC01", length=6)
+        qr_tokens.make_token(SECRET, "LC01", length=6)
     assert str(err.value) == "QR token length 6 is out of range (use 8 to 52 characters; the default is 10)"
 
 
@@ -156,16 +156,16 @@ def test_short_secret_and_bad_length_are_refused_with_hints():
 
 
 def test_payload_is_the_template_filled_and_url_encoded():
-    assert qr.build_payload(TEMPLATE, "LC01", LC01_TOKEN) == LC01_URL
+    assert qr_tokens.build_payload(TEMPLATE, "LC01", LC01_TOKEN) == LC01_URL
     assert (
-        qr.build_payload("https://hc.example/r/{window}?t={token}", "李沧 1/2&x", "AB")
+        qr_tokens.build_payload("https://hc.example/r/{window}?t={token}", "李沧 1/2&x", "AB")
         == "https://hc.example/r/%E6%9D%8E%E6%B2%A7%201%2F2%26x?t=AB"
     )
 
 
 def test_template_without_placeholders_is_a_config_error():
     with pytest.raises(ConfigError) as err:
-        qr.build_payload("http://127.0.0.1:8000/r?w={window}", "LC01", LC01_TOKEN)
+        qr_tokens.build_payload("http://127.0.0.1:8000/r?w={window}", "LC01", LC01_TOKEN)
     assert str(err.value) == (
         "the QR URL template 'http://127.0.0.1:8000/r?w={window}' lacks {token} "
         "(write it like http://127.0.0.1:8000/r?w={window}&t={token})"
@@ -175,46 +175,46 @@ def test_template_without_placeholders_is_a_config_error():
 def test_payload_round_trip_for_every_window():
     for window in window_dicts():
         code = window["window_code"]
-        window_code, token = qr.parse_payload(window["payload"])
+        window_code, token = qr_tokens.parse_payload(window["payload"])
         assert window_code == code
-        assert token == qr.make_token(SECRET, code)
-        assert qr.verify_token(SECRET, window_code, token)
-    odd = qr.build_payload(TEMPLATE, "李沧 1/2&x", LC01_TOKEN)
-    assert qr.parse_payload(odd) == ("李沧 1/2&x", LC01_TOKEN)
+        assert token == qr_tokens.make_token(SECRET, code)
+        assert qr_tokens.verify_token(SECRET, window_code, token)
+    odd = qr_tokens.build_payload(TEMPLATE, "李沧 1/2&x", LC01_TOKEN)
+    assert qr_tokens.parse_payload(odd) == ("李沧 1/2&x", LC01_TOKEN)
 
 
 def test_parse_accepts_a_bare_token_or_a_query_string():
-    assert qr.parse_payload("  qcoszwp37u ") == (None, LC01_TOKEN)
-    assert qr.parse_payload("w=LC01&t=QCOSZWP37U") == ("LC01", LC01_TOKEN)
-    assert qr.parse_payload("http://127.0.0.1:8000/r?t=QCOSZWP37U") == (None, LC01_TOKEN)
+    assert qr_tokens.parse_payload("  qcoszwp37u ") == (None, LC01_TOKEN)
+    assert qr_tokens.parse_payload("w=LC01&t=QCOSZWP37U") == ("LC01", LC01_TOKEN)
+    assert qr_tokens.parse_payload("http://127.0.0.1:8000/r?t=QCOSZWP37U") == (None, LC01_TOKEN)
 
 
 def test_parse_refuses_a_url_without_token_and_other_junk():
     with pytest.raises(InvalidInput) as err:
-        qr.parse_payload("http://127.0.0.1:8000/r?w=LC01")
+        qr_tokens.parse_payload("http://127.0.0.1:8000/r?w=LC01")
     assert str(err.value) == (
         "the QR URL has no token: 'http://127.0.0.1:8000/r?w=LC01' "
         "(a haocha QR URL ends with &t=<token>; scan the code again or copy the whole URL)"
     )
     with pytest.raises(InvalidInput, match=r"^the QR URL has no token"):
-        qr.parse_payload("http://127.0.0.1:8000/r?w=LC01&t=")
+        qr_tokens.parse_payload("http://127.0.0.1:8000/r?w=LC01&t=")
     with pytest.raises(InvalidInput, match=r"^the QR URL gives t= more than once"):
-        qr.parse_payload("http://127.0.0.1:8000/r?w=LC01&t=AAAAAAAAAA&t=BBBBBBBBBB")
+        qr_tokens.parse_payload("http://127.0.0.1:8000/r?w=LC01&t=AAAAAAAAAA&t=BBBBBBBBBB")
     with pytest.raises(InvalidInput) as err:
-        qr.parse_payload("QC0SZWP37U")  # a zero typed for the letter O
+        qr_tokens.parse_payload("QC0SZWP37U")  # a zero typed for the letter O
     assert str(err.value) == (
         "'QC0SZWP37U' is not a QR token (tokens use only the letters A-Z and the digits 2-7 "
         "(a 0 is the letter O, a 1 the letter I))"
     )
     with pytest.raises(InvalidInput, match=r"^the QR text is empty"):
-        qr.parse_payload("   ")
+        qr_tokens.parse_payload("   ")
 
 
 # --- images ------------------------------------------------------------------------------------------
 
 
 def test_png_decodes_to_the_exact_url_at_level_q(tmp_path):
-    path = qr.render_png(LC01_URL, tmp_path / "370213_LC01.png")
+    path = qr_tokens.render_png(LC01_URL, tmp_path / "370213_LC01.png")
     image = Image.open(path)
     assert image.size == (600, 600)
     [barcode] = decode(image)
@@ -225,16 +225,16 @@ def test_png_decodes_to_the_exact_url_at_level_q(tmp_path):
 def test_every_window_png_and_svg_decodes_to_its_own_url(tmp_path):
     for window in window_dicts():
         expected = window["payload"]
-        png = qr.render_png(
-            expected, tmp_path / f"{qr.file_stem(window['county_code'], window['window_code'])}.png"
+        png = qr_tokens.render_png(
+            expected, tmp_path / f"{qr_tokens.file_stem(window['county_code'], window['window_code'])}.png"
         )
         assert [b.text for b in decode(Image.open(png))] == [expected]
-        svg = qr.render_svg(expected)
+        svg = qr_tokens.render_svg(expected)
         assert [b.text for b in decode(rasterise_svg(svg))] == [expected]
 
 
 def test_png_has_a_white_quiet_zone_of_four_modules():
-    image = Image.open(BytesIO(qr.png_bytes(LC01_URL))).convert("L")
+    image = Image.open(BytesIO(qr_tokens.png_bytes(LC01_URL))).convert("L")
     dark = image.point(lambda v: 255 if v < 128 else 0).getbbox()
     # 43 bytes at level Q need version 4: 33 modules + 2 × 4 quiet = 41; 600 px // 41 = 14 px a module,
     # 600 - 41 × 14 = 26 spare px split 13 | 13.
@@ -243,7 +243,7 @@ def test_png_has_a_white_quiet_zone_of_four_modules():
 
 def scratched(payload: str) -> Image.Image:
     """The PNG with a white scratch 4 modules high right across the middle of the symbol."""
-    image = Image.open(BytesIO(qr.png_bytes(payload))).convert("L")
+    image = Image.open(BytesIO(qr_tokens.png_bytes(payload))).convert("L")
     ImageDraw.Draw(image).rectangle((69, 13 + 14 * 18, 530, 13 + 14 * 22 - 1), fill=255)
     return image
 
@@ -251,17 +251,17 @@ def scratched(payload: str) -> Image.Image:
 def test_png_still_decodes_with_a_scratch_across_the_data(monkeypatch):
     assert [b.text for b in decode(scratched(LC01_URL))] == [LC01_URL]
     # The same scratch ruins a code at level M, the library's default: level Q is what saves it.
-    monkeypatch.setattr(qr, "ERROR_CORRECTION", qrcode.constants.ERROR_CORRECT_M)
-    assert len(qr._modules(LC01_URL)) == 41  # same size, so the scratch covers the same modules
+    monkeypatch.setattr(qr_tokens, "ERROR_CORRECTION", qrcode.constants.ERROR_CORRECT_M)
+    assert len(qr_tokens._modules(LC01_URL)) == 41  # same size, so the scratch covers the same modules
     assert decode(scratched(LC01_URL)) == []
 
 
 def test_images_are_deterministic_and_the_png_is_the_requested_size():
-    assert qr.png_bytes(LC01_URL) == qr.png_bytes(LC01_URL)
-    assert qr.render_svg(LC01_URL) == qr.render_svg(LC01_URL)
-    assert Image.open(BytesIO(qr.png_bytes(LC01_URL, size_px=301))).size == (301, 301)
+    assert qr_tokens.png_bytes(LC01_URL) == qr_tokens.png_bytes(LC01_URL)
+    assert qr_tokens.render_svg(LC01_URL) == qr_tokens.render_svg(LC01_URL)
+    assert Image.open(BytesIO(qr_tokens.png_bytes(LC01_URL, size_px=301))).size == (301, 301)
     with pytest.raises(InvalidInput) as err:
-        qr.png_bytes(LC01_URL, size_px=60)
+        qr_tokens.png_bytes(LC01_URL, size_px=60)
     assert str(err.value) == (
         "60 px is too small for this QR code (41 modules with the quiet zone) "
         "(use at least 82 px so each module gets 2 pixels or more)"
@@ -269,7 +269,7 @@ def test_images_are_deterministic_and_the_png_is_the_requested_size():
 
 
 def test_svg_is_standalone_sized_in_mm_with_quiet_zone_and_optional_declaration():
-    svg = qr.render_svg(LC01_URL, size_mm=42.5)
+    svg = qr_tokens.render_svg(LC01_URL, size_mm=42.5)
     assert svg.startswith(
         '<svg xmlns="http://www.w3.org/2000/svg" version="1.1" width="42.5mm" height="42.5mm" '
     )
@@ -280,26 +280,26 @@ def test_svg_is_standalone_sized_in_mm_with_quiet_zone_and_optional_declaration(
     corners = [pt for sub in path_points(path.get("d")) for pt in sub]
     assert min(x for x, _ in corners) == 4 and max(x for x, _ in corners) == 37
     assert min(y for _, y in corners) == 4 and max(y for _, y in corners) == 37
-    document = qr.render_svg(LC01_URL, xml_declaration=True)
-    assert document == '<?xml version="1.0" encoding="UTF-8"?>\n' + qr.render_svg(LC01_URL) + "\n"
+    document = qr_tokens.render_svg(LC01_URL, xml_declaration=True)
+    assert document == '<?xml version="1.0" encoding="UTF-8"?>\n' + qr_tokens.render_svg(LC01_URL) + "\n"
     ET.fromstring(document.encode("utf-8"))  # a well-formed file
     with pytest.raises(InvalidInput, match=r"^QR size 0 mm is not a positive size"):
-        qr.render_svg(LC01_URL, size_mm=0)
+        qr_tokens.render_svg(LC01_URL, size_mm=0)
 
 
 def test_overlong_and_empty_payloads_are_refused():
     with pytest.raises(InvalidInput) as err:
-        qr.render_svg("x" * 3000)
+        qr_tokens.render_svg("x" * 3000)
     assert str(err.value) == (
         "the QR payload is too long (3000 characters) (shorten the URL template in the configuration)"
     )
     with pytest.raises(InvalidInput, match=r"^the QR payload is empty"):
-        qr.png_bytes("")
+        qr_tokens.png_bytes("")
 
 
 def test_unwritable_png_path_is_an_invalid_input(tmp_path):
     with pytest.raises(InvalidInput) as err:
-        qr.render_png(LC01_URL, tmp_path / "missing" / "a.png")
+        qr_tokens.render_png(LC01_URL, tmp_path / "missing" / "a.png")
     assert str(err.value) == (
         f"cannot write {tmp_path / 'missing' / 'a.png'}: No such file or directory "
         "(check that the folder exists and is writable)"
@@ -310,16 +310,16 @@ def test_unwritable_png_path_is_an_invalid_input(tmp_path):
 
 
 def test_file_stem():
-    assert qr.file_stem("370213", "LC01") == "370213_LC01"
-    assert qr.file_stem("370213", "LC-WEB.1") == "370213_LC-WEB.1"
+    assert qr_tokens.file_stem("370213", "LC01") == "370213_LC01"
+    assert qr_tokens.file_stem("370213", "LC-WEB.1") == "370213_LC-WEB.1"
     # Changed parts get a hash of the original, so distinct codes never overwrite each other's file.
-    slash, space = qr.file_stem("370213", "LC/01"), qr.file_stem("370213", "LC 01")
+    slash, space = qr_tokens.file_stem("370213", "LC/01"), qr_tokens.file_stem("370213", "LC 01")
     assert re.fullmatch(r"370213_LC-01-[0-9a-f]{6}", slash)
     assert re.fullmatch(r"370213_LC-01-[0-9a-f]{6}", space)
     assert slash != space
-    assert re.fullmatch(r"370213_-[0-9a-f]{6}", qr.file_stem("370213", ".."))
+    assert re.fullmatch(r"370213_-[0-9a-f]{6}", qr_tokens.file_stem("370213", ".."))
     with pytest.raises(InvalidInput, match=r"^a county or window code is empty"):
-        qr.file_stem("370213", "")
+        qr_tokens.file_stem("370213", "")
 
 
 # --- the printable sheet -----------------------------------------------------------------------------
@@ -327,13 +327,13 @@ def test_file_stem():
 
 def test_sheet_has_a_card_per_window_with_names_prompts_and_decodable_codes():
     windows = window_dicts()
-    html = qr.render_sheet("青岛市烟草专卖局", windows)
+    html = qr_tokens.render_sheet("青岛市烟草专卖局", windows)
     assert html.count('<div class="card">') == len(WINDOWS)
     assert html.count('<section class="page">') == 2  # 7 cards: 6 on page one, 1 on page two
     assert html.count("青岛市烟草专卖局") == len(WINDOWS) + 1  # every card and the <title>
     assert "<title>好差评评价二维码 · 青岛市烟草专卖局</title>" in html
     for window in windows:
-        size, lines = qr.name_fit(window["window_name"])  # the name's font fitted to the card (test_report_print)
+        size, lines = qr_tokens.name_fit(window["window_name"])  # the name's font fitted to the card (test_report_print)
         assert (f'<div class="window{" two-lines" if lines == 2 else ""}" style="font-size: {size}mm">'
                 f'{window["window_name"]}</div>') in html
         assert f'<div class="county">{window["county_name"]}</div>' in html
@@ -345,7 +345,7 @@ def test_sheet_has_a_card_per_window_with_names_prompts_and_decodable_codes():
 
 
 def test_sheet_is_printable_a4_and_loads_nothing_from_outside():
-    html = qr.render_sheet("青岛市烟草专卖局", window_dicts(), title="李沧区 2024 版")
+    html = qr_tokens.render_sheet("青岛市烟草专卖局", window_dicts(), title="李沧区 2024 版")
     assert "@page { size: A4 portrait; margin: 10mm; }" in html
     assert "break-inside: avoid" in html
     for forbidden in ('src="http', "href=", "<script", "@import", "url(", "<link", "<img", "<iframe"):
@@ -356,7 +356,7 @@ def test_sheet_is_printable_a4_and_loads_nothing_from_outside():
 
 def test_sheet_escapes_names_typed_by_people():
     rows = [("370213", "李沧区 & <b>局</b>", "LC01", '<script>alert("x")</script>窗口', "offline")]
-    html = qr.render_sheet("青岛<市>局", window_dicts(rows), title="<i>t</i>")
+    html = qr_tokens.render_sheet("青岛<市>局", window_dicts(rows), title="<i>t</i>")
     assert "<script" not in html and "<b>" not in html and "<i>" not in html
     assert "&lt;script&gt;alert(&#34;x&#34;)&lt;/script&gt;窗口" in html
     assert "李沧区 &amp; &lt;b&gt;局&lt;/b&gt;" in html
@@ -365,16 +365,16 @@ def test_sheet_escapes_names_typed_by_people():
 
 def test_sheet_refuses_incomplete_windows():
     with pytest.raises(InvalidInput, match=r"^there are no windows to print"):
-        qr.render_sheet("青岛市烟草专卖局", [])
+        qr_tokens.render_sheet("青岛市烟草专卖局", [])
     windows = window_dicts()
     del windows[1]["payload"]
     with pytest.raises(InvalidInput) as err:
-        qr.render_sheet("青岛市烟草专卖局", windows)
+        qr_tokens.render_sheet("青岛市烟草专卖局", windows)
     assert str(err.value).startswith("window 2 (LC02) lacks payload (each window needs county_code, ")
     windows = window_dicts()
     windows[0]["kind"] = "kiosk"
     with pytest.raises(InvalidInput) as err:
-        qr.render_sheet("青岛市烟草专卖局", windows)
+        qr_tokens.render_sheet("青岛市烟草专卖局", windows)
     assert str(err.value) == (
         "window LC01 has kind 'kiosk' (the kind is 'offline' (a counter) or 'online' (网上办理))"
     )

@@ -12,7 +12,7 @@ import zxingcpp
 from import_support import HEADER, good, write_csv
 from PIL import Image
 
-from haocha_cli import qr
+from haocha_cli import qr_tokens
 from haocha_cli.privacy import load_keys
 
 PUBLIC = "https://pj.example.gov.cn/r?w={window}&t={token}"  # the rating page's public address, as configured
@@ -45,7 +45,7 @@ def test_generate_writes_decodable_pngs_for_every_active_window(cli, db_path, tm
     for w in written:
         png = tmp_path / "qr" / f"370213_{w['window']}.png"
         decoded = [b.text for b in zxingcpp.read_barcodes(Image.open(png))]
-        token = qr.make_token(secret, w["window"])
+        token = qr_tokens.make_token(secret, w["window"])
         assert decoded == [f"https://pj.example.gov.cn/r?w={w['window']}&t={token}"]
     assert "warning" not in result.stderr
 
@@ -96,7 +96,7 @@ def test_allow_local_prints_test_codes_that_say_so(cli, db_path, tmp_path):
     assert result.exit_code == 0, result.stderr
     assert sorted(p.name for p in (tmp_path / "qr").iterdir()) == [
         "370213_LC01-local.png", "370213_LC02-local.png", "370213_LCWS-local.png"]
-    token = qr.make_token(load_keys(db_path).qr_secret, "LC01")
+    token = qr_tokens.make_token(load_keys(db_path).qr_secret, "LC01")
     decoded = [b.text for b in zxingcpp.read_barcodes(Image.open(tmp_path / "qr" / "370213_LC01-local.png"))]
     assert decoded == [f"http://127.0.0.1:8000/r?w=LC01&t={token}"]
     assert f"warning: {warning} (test codes" in result.stderr
@@ -151,7 +151,7 @@ def test_rotate_keeps_the_old_codes_verifying_for_the_grace_period(run, db_path,
     new_url = _payload(lambda *a: run("2026-09-02 09:00:00", *a), tmp_path / "new", "LC01")
     assert new_url != url
     assert run("2026-09-02 09:00:00", "qr", "verify", new_url).stderr.strip() == "valid: the token belongs to window LC01"
-    lc02 = qr.make_token(old_secret, "LC02")
+    lc02 = qr_tokens.make_token(old_secret, "LC02")
     assert run("2026-09-02 09:00:00", "qr", "verify", lc02, "--window", "LC01").stderr.startswith(
         "Error: the token does not belong to window LC01")
     # The event says when and for how long; the secrets stay in the key file only.
@@ -184,7 +184,7 @@ def test_sheet_lists_every_active_window(cli, tmp_path):
 def test_qr_secret_from_the_environment(cli, monkeypatch, tmp_path):
     monkeypatch.setenv("HAOCHA_QR_SECRET", "an-environment-secret-of-enough-length")
     url = _payload(cli, tmp_path, "LC01")
-    assert url.endswith("t=" + qr.make_token(b"an-environment-secret-of-enough-length", "LC01"))
+    assert url.endswith("t=" + qr_tokens.make_token(b"an-environment-secret-of-enough-length", "LC01"))
     result = cli("qr", "rotate", "--yes")
     assert result.exit_code == 1
     assert result.stderr.strip() == ("Error: the QR secret comes from the environment variable HAOCHA_QR_SECRET "
@@ -224,12 +224,12 @@ def _ratings(db_path) -> list[tuple]:
 
 
 def test_an_old_sticker_rates_in_the_grace_period_flagged_old_token_and_not_after(run, db_path, monkeypatch):
-    old = qr.make_token(load_keys(db_path).qr_secret, "LC01")
+    old = qr_tokens.make_token(load_keys(db_path).qr_secret, "LC01")
     assert run(ROTATED, "qr", "rotate", "--yes").exit_code == 0
     client = _client(db_path)
     monkeypatch.setenv("HAOCHA_NOW", "2024-05-20 10:00:00")
     assert _rate_with(client, old) == (200, 200)
-    new = qr.make_token(load_keys(db_path).qr_secret, "LC01")
+    new = qr_tokens.make_token(load_keys(db_path).qr_secret, "LC01")
     assert _rate_with(client, new) == (200, 200)
     monkeypatch.setenv("HAOCHA_NOW", GRACE_END)
     assert _rate_with(client, old) == (200, 200)  # the last second of the grace
@@ -258,7 +258,7 @@ def test_an_old_sticker_rates_in_the_grace_period_flagged_old_token_and_not_afte
 
 def test_a_form_opened_before_the_rotation_is_still_accepted_in_the_grace(run, db_path, monkeypatch):
     client = _client(db_path)
-    old = qr.make_token(load_keys(db_path).qr_secret, "LC01")
+    old = qr_tokens.make_token(load_keys(db_path).qr_secret, "LC01")
     monkeypatch.setenv("HAOCHA_NOW", ROTATED)
     form = dict(_HIDDEN.findall(client.get("/r", params={"w": "LC01", "t": old}).text))
     assert run(ROTATED, "qr", "rotate", "--yes", "--grace", "1").exit_code == 0
@@ -268,12 +268,12 @@ def test_a_form_opened_before_the_rotation_is_still_accepted_in_the_grace(run, d
 
 
 def test_rotate_with_no_grace_refuses_an_old_sticker_at_once(run, db_path, monkeypatch):
-    old = qr.make_token(load_keys(db_path).qr_secret, "LC01")
+    old = qr_tokens.make_token(load_keys(db_path).qr_secret, "LC01")
     assert run(ROTATED, "qr", "rotate", "--yes", "--grace", "0").exit_code == 0
     client = _client(db_path)
     monkeypatch.setenv("HAOCHA_NOW", ROTATED)
     assert _rate_with(client, old) == (403, 403)
-    assert _rate_with(client, qr.make_token(load_keys(db_path).qr_secret, "LC01")) == (200, 200)
+    assert _rate_with(client, qr_tokens.make_token(load_keys(db_path).qr_secret, "LC01")) == (200, 200)
     assert _ratings(db_path) == [(ROTATED, 1, None)]
 
 
@@ -293,9 +293,9 @@ def _token_file(path, rows: list[tuple[str, str, str]]):
            ("2024-06-05 09:02:00", 1, None)]),
 ])
 def test_an_import_judges_an_old_token_by_the_ratings_time(run, db_path, tmp_path, grace, expected):
-    old = qr.make_token(load_keys(db_path).qr_secret, "LC01")
+    old = qr_tokens.make_token(load_keys(db_path).qr_secret, "LC01")
     assert run(ROTATED, "qr", "rotate", "--yes", "--grace", grace).exit_code == 0
-    new = qr.make_token(load_keys(db_path).qr_secret, "LC01")
+    new = qr_tokens.make_token(load_keys(db_path).qr_secret, "LC01")
     path = _token_file(tmp_path / "qr.csv", [(at, new if i == 4 else old, "") for i, (at, *_) in enumerate(expected)])
     # Imported long after the grace: the rating's time decides, not the day the file came in.
     result = run("2024-07-01 08:00:00", "import", str(path), "--format", "json")

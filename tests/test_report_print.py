@@ -88,7 +88,7 @@ def test_every_report_and_the_qr_sheet_load_nothing_and_run_nothing(reports):
 
 
 def test_the_qr_sheet_keeps_each_name_whole_and_the_cards_aligned(reports):
-    from haocha_cli import qr
+    from haocha_cli import qr_tokens
 
     page = (reports / "sheet.html").read_text(encoding="utf-8")
     css = " ".join(_style(page).split())
@@ -97,8 +97,8 @@ def test_the_qr_sheet_keeps_each_name_whole_and_the_cards_aligned(reports):
     assert ".window.two-lines { white-space: normal; word-break: normal; text-wrap: balance; }" in css
     # 市南区局政务服务大厅烟草专卖1号窗口 (17 Chinese characters and a digit) on one line, a little under 5 mm
     assert ('<div class="window" style="font-size: 4.63mm">市南区局政务服务大厅烟草专卖1号窗口</div>') in page
-    assert qr.name_fit("短名") == (5.0, 1)
-    assert qr.name_fit("李沧区局政务服务中心A座三楼烟草专卖许可证办理及咨询服务12号窗口") == (3.8, 2)
+    assert qr_tokens.name_fit("短名") == (5.0, 1)
+    assert qr_tokens.name_fit("李沧区局政务服务中心A座三楼烟草专卖许可证办理及咨询服务12号窗口") == (3.8, 2)
 
 
 # --- in the browser (slow) -------------------------------------------------------------------------------

@@ -119,7 +119,7 @@ def test_cron_mode_quiet_and_one_line_errors(loaded, tmp_path):
 
 
 def test_the_daily_report_warns_in_december_when_next_years_holidays_are_unknown(cli, tmp_path, monkeypatch):
-    from haocha_cli.workdays import LAST_KNOWN_YEAR
+    from haocha_cli.official_calendar import LAST_KNOWN_YEAR
 
     last, year = LAST_KNOWN_YEAR, LAST_KNOWN_YEAR + 1
     monkeypatch.setenv("HAOCHA_NOW", f"{year}-01-10 08:00:00")

@@ -9,7 +9,7 @@ import warnings
 
 import pytest
 
-from haocha_cli import qr
+from haocha_cli import qr_tokens
 from haocha_cli.privacy import load_keys
 from haocha_cli.web import app as web_app
 from haocha_cli.web import rating as web
@@ -29,7 +29,7 @@ def _fixed_now(monkeypatch):
 
 
 def token(db_path, window: str) -> str:
-    return qr.make_token(load_keys(db_path).qr_secret, window)
+    return qr_tokens.make_token(load_keys(db_path).qr_secret, window)
 
 
 def make_client(db_path, address: str = "203.0.113.7", app=None) -> TestClient:

@@ -14,8 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from haocha_cli.errors import InvalidInput
-from haocha_cli.spc import (
+from haocha_cli.control_charts import (
     BASELINE,
     D2,
     MONITOR,
@@ -31,6 +30,7 @@ from haocha_cli.spc import (
     xbar_chart,
     xmr_chart,
 )
+from haocha_cli.errors import InvalidInput
 
 DATA = Path(__file__).parent / "data" / "spc"
 SVG = "{http://www.w3.org/2000/svg}"
@@ -730,7 +730,7 @@ def test_xbar_against_given_standards():
 
 
 def test_xmr_svg_draws_the_moving_range_chart_under_the_x_chart(loan_cost):
-    from haocha_cli.spc import render_xmr_svg
+    from haocha_cli.control_charts import render_xmr_svg
 
     x, mr = xmr_chart(loan_cost, baseline=20)
     svg = render_xmr_svg(apply_rules(x, "nelson"), apply_rules(mr, ["nelson1"]), "贷款成本")

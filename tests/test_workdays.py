@@ -18,7 +18,7 @@ import chinese_calendar
 import pytest
 
 from haocha_cli.errors import HaochaError, InvalidInput
-from haocha_cli.workdays import LAST_KNOWN_YEAR, WorkCalendar, statutory_holidays
+from haocha_cli.official_calendar import LAST_KNOWN_YEAR, WorkCalendar, statutory_holidays
 
 D = date
 

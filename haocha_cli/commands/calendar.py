@@ -13,7 +13,7 @@ app = typer.Typer(help="The working-day calendar: official holidays and 调休, 
 
 
 def _add(ctx: typer.Context, day: str, is_workday: bool, note: str) -> None:
-    from haocha_cli.calendar_days import parse_day, set_day
+    from haocha_cli.bureau_calendar import parse_day, set_day
 
     result = set_day(state(ctx).context(), parse_day(day), is_workday, note)
     kind = "a working day" if is_workday else "a holiday"
@@ -67,10 +67,10 @@ def remove(ctx: typer.Context, day: str = typer.Argument(..., help="The day (202
 
         haocha calendar remove 2027-02-08
     """
-    from haocha_cli.calendar_days import parse_day, remove_day
+    from haocha_cli.bureau_calendar import parse_day, remove_day
 
     result = remove_day(state(ctx).context(), parse_day(day))
-    from haocha_cli.workdays import LAST_KNOWN_YEAR
+    from haocha_cli.official_calendar import LAST_KNOWN_YEAR
 
     official = {True: "a working day", False: "a holiday", None: "not known to the official calendar"}
     counted = (" (weekends and the statutory holidays are days off)" if int(result["day"][:4]) > LAST_KNOWN_YEAR
@@ -90,7 +90,7 @@ def import_(ctx: typer.Context, file: Path = typer.Argument(..., help="CSV: 日�
 
         haocha calendar import holidays-2027.csv
     """
-    from haocha_cli.calendar_days import import_days
+    from haocha_cli.bureau_calendar import import_days
 
     result = import_days(state(ctx).context(), file)
     say(f"{result['file']}: {result['days']} day(s), {result['changed']} recorded ({result['holidays']} holiday(s),"
@@ -109,7 +109,7 @@ def show(ctx: typer.Context,
 
         haocha calendar show --year 2026
     """
-    from haocha_cli.calendar_days import show_calendar
+    from haocha_cli.bureau_calendar import show_calendar
 
     data = show_calendar(state(ctx).context().db, year)
     rows = data["rows"]

@@ -17,7 +17,7 @@ ALLOW_LOCAL = typer.Option(False, "--allow-local",
 
 
 def _warn_local() -> None:
-    from haocha_cli.qr import LOCAL_WARNING
+    from haocha_cli.qr_tokens import LOCAL_WARNING
 
     say(f"warning: {LOCAL_WARNING} (test codes: their URL opens this machine only; set [qr] url_template in"
         " haocha.toml to the public HTTPS address before printing codes to post)")
@@ -44,8 +44,8 @@ def generate(
 
         haocha qr generate --county 370213 --out qr/ --format png
     """
-    from haocha_cli.qrcodes import generate as make
-    from haocha_cli.qrcodes import local_only
+    from haocha_cli.qr_windows import generate as make
+    from haocha_cli.qr_windows import local_only
 
     c = state(ctx).context()
     local = local_only(c, allow_local)
@@ -75,8 +75,8 @@ def sheet(
 
         haocha qr sheet --out sheet.html --county 370213
     """
-    from haocha_cli.qrcodes import local_only
-    from haocha_cli.qrcodes import sheet as make_sheet
+    from haocha_cli.qr_windows import local_only
+    from haocha_cli.qr_windows import sheet as make_sheet
 
     c = state(ctx).context()
     local = local_only(c, allow_local)
@@ -98,7 +98,7 @@ def verify(
 
         haocha qr verify 'http://127.0.0.1:8000/r?w=LC01&t=ABCDEFGHIJ'
     """
-    from haocha_cli.qrcodes import verify as check
+    from haocha_cli.qr_windows import verify as check
 
     result = check(state(ctx).context(), text, window)
     if result["valid"] and result["secret"] == "previous":
@@ -138,7 +138,7 @@ def rotate(
 
         haocha qr rotate --yes --grace 14 && haocha qr sheet --out sheet.html
     """
-    from haocha_cli.qrcodes import rotate as rotate_secret
+    from haocha_cli.qr_windows import rotate as rotate_secret
 
     if not yes:
         raise typer.BadParameter("rotating invalidates every printed QR code; add --yes to confirm", param_hint="--yes")

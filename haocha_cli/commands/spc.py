@@ -81,10 +81,10 @@ def _database(ctx: typer.Context, metric: str, chart: str | None, county: str | 
               start: str | None, end: str | None, baseline: str | None, excluded: list[str], center: float | None,
               sigma: float | None, sigma_method: str | None, rules: str, laney: bool, svg: Path | None,
               fmt: Format) -> None:
-    from haocha_cli import files, spc
+    from haocha_cli import control_charts, files
     from haocha_cli.clock import today
+    from haocha_cli.daily_charts import chart_for, default_start
     from haocha_cli.periods import date_range, parse_date, parse_period
-    from haocha_cli.process_control import chart_for, default_start
 
     if city and county:
         raise typer.BadParameter("give --county or --city, not both", param_hint="--city")
@@ -97,7 +97,7 @@ def _database(ctx: typer.Context, metric: str, chart: str | None, county: str | 
     kind, metric = result["chart_type"], result["metric"]
     if svg:
         title = f"{_METRIC_NAMES[metric]} {_CHART_NAMES[kind]} · {result['county']}"
-        files.write_text(svg, _svg(spc, result, title), files.modes(c.config))
+        files.write_text(svg, _svg(control_charts, result, title), files.modes(c.config))
         say(f"chart written to {svg}")
     key = result["group"]
     rows = _rows(result, key, fmt)
@@ -118,15 +118,15 @@ def _database(ctx: typer.Context, metric: str, chart: str | None, county: str | 
 def _series(ctx: typer.Context, path: Path, chart: str | None, baseline: str | None, excluded: list[str],
             center: float | None, sigma: float | None, sigma_method: str | None, rules: str, svg: Path | None,
             fmt: Format) -> None:
-    from haocha_cli import files, spc
+    from haocha_cli import control_charts, files
     from haocha_cli.config import load_config
-    from haocha_cli.spc_series import chart_name, series_chart
+    from haocha_cli.csv_charts import chart_name, series_chart
 
     result = series_chart(path, chart, baseline, excluded, center, sigma, sigma_method, rules)
     if svg:
         s = state(ctx)
         config = load_config(s.config_path, db_path=s.db_path)
-        files.write_text(svg, _svg(spc, result, f"{chart_name(result['chart_type'])} · {result['file']}"),
+        files.write_text(svg, _svg(control_charts, result, f"{chart_name(result['chart_type'])} · {result['file']}"),
                          files.modes(config))
         say(f"chart written to {svg}")
     rows = _rows(result, "label", fmt)
@@ -175,7 +175,7 @@ def _rows(result: dict[str, Any], key: str, fmt: Format) -> list[dict[str, Any]]
     return rows
 
 
-def _svg(spc: Any, result: dict[str, Any], title: str) -> str:
+def _svg(control_charts: Any, result: dict[str, Any], title: str) -> str:
     if result.get("moving_range") is None:
-        return spc.render_svg(result["chart"], title)
-    return spc.render_xmr_svg(result["chart"], result["moving_range"], title)
+        return control_charts.render_svg(result["chart"], title)
+    return control_charts.render_xmr_svg(result["chart"], result["moving_range"], title)

@@ -40,7 +40,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
-from haocha_cli import files, notify, qr
+from haocha_cli import files, notify, qr_tokens
 from haocha_cli.clock import now_text
 from haocha_cli.config import LEVELS, Config, load_config
 from haocha_cli.context import Context, Operator
@@ -204,7 +204,7 @@ class Service:
         self.modes = files.modes(self.config)  # the group of -wal/-shm, as the CLI gives it
         self.env = environment(ref=format_reference)
         with self.context() as ctx:  # fail at start, not at the first rater: no database, no key, bad secret
-            qr.make_token(ctx.keys.qr_secret, "check")
+            qr_tokens.make_token(ctx.keys.qr_secret, "check")
             self.bureau = get_meta(ctx.db, "city_bureau_name") or self.config["bureau_name"]
 
     # -- plumbing --
@@ -258,8 +258,8 @@ class Service:
         # The token is checked before the window is looked up, so the page tells nobody which codes exist.
         # An old sticker's token (the previous secret, within the grace period after `qr rotate`) is accepted:
         # the importer marks the rating token_ok 2 by the same rule, and the flag scan flags it old_token.
-        verdict = qr.check_token(ctx.keys, code, token, now_text(), self.setting("qr.token_length"))
-        if verdict == qr.TOKEN_BAD:
+        verdict = qr_tokens.check_token(ctx.keys, code, token, now_text(), self.setting("qr.token_length"))
+        if verdict == qr_tokens.TOKEN_BAD:
             log.warning("refused: the QR token does not verify for window %r", code)
             raise _Refused("token_invalid")
         return self.window_row(ctx, code)

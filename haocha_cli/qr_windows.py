@@ -1,6 +1,6 @@
 """QR codes for the catalogue's windows: generate files, print the sheet, verify a scan, rotate the secret.
 
-The image and token work is in ``qr``; this module brings the windows, the configuration and the secret.
+The image and token work is in ``qr_tokens``; this module brings the windows, the configuration and the secret.
 """
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from haocha_cli import audit, files, qr
+from haocha_cli import audit, files, qr_tokens
 from haocha_cli.catalogue import get_county, get_window
 from haocha_cli.clock import now_text
 from haocha_cli.context import Context
@@ -46,7 +46,7 @@ def active_windows(ctx: Context, county: str | None = None, window: str | None =
 def local_only(ctx: Context, allow_local: bool) -> str | None:
     """Refuses codes a phone cannot open (the default URL, a loopback address) unless ``allow_local``; then
     the reason comes back, for the sheet and the files to say so. None: the codes are fit to print."""
-    reason = qr.local_only(ctx.config["qr.url_template"])
+    reason = qr_tokens.local_only(ctx.config["qr.url_template"])
     if reason and not allow_local:
         where = ctx.config.path or "haocha.toml beside the database"
         raise ConfigError(f"no QR codes printed: {reason}, so a phone that scans them opens nothing",
@@ -57,8 +57,8 @@ def local_only(ctx: Context, allow_local: bool) -> str | None:
 
 
 def payload_for(ctx: Context, window_code: str) -> str:
-    token = qr.make_token(ctx.keys.qr_secret, window_code, ctx.config["qr.token_length"])
-    return qr.build_payload(ctx.config["qr.url_template"], window_code, token)
+    token = qr_tokens.make_token(ctx.keys.qr_secret, window_code, ctx.config["qr.token_length"])
+    return qr_tokens.build_payload(ctx.config["qr.url_template"], window_code, token)
 
 
 def generate(ctx: Context, out_dir: Path, county: str | None = None, window: str | None = None,
@@ -74,13 +74,13 @@ def generate(ctx: Context, out_dir: Path, county: str | None = None, window: str
     written = []
     for w in windows:
         payload = payload_for(ctx, w["window_code"])
-        stem = qr.file_stem(w["county_code"], w["window_code"]) + (qr.LOCAL_FILE_SUFFIX if local else "")
+        stem = qr_tokens.file_stem(w["county_code"], w["window_code"]) + (qr_tokens.LOCAL_FILE_SUFFIX if local else "")
         made = []
         if fmt in ("png", "both"):
-            made.append(str(qr.render_png(payload, out_dir / f"{stem}.png", size_px, modes)))
+            made.append(str(qr_tokens.render_png(payload, out_dir / f"{stem}.png", size_px, modes)))
         if fmt in ("svg", "both"):
             path = out_dir / f"{stem}.svg"
-            files.write_text(path, qr.render_svg(payload, xml_declaration=True), modes)
+            files.write_text(path, qr_tokens.render_svg(payload, xml_declaration=True), modes)
             made.append(str(path))
         written.append({"county": w["county_code"], "window": w["window_code"], "payload": payload, "files": made})
     return written
@@ -94,13 +94,13 @@ def sheet(ctx: Context, out: Path, county: str | None = None, *, allow_local: bo
     bureau = get_meta(ctx.db, "city_bureau_name") or ctx.config["bureau_name"]
     modes = files.modes(ctx.config)
     files.make_dirs(out.parent, modes)
-    files.write_text(out, qr.render_sheet(bureau, windows, local=bool(local)), modes)
+    files.write_text(out, qr_tokens.render_sheet(bureau, windows, local=bool(local)), modes)
     return len(windows)
 
 
 def verify(ctx: Context, text: str, window: str | None = None) -> dict[str, Any]:
     """Whether a scanned URL (or a bare token with --window) belongs to the window it names."""
-    named, token = qr.parse_payload(text)
+    named, token = qr_tokens.parse_payload(text)
     if window and named and window != named:
         raise InvalidInput(f"the URL names window {named}, not {window}", "drop --window or check the code")
     code = window or named
@@ -109,13 +109,13 @@ def verify(ctx: Context, text: str, window: str | None = None) -> dict[str, Any]
     get_window(ctx.db, code)
     keys = ctx.keys
     now = now_text()
-    under = qr.token_secret(keys, code, token, ctx.config["qr.token_length"])
-    verdict = qr.token_at(keys, under, now)
+    under = qr_tokens.token_secret(keys, code, token, ctx.config["qr.token_length"])
+    verdict = qr_tokens.token_at(keys, under, now)
     # valid: a rating made now with it is accepted. previous_until: set when it is the previous secret's token
     # (until then accepted and flagged old_token; after that refused).
-    return {"window": code, "token": token, "valid": verdict != qr.TOKEN_BAD,
-            "secret": {qr.TOKEN_OK: "current", qr.TOKEN_OLD: "previous", qr.TOKEN_BAD: None}[under],
-            "previous_until": keys.qr_previous_until if under == qr.TOKEN_OLD else None}
+    return {"window": code, "token": token, "valid": verdict != qr_tokens.TOKEN_BAD,
+            "secret": {qr_tokens.TOKEN_OK: "current", qr_tokens.TOKEN_OLD: "previous", qr_tokens.TOKEN_BAD: None}[under],
+            "previous_until": keys.qr_previous_until if under == qr_tokens.TOKEN_OLD else None}
 
 
 def rotate(ctx: Context, grace_days: int = DEFAULT_GRACE_DAYS) -> dict[str, Any]:

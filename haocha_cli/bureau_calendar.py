@@ -1,4 +1,4 @@
-"""The bureau's working-day calendar: the official one (haocha_cli.workdays) plus local entries kept in
+"""The bureau's working-day calendar: the official one (haocha_cli.official_calendar) plus local entries kept in
 the ``calendar_overrides`` table (`haocha calendar add-holiday|add-workday|remove|import|show`).
 
 A new entry moves the deadlines of the cases still open, since they are counted in working days.
@@ -20,7 +20,7 @@ from haocha_cli.clock import now_text
 from haocha_cli.context import Context
 from haocha_cli.db import transaction
 from haocha_cli.errors import InvalidInput, NotFound
-from haocha_cli.workdays import (
+from haocha_cli.official_calendar import (
     FIRST_KNOWN_YEAR,
     LAST_KNOWN_YEAR,
     STATUTORY_RULE,

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 import sqlite_utils
 
-from haocha_cli import spc
+from haocha_cli import control_charts
 from haocha_cli.catalogue import get_county
 from haocha_cli.config import Config
 from haocha_cli.errors import InvalidInput
@@ -147,31 +147,31 @@ def chart(db: sqlite_utils.Database, config: Config, metric: str, period: Period
             raise InvalidInput(f"the baseline {baseline.label} has no ratings", "choose a baseline with ratings")
         points = [(g["label"], g["bad"], g["n"]) for g in groups]
         if kind == "np":
-            main = spc.np_chart(points, base, exclude=excluded, center=center)
+            main = control_charts.np_chart(points, base, exclude=excluded, center=center)
         else:
-            main = spc.p_chart(points, base, exclude=excluded, laney=kind == "laney", center=center)
+            main = control_charts.p_chart(points, base, exclude=excluded, laney=kind == "laney", center=center)
     elif kind == "xbar":
         points = [(g["label"], g["index_sum"] / g["n"] if g["n"] else None,
                    _sample_sd(g["n"], g["index_sum"], g["index_sq"]), g["n"]) for g in groups]
         if base and not any(g["n"] for g in groups if in_baseline(g["label"])):
             raise InvalidInput(f"the baseline {baseline.label} has no ratings", "choose a baseline with ratings")
-        main = spc.xbar_chart(points, base, exclude=excluded, sigma_method=sigma_method or "rmsdf", center=center,
+        main = control_charts.xbar_chart(points, base, exclude=excluded, sigma_method=sigma_method or "rmsdf", center=center,
                               sigma=sigma)
     else:
         values = [(g["label"], g["index_sum"] / g["n"] if g["n"] else None) for g in groups]
         if base and sum(1 for label, v in values if v is not None and in_baseline(label)) < 2:
             raise InvalidInput(f"the baseline {baseline.label} has fewer than 2 {group}s with ratings",
                                f"an individuals chart needs at least 2 baseline {group}s")
-        main, moving_range = spc.xmr_chart(values, base, exclude=excluded, sigma_method=sigma_method or "mr",
+        main, moving_range = control_charts.xmr_chart(values, base, exclude=excluded, sigma_method=sigma_method or "mr",
                                            center=center, sigma=sigma)
-        moving_range = spc.apply_rules(moving_range, ["nelson1"])
-    main = spc.apply_rules(main, rules)
+        moving_range = control_charts.apply_rules(moving_range, ["nelson1"])
+    main = control_charts.apply_rules(main, rules)
     return {"metric": metric, "chart_type": kind, "group": group, "county": county or "city",
             "period": period.as_dict(), "baseline": baseline.as_dict() if baseline else None,
             "rules": list(main.rules), "center": main.center, "sigma": main.sigma, "sigma_method": main.method,
             "given": {"center": center, "sigma": sigma} if center is not None or sigma is not None else None,
             "chart": main, "moving_range": moving_range, "rows": main.to_rows(),
-            "mr": spc.mr_summary(moving_range),
+            "mr": control_charts.mr_summary(moving_range),
             "signals": [{"day": first_day[p.label], "label": p.label, "signals": list(p.signals)}
                         for p in main.points if p.signals]}
 
@@ -218,5 +218,5 @@ def signals_on(db: sqlite_utils.Database, config: Config, day: date, county: str
         if last["signals"]:
             found.append({"metric": metric, "county": county or "city", "day": last["label"],
                           "value": last["value"], "signals": last["signals"],
-                          "descriptions": [spc.RULES[s].description for s in last["signals"]]})
+                          "descriptions": [control_charts.RULES[s].description for s in last["signals"]]})
     return found

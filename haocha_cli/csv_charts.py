@@ -1,5 +1,5 @@
 """A quality engineer's own series (`haocha spc --series FILE.csv`): a CSV of samples, checked line by line and
-charted by the same engine (haocha_cli/spc.py) as the database charts. No database is read.
+charted by the same engine (haocha_cli/control_charts.py) as the database charts. No database is read.
 
 Columns (a header line first; the order of the lines is the order of the chart):
 
@@ -21,7 +21,7 @@ import unicodedata
 from pathlib import Path
 from typing import Any
 
-from haocha_cli import spc
+from haocha_cli import control_charts
 from haocha_cli.errors import InvalidInput
 
 CHARTS = ("p", "np", "laney", "xmr", "xbar")
@@ -127,7 +127,7 @@ def series_chart(path: str | Path, kind: str | None = None, baseline: str | None
                  exclude: list[str] | tuple[str, ...] = (), center: float | None = None,
                  sigma: float | None = None, sigma_method: str | None = None,
                  rules: str = "nelson") -> dict[str, Any]:
-    """The chart of a series file: the same result as ``process_control.chart`` (center, rows, signals, and
+    """The chart of a series file: the same result as ``daily_charts.chart`` (center, rows, signals, and
     for XmR the moving ranges), with ``file`` and the labels of the baseline's first and last points."""
     path, columns, lines = read_series(path)
     kind = (kind or _default_kind(path, columns)).strip().lower()
@@ -207,24 +207,24 @@ def series_chart(path: str | Path, kind: str | None = None, baseline: str | None
     base = (lambda label: label in chosen) if chosen is not None else None
     moving_range = None
     if kind in ("p", "laney"):
-        main = spc.p_chart(points, base, exclude=exclude, laney=kind == "laney", center=center)
+        main = control_charts.p_chart(points, base, exclude=exclude, laney=kind == "laney", center=center)
     elif kind == "np":
-        main = spc.np_chart(points, base, exclude=exclude, center=center)
+        main = control_charts.np_chart(points, base, exclude=exclude, center=center)
     elif kind == "xmr":
-        main, moving_range = spc.xmr_chart(points, base, exclude=exclude, sigma_method=sigma_method or "mr",
+        main, moving_range = control_charts.xmr_chart(points, base, exclude=exclude, sigma_method=sigma_method or "mr",
                                            center=center, sigma=sigma)
-        moving_range = spc.apply_rules(moving_range, ["nelson1"])
+        moving_range = control_charts.apply_rules(moving_range, ["nelson1"])
     else:
         method = sigma_method or ("range" if spread == "range" else "pooled")
-        main = spc.xbar_chart(points, base, exclude=exclude, sigma_method=method, center=center, sigma=sigma)
-    main = spc.apply_rules(main, rules)
+        main = control_charts.xbar_chart(points, base, exclude=exclude, sigma_method=method, center=center, sigma=sigma)
+    main = control_charts.apply_rules(main, rules)
     span = [x for x in labels if chosen is not None and x in chosen]
     return {"file": path.name, "chart_type": kind, "rules": list(main.rules),
             "baseline": {"first": span[0], "last": span[-1]} if span else None,
             "center": main.center, "sigma": main.sigma, "sigma_method": main.method, "sigma_z": main.sigma_z,
             "given": {"center": center, "sigma": sigma} if center is not None or sigma is not None else None,
             "chart": main, "moving_range": moving_range, "rows": main.to_rows(),
-            "mr": spc.mr_summary(moving_range),
+            "mr": control_charts.mr_summary(moving_range),
             "signals": [{"label": p.label, "signals": list(p.signals)} for p in main.points if p.signals]}
 
 
@@ -241,12 +241,12 @@ def _check_options(kind: str, center: float | None, sigma: float | None, sigma_m
         if sigma_method is not None:
             raise InvalidInput(f"--sigma-method is for xmr and xbar charts, not for a {kind} chart",
                                "leave it out")
-    elif kind == "xmr" and sigma_method not in (None, *spc.XMR_SIGMA_METHODS):
+    elif kind == "xmr" and sigma_method not in (None, *control_charts.XMR_SIGMA_METHODS):
         raise InvalidInput(f"sigma method {sigma_method!r} is not one of an individuals chart",
                            "use mr (MR̄/d2) or sd (s/c4)")
-    elif kind == "xbar" and sigma_method not in (None, *spc.XBAR_SIGMA_METHODS):
+    elif kind == "xbar" and sigma_method not in (None, *control_charts.XBAR_SIGMA_METHODS):
         raise InvalidInput(f"sigma method {sigma_method!r} is not one of an X̄ chart",
-                           "use " + ", ".join(spc.XBAR_SIGMA_METHODS))
+                           "use " + ", ".join(control_charts.XBAR_SIGMA_METHODS))
     standard = center is not None and (sigma is not None or kind in ("p", "np"))
     if standard and (baseline or exclude):
         raise InvalidInput("a chart against given standards takes no baseline and no excluded points",

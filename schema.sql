@@ -587,3 +587,6 @@ SELECT a.county_code, c.name AS county_name, substr(a.day, 1, 7) AS month, sum(a
 FROM daily_agg a
 LEFT JOIN counties c ON c.code = a.county_code
 GROUP BY a.county_code, substr(a.day, 1, 7);
+
+-- migration 12: the bureau's own lists and performance (indicator systems as data, the three lists, window
+-- staff, service volumes; indexes for the rating page and the backlog)

@@ -74,8 +74,11 @@ def log_in(browser, base: str, user: str) -> None:
 
 
 def submit(browser, action: str, **fields: str) -> None:
-    """Fill the case page's form of ``action`` (text fields by name, radio buttons by value) and send it."""
+    """Fill the case page's form of ``action`` (text fields by name, radio buttons by value), send it and wait
+    for the answer's page (a click does not wait: the next ``get`` could overtake the post's redirect)."""
     from selenium.webdriver.common.by import By
+    from selenium.webdriver.support import expected_conditions
+    from selenium.webdriver.support.ui import WebDriverWait
 
     form = browser.find_element(By.ID, f"form-{action}")
     for name, value in fields.items():
@@ -84,7 +87,9 @@ def submit(browser, action: str, **fields: str) -> None:
             radios[0].click()
         else:
             form.find_element(By.NAME, name).send_keys(value)
+    page = browser.find_element(By.TAG_NAME, "html")
     form.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
+    WebDriverWait(browser, 20).until(expected_conditions.staleness_of(page))
 
 
 def fits(browser) -> bool:

@@ -375,6 +375,22 @@ def _given_standard(value: float, baseline: Baseline, exclude: Collection[Any], 
         )
 
 
+def _given_center_and_sigma(center: float | None, sigma: float | None, baseline: Baseline,
+                            exclude: Collection[Any]) -> tuple[bool, Baseline]:
+    """Check given standards of a variables chart: whether both are given (every point then monitored, no
+    baseline) and the baseline to use."""
+    if center is not None:
+        _number(center, "the given centre line")
+    if sigma is not None:
+        _number(sigma, "the given sigma")
+        if sigma <= 0:
+            raise InvalidInput(f"sigma must be positive, got {sigma:g}", "give the process standard deviation")
+    if center is not None and sigma is not None:
+        _given_standard(center, baseline, exclude, "the given centre line")
+        return True, _no_baseline
+    return False, baseline
+
+
 def c4(n: int) -> float:
     """The bias factor of the sample standard deviation of n observations: E(s) = c4·σ (n ≥ 2)."""
     if n < 2:
@@ -405,16 +421,7 @@ def xmr_chart(
     if sigma_method not in XMR_SIGMA_METHODS:
         raise InvalidInput(f"sigma method {sigma_method!r} is not one of an individuals chart",
                            "use mr (MR̄/d2) or sd (s/c4)")
-    standard = center is not None and sigma is not None
-    if center is not None:
-        _number(center, "the given centre line")
-    if sigma is not None:
-        _number(sigma, "the given sigma")
-        if sigma <= 0:
-            raise InvalidInput(f"sigma must be positive, got {sigma:g}", "give the process standard deviation")
-    if standard:
-        _given_standard(center, baseline, exclude, "the given centre line")
-        baseline = _no_baseline
+    standard, baseline = _given_center_and_sigma(center, sigma, baseline, exclude)
     labels = [p[0] for p in points]
     values = [None if v is None else _number(v, f"point {label}: value") for label, v in points]
     in_base = _baseline_mask(labels, baseline)
@@ -520,16 +527,7 @@ def xbar_chart(
     if sigma_method not in XBAR_SIGMA_METHODS:
         raise InvalidInput(f"sigma method {sigma_method!r} is not one of an X̄ chart",
                            "use " + ", ".join(XBAR_SIGMA_METHODS))
-    standard = center is not None and sigma is not None
-    if center is not None:
-        _number(center, "the given centre line")
-    if sigma is not None:
-        _number(sigma, "the given sigma")
-        if sigma <= 0:
-            raise InvalidInput(f"sigma must be positive, got {sigma:g}", "give the process standard deviation")
-    if standard:
-        _given_standard(center, baseline, exclude, "the given centre line")
-        baseline = _no_baseline
+    standard, baseline = _given_center_and_sigma(center, sigma, baseline, exclude)
     what = "range" if sigma_method == "range" else "standard deviation"
     rows = []
     for label, mean, spread, n in points:

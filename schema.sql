@@ -590,3 +590,109 @@ GROUP BY a.county_code, substr(a.day, 1, 7);
 
 -- migration 12: the bureau's own lists and performance (indicator systems as data, the three lists, window
 -- staff, service volumes; indexes for the rating page and the backlog)
+
+-- 服务事项清单: the national implementation code (实施编码) beside the local code, the item type, and the
+-- windows that offer the item (window codes separated by commas; empty: not said).
+ALTER TABLE items ADD COLUMN impl_code TEXT;
+ALTER TABLE items ADD COLUMN item_type TEXT;
+ALTER TABLE items ADD COLUMN windows TEXT;
+CREATE UNIQUE INDEX items_impl_code ON items(impl_code) WHERE impl_code IS NOT NULL;
+
+-- 服务标准清单: what an item's service must meet, per window kind ('all' = both kinds), each standard under
+-- the indicator it applies to ('' when none). The imported file is the whole list (haocha_cli/service_lists.py).
+CREATE TABLE service_standards (
+    item_code       TEXT NOT NULL REFERENCES items(code),
+    window_kind     TEXT NOT NULL CHECK (window_kind IN ('offline', 'online', 'all')),
+    indicator_code  TEXT NOT NULL DEFAULT '',
+    standard        TEXT NOT NULL,
+    promised_days   INTEGER,
+    materials       INTEGER,
+    PRIMARY KEY (item_code, window_kind, indicator_code)
+) WITHOUT ROWID;
+
+-- 问题责任清单: the post (岗位) and department that answer for a problem (an indicator) at a kind of window.
+CREATE TABLE responsibilities (
+    indicator_code  TEXT NOT NULL,
+    window_kind     TEXT NOT NULL CHECK (window_kind IN ('offline', 'online', 'all')),
+    post            TEXT NOT NULL,
+    department      TEXT NOT NULL DEFAULT '',
+    PRIMARY KEY (indicator_code, window_kind)
+) WITHOUT ROWID;
+
+-- A case's responsible post: the primary one (of the first problem ticked) and all of them (JSON list of
+-- {"indicator", "post", "department"}); the county may change the primary post with a reason (audited).
+ALTER TABLE cases ADD COLUMN post TEXT;
+ALTER TABLE cases ADD COLUMN department TEXT;
+ALTER TABLE cases ADD COLUMN posts TEXT;
+CREATE INDEX cases_post ON cases(post) WHERE post IS NOT NULL;
+
+-- Service volumes (办件量): services handled per day, window and item, as the licensing system exports them
+-- (`haocha volumes import`). One row per day × window × item: a corrected file replaces the figure. The rating
+-- rate (主动评价率) = counted ratings ÷ services, per window, county and month (docs/method.md).
+CREATE TABLE service_volumes (
+    day          TEXT NOT NULL,
+    window_code  TEXT NOT NULL REFERENCES windows(code),
+    item_code    TEXT NOT NULL REFERENCES items(code),
+    county_code  TEXT NOT NULL REFERENCES counties(code),  -- the window's county when imported
+    services     INTEGER NOT NULL CHECK (services >= 0),
+    imported_at  TEXT NOT NULL,
+    PRIMARY KEY (day, window_code, item_code)
+) WITHOUT ROWID;
+CREATE INDEX service_volumes_county_day ON service_volumes(county_code, day);
+
+-- Window flags: a window's month flagged for the city (a rating rate far below its county's, or fallen sharply
+-- against the month before). Like a rating's flag a prompt to check, never a judgement: one per window, month
+-- and rule, so that scanning again adds nothing. evidence is JSON with the figures that matched.
+CREATE TABLE window_flags (
+    id           INTEGER PRIMARY KEY,
+    rule         TEXT NOT NULL,                   -- low_rating_rate, rating_rate_drop
+    county_code  TEXT NOT NULL,
+    window_code  TEXT NOT NULL,
+    month        TEXT NOT NULL,                   -- YYYY-MM
+    evidence     TEXT NOT NULL,
+    created_at   TEXT NOT NULL,
+    UNIQUE (window_code, month, rule)
+);
+CREATE INDEX window_flags_month ON window_flags(month);
+-- Indicator systems as data (haocha indicators import): each version's dimensions (一级指标) and indicators
+-- (二级指标) as its TOML file defined them. A code keeps one meaning (and a name one code) across versions,
+-- so that `indicators` stays the registry of every code ever defined and per-indicator figures never mix two
+-- indicators. A version imported but not activated has active_from '9999-12-31'.
+CREATE TABLE indicator_dimensions (
+    version   TEXT NOT NULL REFERENCES indicator_versions(version),
+    code      TEXT NOT NULL,
+    name      TEXT NOT NULL,
+    name_en   TEXT NOT NULL DEFAULT '',
+    position  INTEGER NOT NULL,
+    PRIMARY KEY (version, code)
+) WITHOUT ROWID;
+CREATE TABLE indicator_defs (
+    version         TEXT NOT NULL REFERENCES indicator_versions(version),
+    code            TEXT NOT NULL REFERENCES indicators(code),
+    dimension_code  TEXT NOT NULL,
+    name            TEXT NOT NULL,
+    name_en         TEXT NOT NULL DEFAULT '',
+    scope           TEXT NOT NULL CHECK (scope IN ('offline', 'online', 'common')),
+    description     TEXT NOT NULL DEFAULT '',
+    scores          TEXT NOT NULL,                -- JSON list, one per criterion of the version's matrix
+    position        INTEGER NOT NULL,
+    PRIMARY KEY (version, code),
+    UNIQUE (version, name),
+    FOREIGN KEY (version, dimension_code) REFERENCES indicator_dimensions(version, code)
+) WITHOUT ROWID;
+-- A database made before: its versions weighed the 12 shipped indicators (codes A1 … E2, dimension = letter).
+INSERT INTO indicator_dimensions (version, code, name, name_en, position)
+SELECT v.version, substr(i.code, 1, 1), min(i.primary_name), min(i.primary_en), unicode(substr(i.code, 1, 1)) - 64
+FROM indicator_versions v JOIN indicators i
+WHERE EXISTS (SELECT 1 FROM indicator_weights w WHERE w.version = v.version AND w.indicator_code = i.code)
+GROUP BY v.version, substr(i.code, 1, 1);
+INSERT INTO indicator_defs (version, code, dimension_code, name, name_en, scope, description, scores, position)
+SELECT v.version, i.code, substr(i.code, 1, 1), i.name, i.name_en, i.scope, i.description,
+       coalesce(json_extract(v.method, '$.scores.' || i.code), '[]'), i.rowid
+FROM indicator_versions v JOIN indicators i
+WHERE EXISTS (SELECT 1 FROM indicator_weights w WHERE w.version = v.version AND w.indicator_code = i.code);
+-- The rating page checks one submission's flags on the rater's phone's ratings of the day (same_phone) through
+-- this index, not by scanning the whole day (issue 22); the window's ratings of the day are ratings_day_window's.
+CREATE INDEX ratings_contact_day ON ratings(contact_id, day) WHERE contact_id IS NOT NULL;
+-- `haocha status`: the first and last rating time through an index, not by reading every rating.
+CREATE INDEX ratings_rated_at ON ratings(rated_at);

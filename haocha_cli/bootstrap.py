@@ -49,9 +49,10 @@ def init_database(db_path: str | Path, config_path: str | Path | None = None,
         summary = catalogue.import_org(ctx, org)
         done.append(f"loaded the organisation: {summary['added']} entries")
         matrix = indicators.load_matrix(indicators.default_matrix_path())
-        result = indicators.weigh(matrix)
-        indicators.apply_version(ctx, result, result["version"], FIRST_VERSION_FROM, matrix)
-        done.append(f"installed indicator system {result['version']} (12 indicators)")
+        stored = indicators.import_system(ctx, matrix)
+        indicators.activate(ctx, stored["version"], FIRST_VERSION_FROM, check_ratings=False)
+        done.append(f"installed indicator system {stored['version']} ({stored['dimensions']} dimensions,"
+                    f" {stored['indicators']} indicators)")
         with transaction(db):
             from haocha_cli.clock import now_text
 

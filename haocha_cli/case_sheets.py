@@ -20,6 +20,7 @@ from haocha_cli.clock import today
 from haocha_cli.context import Context
 from haocha_cli.db import transaction
 from haocha_cli.errors import HaochaError, InvalidInput, NotFound
+from haocha_cli.service_lists import case_standards
 from haocha_cli.spreadsheet import FORMULA_PREFIXES, make_text, xlsx_text
 from haocha_cli.spreadsheet import csv_safe as _csv_safe
 
@@ -32,6 +33,8 @@ READ_ONLY = [
     ("item", "事项", "item"),
     ("level", "满意度", "level"),
     ("problems", "差评问题", "problems"),
+    ("post", "责任岗位", "post"),  # 问题责任清单: the post of the first problem ticked (or as set)
+    ("standard", "服务标准", "standard"),  # 服务标准清单: the standards of the problems ticked
     ("staff", "工作人员", "staff"),
     ("phone", "联系电话", "phone"),
     ("revisit_due", "回访期限", "revisit_due"),
@@ -70,8 +73,11 @@ def export_rows(ctx: Context, county: str) -> list[dict[str, Any]]:
     )
     rows = []
     last = _last_actions(ctx, county)
+    kinds = dict(ctx.db.execute("SELECT code, kind FROM windows WHERE county_code = ?", [county]).fetchall())
     for case in ctx.db.query(query, [county, *cases.OPEN_STATES]):
         problems = json.loads(case["problems"]) if case["problems"] else []
+        standards = case_standards(ctx.db, case["item_code"], kinds.get(case["window_code"]),
+                                   problems if isinstance(problems, list) else [])
         rows.append({
             "case": case["id"],
             "state": f"{case['state']} {cases.STATES[case['state']]}",
@@ -80,6 +86,8 @@ def export_rows(ctx: Context, county: str) -> list[dict[str, Any]]:
             "item": case["item_code"],
             "level": cases.LEVELS[case["level"] - 1],
             "problems": " ".join(problems) if isinstance(problems, list) else str(problems),
+            "post": case["post"] or "",
+            "standard": "；".join(s["standard"] for s in standards),
             "staff": case["staff_code"] or "",
             "phone": case["phone_masked"] or ("" if case["real_name"] else "匿名"),
             "revisit_due": case["revisit_due"] or "",

@@ -63,7 +63,7 @@ EVENT_NAMES = {
     "case.open": "立案", "case.classify": "分类", "case.approve": "市局批准无需整改", "case.reject": "市局退回分类",
     "case.revisit": "回访", "case.contact": "查看电话", "case.close": "整改办结", "case.rerate": "整改复评",
     "case.appeal": "申诉", "case.decide": "市局申诉决定", "case.reopen": "重新打开", "case.exclude": "评价剔除",
-    "case.withdraw": "撤回批次", "case.followup": "收到追评",
+    "case.withdraw": "撤回批次", "case.followup": "收到追评", "case.post": "变更责任岗位",
 }
 RERATE_LEVELS = ("满意", "基本满意", "不满意")
 SATISFIED_RERATES = ("满意", "基本满意")
@@ -172,9 +172,12 @@ def open_cases(ctx: Context, ratings: list[dict[str, Any]]) -> int:
     now = now_text()
     events = []
     from haocha_cli import notify  # the owning county is told of its new case (docs/notifications.md)
+    from haocha_cli.service_lists import Router  # 问题责任清单: the posts of the problems ticked
 
     told = notify.notified_counties(ctx.config)
     opened = []
+    router = Router(ctx.db)
+    kinds: dict[str, str] = {}
     with transaction(ctx.db):
         ids = [r["id"] for r in chosen]
         existing: set[int] = set()
@@ -189,6 +192,8 @@ def open_cases(ctx: Context, ratings: list[dict[str, Any]]) -> int:
             real_name = 0 if rating.get("anonymous", 1) else 1
             rectify_due, note = deadline(rated_day, rectify_days)
             revisit_due, revisit_note = deadline(rated_day, revisit_days)
+            posts = router.route(_problem_codes(rating.get("problems")), rating.get("mode")
+                                 or _window_kind(ctx.db, kinds, rating["window_code"])) if router.table else []
             row = {
                 "rating_id": rating["id"],
                 "county_code": rating["county_code"],
@@ -207,6 +212,9 @@ def open_cases(ctx: Context, ratings: list[dict[str, Any]]) -> int:
                 "rectify_from": rated_day.isoformat(),
                 "rectify_due": rectify_due.isoformat(),
                 "calendar_note": note or (revisit_note if real_name else None),
+                "post": posts[0]["post"] if posts else None,
+                "department": (posts[0]["department"] or None) if posts else None,
+                "posts": json.dumps(posts, ensure_ascii=False) if posts else None,
                 "opened_at": now,
                 "updated_at": now,
             }
@@ -214,12 +222,27 @@ def open_cases(ctx: Context, ratings: list[dict[str, Any]]) -> int:
                 f"INSERT INTO cases ({', '.join(row)}) VALUES ({', '.join(':' + k for k in row)})", row).lastrowid
             events.append(("case.open", "cases", case_id, None,
                            {k: row[k] for k in ("rating_id", "county_code", "window_code", "level", "state",
-                                                "revisit_due", "rectify_due")}))
+                                                "revisit_due", "rectify_due", *(("post",) if posts else ()))}))
             if row["county_code"] in told:
                 opened.append(row | {"id": case_id})
         audit.record_many(ctx.db, ctx.operator, events)
         notify.enqueue_opened(ctx, opened)
     return len(events)
+
+
+def _problem_codes(value: Any) -> list[str]:
+    """A rating's problems (差评问题) as the list of indicator codes ticked, in order."""
+    if not value:
+        return []
+    codes = json.loads(value) if isinstance(value, str) else value
+    return [str(c) for c in codes] if isinstance(codes, list) else []
+
+
+def _window_kind(db: sqlite_utils.Database, kinds: dict[str, str], window: str) -> str:
+    if window not in kinds:
+        row = db.execute("SELECT kind FROM windows WHERE code = ?", [window]).fetchone()
+        kinds[window] = row[0] if row else "offline"
+    return kinds[window]
 
 
 def _json_text(value: Any) -> str | None:
@@ -578,6 +601,30 @@ def exclude_for_rating(ctx: Context, rating_id: int, reason: str) -> int | None:
     return case["id"]
 
 
+def set_post(ctx: Context, case_id: int, post: str, reason: str, department: str | None = None) -> dict[str, Any]:
+    """Change a case's responsible post (责任岗位): the county of the case (or the city), with a reason, in any
+    state but excluded; one audit event (``case.post``) with the post before and after. A post of the
+    problem-responsibility list (问题责任清单) takes its department from the list unless one is given; when
+    the list names posts, only those may be given (a mistyped post would fall out of `cases stats --by post`)."""
+    from haocha_cli.service_lists import known_posts
+
+    post = _text(post, "the post (--post)")
+    reason = _text(reason, "a reason (--reason)")
+    with transaction(ctx.db):
+        case = visible_case(ctx, case_id)
+        if case["state"] == "excluded":
+            raise InvalidTransition(f"case {case_id} is {state_name('excluded')}: its post cannot be changed",
+                                    "nothing can be done to it any more")
+        posts = known_posts(ctx.db)
+        if posts and post not in posts:
+            raise InvalidInput(f"post {post!r} is not in the problem-responsibility list (问题责任清单)",
+                               f"posts: {', '.join(posts)}")
+        chosen = (department or "").strip() or posts.get(post) or None
+        if post == case["post"] and chosen == case["department"]:
+            raise InvalidInput(f"case {case_id} is already with {post}", "name another post")
+        return _update(ctx, case, "post", {"post": post, "department": chosen}, {"reason": reason})
+
+
 # --- reading -----------------------------------------------------------------------------------------------
 
 
@@ -632,8 +679,19 @@ def _level_name(level: int) -> str:
 
 
 def list_cases(ctx: Context, county: str | None = None, status: str | None = None, overdue: bool = False,
-               due_before: str | date | None = None) -> list[dict[str, Any]]:
-    """The cases, oldest deadline first, with the working days left and what is overdue. Phones masked."""
+               due_before: str | date | None = None, post: str | None = None) -> list[dict[str, Any]]:
+    """The cases, oldest deadline first, with the working days left and what is overdue. Phones masked.
+    ``post``: the cases whose responsible post (责任岗位) is this one."""
+    return list_cases_page(ctx, county, status, overdue, due_before, post=post, limit=None)["rows"]
+
+
+def list_cases_page(ctx: Context, county: str | None = None, status: str | None = None, overdue: bool = False,
+                    due_before: str | date | None = None, post: str | None = None,
+                    limit: int | None = 100) -> dict[str, Any]:
+    """The first ``limit`` cases of ``list_cases`` (None: all) and the ``total`` that match (issue 22: a list
+    that does not grow with the backlog): {"rows", "total", "limit"}."""
+    if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int) or limit < 1):
+        raise InvalidInput(f"the limit must be 1 or more, not {limit!r}", "or list every case with --all")
     county = _visible_county(ctx, county)
     states = parse_status(status)
     where = [f"c.state IN ({','.join('?' * len(states))})"]
@@ -645,18 +703,25 @@ def list_cases(ctx: Context, county: str | None = None, status: str | None = Non
         limit = due_before if isinstance(due_before, date) else parse_day(due_before, "--due-before")
         where.append("c.rectify_due <= ?")
         params.append(limit.isoformat())
+    if post is not None:
+        where.append("c.post = ?")
+        params.append(_text(post, "the post (--post)"))
+    now_day = today()
+    if overdue:  # what _alerts calls overdue: the rectification or the return visit
+        where.append(f"((c.state IN ({','.join('?' * len(OPEN_STATES))}) AND c.rectify_due < ?) OR (c.real_name"
+                     " AND c.revisit_first_at IS NULL AND c.state != 'excluded' AND c.revisit_due < ?))")
+        params += [*OPEN_STATES, now_day.isoformat(), now_day.isoformat()]
+    total = ctx.db.execute(f"SELECT count(*) FROM cases c WHERE {' AND '.join(where)}", params).fetchone()[0]
     rows = ctx.db.query(
         "SELECT c.*, k.phone_masked FROM cases c LEFT JOIN contacts k ON k.id = c.contact_id"
-        f" WHERE {' AND '.join(where)} ORDER BY c.rectify_due, c.id", params)
+        f" WHERE {' AND '.join(where)} ORDER BY c.rectify_due, c.id" + ("" if limit is None else f" LIMIT {limit}"),
+        params)
     cal = load_calendar(ctx.db)
-    now_day = today()
     soon = int(ctx.config["deadlines.due_soon_days"])
     result = []
     counted: dict[str, int] = {}
     for case in rows:
         left, alert = _alerts(case, now_day, cal, soon, counted)
-        if overdue and "overdue" not in alert:
-            continue
         result.append({
             "id": case["id"], "county": case["county_code"], "window": case["window_code"],
             "item": case["item_code"], "level": _level_name(case["level"]), "rated_at": case["rated_at"],
@@ -665,8 +730,9 @@ def list_cases(ctx: Context, county: str | None = None, status: str | None = Non
             "revisit_due": case["revisit_due"], "revisit": case["revisit_outcome"],
             "rectify_due": case["rectify_due"], "workdays_left": left, "alert": alert,
             "calendar_note": case["calendar_note"],  # set when a deadline was counted without its year's notice
+            "post": case["post"],  # 责任岗位 (问题责任清单)
         })
-    return result
+    return {"rows": result, "total": total, "limit": limit}
 
 
 _NOTES = ("classify_reason", "revisit_note", "measures", "responsible", "calendar_note", "rerate_caller")
@@ -695,8 +761,11 @@ def show_case(ctx: Context, case_id: int) -> dict[str, Any]:
                for a in ctx.db.query("SELECT * FROM appeals WHERE case_id = ? ORDER BY id", [case_id])]
     history = [{**e, "before": mask_json(e["before"]), "after": mask_json(e["after"])}
                for e in audit.case_history(ctx.db, case_id)]
+    from haocha_cli.service_lists import case_standards  # 服务标准清单: what the review is about
+
+    standards = case_standards(ctx.db, case["item_code"], rating["mode"], _problem_codes(case["problems"]))
     return {"case": shown, "rating": rating, "appeals": appeals, "allowed": allowed_actions(case),
-            "history": history}
+            "history": history, "standards": standards}
 
 
 # --- rates --------------------------------------------------------------------------------------------------
@@ -711,7 +780,7 @@ def _rate(num: int, den: int) -> float | None:
 
 
 def case_stats(ctx: Context, county: str | None = None, date_from: str | date | None = None,
-               date_to: str | date | None = None) -> list[dict[str, Any]]:
+               date_to: str | date | None = None, by: str = "county") -> list[dict[str, Any]]:
     """Closed-loop figures per county for the cases opened (rated) in [date_from, date_to], as of today.
 
     - cases: counted cases (a rating excluded by an upheld appeal is out, reported as appeals_upheld);
@@ -724,8 +793,17 @@ def case_stats(ctx: Context, county: str | None = None, date_from: str | date | 
       re-rating recorded before sources were kept counts in the first only;
     - appeals filed and upheld (appeals on the period's cases).
     A rate with a zero denominator is None. The last row is the city total.
+
+    ``by="post"``: the same figures per responsible post (责任岗位; a case routed to none counts under
+    未定岗位), for the city or the one county asked (a county operator: its own); the last row the total.
     """
-    return _case_stats(ctx, _visible_county(ctx, county), date_from, date_to)
+    if by not in BY:
+        raise InvalidInput(f"--by {by!r} is not known", "use county or post")
+    return _case_stats(ctx, _visible_county(ctx, county), date_from, date_to, by)
+
+
+BY = ("county", "post")
+NO_POST = "未定岗位"
 
 
 def city_case_stats(ctx: Context, date_from: str | date | None = None,
@@ -737,7 +815,7 @@ def city_case_stats(ctx: Context, date_from: str | date | None = None,
 
 
 def _case_stats(ctx: Context, county: str | None, date_from: str | date | None,
-                date_to: str | date | None) -> list[dict[str, Any]]:
+                date_to: str | date | None, by: str = "county") -> list[dict[str, Any]]:
     start = _as_day(date_from, "--from")
     end = _as_day(date_to, "--to")
     if start and end and end < start:
@@ -748,6 +826,11 @@ def _case_stats(ctx: Context, county: str | None, date_from: str | date | None,
         raise NotFound(f"county {county} does not exist", "`haocha org show --part counties` lists them")
     table = {c["code"]: {"county": c["code"], "name": c["name"], **dict.fromkeys(_COUNTS, 0)} for c in counties}
     where, params = [], []
+    if by == "post":
+        table = {}
+        if county:
+            where.append("c.county_code = ?")
+            params.append(county)
     if start:
         where.append("substr(c.rated_at, 1, 10) >= ?")
         params.append(start.isoformat())
@@ -759,7 +842,12 @@ def _case_stats(ctx: Context, county: str | None, date_from: str | date | None,
            " FROM cases c" + (" WHERE " + " AND ".join(where) if where else ""))
     now_day = today()
     for case in ctx.db.query(sql, params):
-        row = table.get(case["county_code"])
+        if by == "post":
+            row = table.setdefault(case["post"] or "", {"post": case["post"] or NO_POST,
+                                                        "department": case["department"] or "",
+                                                        **dict.fromkeys(_COUNTS, 0)})
+        else:
+            row = table.get(case["county_code"])
         if row is None:
             continue
         row["appeals_filed"] += case["appeals_filed"]
@@ -787,7 +875,10 @@ def _case_stats(ctx: Context, county: str | None, date_from: str | date | None,
                 row[f"rerated_{case['rerate_source']}"] += 1
                 row[f"rerate_satisfied_{case['rerate_source']}"] += satisfied
     rows = list(table.values())
-    if county is None:
+    if by == "post":
+        rows = [table[k] for k in sorted(table, key=lambda k: (k == "", k))]
+        rows.append({"post": "合计", "department": "", **{k: sum(r[k] for r in rows) for k in _COUNTS}})
+    elif county is None:
         total = {"county": "total", "name": "全市", **{k: sum(r[k] for r in rows) for k in _COUNTS}}
         rows.append(total)
     for row in rows:

@@ -34,7 +34,7 @@ STATUS_HINT = (f"write {'/'.join(ACTIVE_WORDS)} for one in use, {'/'.join(INACTI
 # The keys a TOML organisation file's entries may have: a misspelt key would otherwise be dropped unseen.
 _KEYS = {
     "counties": ("code", "name"),
-    "items": ("code", "name", "legal_days", "promised_days", "active"),
+    "items": ("code", "name", "legal_days", "promised_days", "active", "impl_code", "item_type", "windows"),
     "windows": ("code", "name", "county", "county_name", "kind", "opening_hours", "active"),
     "staff": ("code", "name", "county", "phone", "active"),
 }
@@ -50,11 +50,33 @@ CSV_HEADERS = {
     "状态": "active", "active": "active",
 }
 _REQUIRED_WINDOW = ("code", "name", "county", "kind")
+_WINDOW_NAMES = {"code": "窗口编码", "name": "窗口名称", "county": "行政区划代码", "kind": "窗口类型"}
+
+# A service-item list (服务事项清单) CSV, headers as bureaus keep them and their English twins. A CSV with one of
+# ITEM_MARKS in its header is an item list; any other CSV is a window directory.
+ITEM_CSV_HEADERS = {
+    "事项编码": "code", "code": "code", "item_code": "code",
+    "事项名称": "name", "name": "name", "item_name": "name",
+    "实施编码": "impl_code", "事项实施编码": "impl_code", "impl_code": "impl_code",
+    "事项类型": "item_type", "item_type": "item_type",
+    "法定时限": "legal_days", "法定办结时限": "legal_days", "legal_days": "legal_days",
+    "承诺时限": "promised_days", "承诺办结时限": "promised_days", "promised_days": "promised_days",
+    "办理窗口": "windows", "窗口": "windows", "windows": "windows",
+    "状态": "active", "active": "active",
+}
+ITEM_MARKS = ("事项编码", "事项名称", "实施编码", "事项实施编码", "法定时限", "法定办结时限", "item_code", "impl_code",
+              "legal_days")
+_REQUIRED_ITEM = ("code", "name", "legal_days", "promised_days")
+_ITEM_NAMES = {"code": "事项编码", "name": "事项名称", "legal_days": "法定时限", "promised_days": "承诺时限"}
+# Between the window codes of an item's 办理窗口 cell: 、 ; ， or spaces (a comma only in a quoted cell).
+_LIST_SEPARATOR = re.compile(r"[,，;；、\s]+")
+# A time limit as bureaus write it: 20, 20个工作日, 20工作日, 20日, 20天 (working days, always).
+_DAYS_SUFFIX = re.compile(r"\s*(个工作日|工作日|日|天)$")
 
 # field name -> (table, columns compared for "changed")
 _TABLES = {
     "counties": ("counties", ("name",)),
-    "items": ("items", ("name", "legal_days", "promised_days", "active")),
+    "items": ("items", ("name", "legal_days", "promised_days", "active", "impl_code", "item_type", "windows")),
     "windows": ("windows", ("name", "county_code", "kind", "opening_hours", "active")),
     "staff": ("staff", ("name", "county_code", "phone_hash", "active")),
 }
@@ -72,6 +94,9 @@ def load_org_file(path: str | Path) -> dict[str, Any]:
     path = regular_file(path)
     raw = path.read_bytes()
     if path.suffix.lower() == ".csv":
+        if _is_item_list(path, raw):
+            items, ignored = _read_window_csv(path, raw, ITEM_CSV_HEADERS, _REQUIRED_ITEM, _ITEM_NAMES)
+            return {"items": items, "ignored_columns": ignored}
         windows, ignored = _read_window_csv(path, raw)
         return {"windows": windows, "ignored_columns": ignored}
     data = loads_toml(decode_small_text(path, raw), str(path))
@@ -105,8 +130,17 @@ def _toml_entry(path: Path, section: str, number: int, entry: Any) -> dict[str, 
     return result
 
 
-def _read_window_csv(path: Path, raw: bytes) -> tuple[list[dict[str, Any]], list[str]]:
-    """The windows of a CSV window directory, and the columns it ignored. A line that cannot be read as it
+def _is_item_list(path: Path, raw: bytes) -> bool:
+    """Whether a CSV is a service-item list (its header names an item column) rather than a window directory."""
+    first = decode_small_text(path, raw).split("\n", 1)[0]
+    return any(h.strip().strip('"').lstrip("\ufeff") in ITEM_MARKS for h in first.split(","))
+
+
+def _read_window_csv(path: Path, raw: bytes, headers: dict[str, str] = CSV_HEADERS,
+                     required: tuple[str, ...] = _REQUIRED_WINDOW,
+                     names: dict[str, str] = _WINDOW_NAMES) -> tuple[list[dict[str, Any]], list[str]]:
+    """The windows of a CSV window directory (or the items of an item list, with its ``headers``), and the
+    columns it ignored. A line that cannot be read as it
     stands (a cell too many or too few, a cell under no column, a broken quote) is an entry whose
     ``_problem`` says so: the file is then refused with every such line named, never read half."""
     reader = csv.reader(io.StringIO(decode_small_text(path, raw), newline=""), strict=True)
@@ -118,10 +152,9 @@ def _read_window_csv(path: Path, raw: bytes) -> tuple[list[dict[str, Any]], list
     if not header:
         raise InvalidInput(f"{path} is empty", "the first line must name the columns, e.g. 行政区划代码,窗口编码,窗口名称,窗口类型")
     header = [h.strip() for h in header]
-    fields = [CSV_HEADERS.get(h) for h in header]
-    missing = [f for f in _REQUIRED_WINDOW if f not in fields]
+    fields = [headers.get(h) for h in header]
+    missing = [f for f in required if f not in fields]
     if missing:
-        names = {"code": "窗口编码", "name": "窗口名称", "county": "行政区划代码", "kind": "窗口类型"}
         raise InvalidInput(
             f"{path.name}: missing column(s) {', '.join(names[m] + '/' + m for m in missing)}",
             f"columns found: {', '.join(header)}",
@@ -132,7 +165,10 @@ def _read_window_csv(path: Path, raw: bytes) -> tuple[list[dict[str, Any]], list
             raise InvalidInput(f"{path.name}: columns {' and '.join(both)} both give {field}", "keep one of them")
     ignored = [h for h, f in zip(header, fields, strict=True) if f is None and h]
     width = len(header)
-    if "opening_hours" in fields:
+    if "windows" in fields:
+        too_many = ('a cell holding a comma must be in double quotes: quote the windows cell ("LC01,LC02")'
+                    " or separate the window codes with 、 or ;")
+    elif "opening_hours" in fields:
         too_many = ('a cell holding a comma must be in double quotes: quote the hours cell ("09:00-12:00,13:30-17:00")'
                     " or separate the spans with 、 or ;")
     else:
@@ -176,7 +212,7 @@ def _read_window_csv(path: Path, raw: bytes) -> tuple[list[dict[str, Any]], list
 def _validate(db: sqlite_utils.Database, data: dict[str, Any], vault) -> dict[str, list[dict[str, Any]]]:
     """Check every entry before anything is written; return rows ready for the tables."""
     rows: dict[str, list[dict[str, Any]]] = {k: [] for k in _TABLES}
-    seen: dict[str, set[str]] = {k: set() for k in _TABLES}
+    seen: dict[str, set[str]] = {k: set() for k in (*_TABLES, "impl")}
 
     def need(entry: dict[str, Any], *keys: str) -> None:
         for key in keys:
@@ -228,6 +264,9 @@ def _validate(db: sqlite_utils.Database, data: dict[str, Any], vault) -> dict[st
     def item(e: dict[str, Any]) -> None:
         need(e, "code", "name", "legal_days", "promised_days")
         code = once("items", e)
+        for key in ("legal_days", "promised_days"):  # 20个工作日 in a CSV cell is 20
+            if isinstance(e[key], str):
+                e[key] = _DAYS_SUFFIX.sub("", e[key].strip())
         try:
             if any(isinstance(e[k], bool) or (isinstance(e[k], float) and not e[k].is_integer())
                    for k in ("legal_days", "promised_days")):
@@ -241,7 +280,47 @@ def _validate(db: sqlite_utils.Database, data: dict[str, Any], vault) -> dict[st
                 "working days must be positive and the promised limit no longer than the legal one",
             )
         rows["items"].append({"code": code, "name": str(e["name"]).strip(), "legal_days": legal,
-                              "promised_days": promised, "active": _active(e)})
+                              "promised_days": promised, "active": _active(e), "impl_code": _impl_code(e, code),
+                              "item_type": str(e.get("item_type") or "").strip() or None,
+                              "windows": _item_windows(e)})
+
+    # 实施编码: one item's each, never another item's local code (a rating file may give either).
+    impl_owner = {impl: code for code, impl in db.execute("SELECT code, impl_code FROM items WHERE impl_code IS NOT NULL")}
+    local_codes = {r[0] for r in db.execute("SELECT code FROM items")} | {
+        str(e.get("code", "")).strip() for e in data.get("items", [])}
+
+    def _impl_code(e: dict[str, Any], code: str) -> str | None:
+        impl = str(e.get("impl_code") or "").strip()
+        if not impl:
+            return None
+        if impl in seen["impl"]:
+            raise InvalidInput(f"{e['_where']}: 实施编码 {impl} is given twice in the file",
+                               "each item has its own 实施编码")
+        seen["impl"].add(impl)
+        owner = impl_owner.get(impl)
+        if owner is not None and owner != code:
+            raise InvalidInput(f"{e['_where']}: 实施编码 {impl} is already item {owner}'s",
+                               "each item has its own 实施编码; to move it, clear it from that item first")
+        if impl != code and impl in local_codes:
+            raise InvalidInput(f"{e['_where']}: 实施编码 {impl} is the local code of another item",
+                               "a rating file may give either code, so they must not overlap")
+        return impl
+
+    known_windows = {r[0] for r in db.execute("SELECT code FROM windows")} | {
+        str(e.get("code", "")).strip() for e in data.get("windows", [])}
+
+    def _item_windows(e: dict[str, Any]) -> str | None:
+        given = e.get("windows")
+        if given is None or given == "":
+            return None
+        codes = ([str(c).strip() for c in given] if isinstance(given, list)
+                 else [c for c in _LIST_SEPARATOR.split(str(given).strip()) if c])
+        codes = list(dict.fromkeys(c for c in codes if c))
+        unknown = [c for c in codes if c not in known_windows]
+        if unknown:
+            raise InvalidInput(f"{e['_where']}: window(s) {', '.join(unknown)} of 办理窗口 do not exist",
+                               "`haocha org show --part windows` lists the windows; import them first")
+        return ",".join(codes) or None
 
     def window(e: dict[str, Any]) -> None:
         need(e, "code", "name", "county", "kind")
@@ -477,7 +556,8 @@ def show_org(ctx: Context) -> dict[str, Any]:
         "counties": counties,
         "windows": list(db.query(
             "SELECT code, name, county_code, kind, opening_hours, active FROM windows ORDER BY county_code, code")),
-        "items": list(db.query("SELECT code, name, legal_days, promised_days, active FROM items ORDER BY code")),
+        "items": list(db.query("SELECT code, impl_code, name, item_type, legal_days, promised_days,"
+                               " windows AS item_windows, active FROM items ORDER BY code")),
         "staff": [s for s in db.query(
             "SELECT code, name, county_code, phone_masked AS phone, active FROM staff ORDER BY county_code, code")
             if ctx.sees_county(s["county_code"])],

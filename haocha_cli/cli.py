@@ -37,6 +37,7 @@ from haocha_cli.commands import spc as spc_commands
 from haocha_cli.commands import spotcheck as spotcheck_commands
 from haocha_cli.commands import staff as staff_commands
 from haocha_cli.commands import status as status_commands
+from haocha_cli.commands import volumes as volume_commands
 from haocha_cli.commands._common import State
 from haocha_cli.errors import HaochaError
 from haocha_cli.untrusted import show_controls
@@ -170,6 +171,7 @@ app.command("datasette-metadata")(datasette_commands.datasette_metadata_command)
 app.add_typer(rating_commands.batches_app, name="batches")
 app.add_typer(staff_commands.app, name="staff")
 app.add_typer(notify_commands.app, name="notify")
+app.add_typer(volume_commands.app, name="volumes")
 
 
 def main() -> None:

@@ -44,6 +44,14 @@ DEFAULTS: list[tuple[str, Any, str]] = [
     ("flags.comment_min_length", 10, "characters a normalised comment needs before its repeats are flagged"),
     ("flags.comment_repeats", 3, "the same comment this many times within flags.comment_days flags them all"),
     ("flags.comment_days", 30, "days before the scanned period searched for repeats of a comment"),
+    ("flags.rating_rate_ratio", 0.5, "a window whose rating rate (主动评价率) in a month is under this share of its"
+     " county's is flagged for the city (low_rating_rate); 0 = never"),
+    ("flags.rating_rate_drop", 0.5, "a window whose rating rate falls under this share of its previous month's is"
+     " flagged for the city (rating_rate_drop); 0 = never"),
+    ("flags.rating_rate_min_services", 30, "services (办件量) a window needs in a month (and, for a drop, in the month"
+     " before) before its rating rate is judged"),
+    ("window_staff.min_n", 30, "ratings a member of window staff (窗口工作人员) needs in the period before `index --by"
+     " staff` and `rank --by staff` show a figure (fewer: –)"),
     # FMEA (潜在失效模式与后果分析) and county risk levels (市、县两级分级管控).
     ("risk.ap_table", "", "action-priority table TOML; empty: the shipped AIAG-VDA 2019 table"),
     ("risk.register", "", "default FMEA register TOML loaded on first use; empty: the shipped one"),

@@ -63,15 +63,35 @@ _VISIBLE: dict[str, tuple[str, str, dict[str, str]]] = {
     "items": ("服务事项", "服务事项清单：烟草专卖零售许可证新办、延续、变更等，含法定和承诺办理时限。", {
         "code": "事项编码", "name": "事项名称", "legal_days": "法定办理时限（工作日）",
         "promised_days": "承诺办理时限（工作日）", "active": "在用：1 是，0 停用", "created_at": "录入时间",
+        "impl_code": "实施编码（全国一体化政务服务平台的事项实施编码）", "item_type": "事项类型（如行政许可）",
+        "windows": "办理窗口（窗口编码，逗号分隔；空：未列出）",
     }),
-    "indicators": ("评价指标", "指标体系：5 个一级指标、12 个二级指标。", {
-        "code": "指标编码（A1 … E2）", "primary_name": "一级指标", "primary_en": "一级指标（英文）", "name": "二级指标",
+    "service_standards": ("服务标准清单", "每个服务事项在各类窗口应达到的服务标准，及其适用的评价指标。", {
+        "item_code": "事项编码", "window_kind": "窗口类型：offline 实体窗口，online 网上渠道，all 全部",
+        "indicator_code": "适用指标编码（空：不针对某一指标）", "standard": "服务标准内容",
+        "promised_days": "承诺时限（工作日）", "materials": "申请材料数",
+    }),
+    "responsibilities": ("问题责任清单", "各评价指标（差评问题）在各类窗口由哪个岗位、哪个部门负责；差评立案时据此确定责任岗位。", {
+        "indicator_code": "指标编码", "window_kind": "窗口类型：offline 实体窗口，online 网上渠道，all 全部",
+        "post": "责任岗位", "department": "责任部门",
+    }),
+    "indicators": ("评价指标", "各版本指标体系用过的全部二级指标（编码含义在各版本中不变）；默认 V1.0 为 5 个一级指标、12 个二级指标。", {
+        "code": "指标编码", "primary_name": "一级指标", "primary_en": "一级指标（英文）", "name": "二级指标",
         "name_en": "二级指标（英文）", "scope": "适用渠道：offline 线下，online 网上，common 共同关注",
         "description": "指标说明",
     }),
-    "indicator_versions": ("指标体系版本", "各版指标体系及其启用日期；method 为优先矩阵计算的输入。", {
+    "indicator_versions": ("指标体系版本", "各版指标体系及其启用日期（9999-12-31：已导入、未启用）；method 为导入的指标体系文件。", {
         "version": "版本号", "active_from": "启用日期", "created_at": "创建时间", "method": "优先矩阵输入（JSON）",
         "note": "说明",
+    }),
+    "indicator_dimensions": ("指标体系一级指标", "各版本指标体系的一级指标（维度），按导入文件的顺序。", {
+        "version": "指标体系版本", "code": "一级指标编码", "name": "一级指标", "name_en": "一级指标（英文）",
+        "position": "顺序",
+    }),
+    "indicator_defs": ("指标体系二级指标", "各版本指标体系的二级指标：所属一级指标、适用渠道、说明和优先矩阵评分；同一编码在各版本中含义不变。", {
+        "version": "指标体系版本", "code": "指标编码", "dimension_code": "一级指标编码", "name": "二级指标",
+        "name_en": "二级指标（英文）", "scope": "适用渠道：offline 线下，online 网上，common 共同关注",
+        "description": "指标说明", "scores": "各准则评分（JSON，按准则顺序）", "position": "顺序",
     }),
     "indicator_weights": ("指标权重", "各版本、各渠道的指标优先度和权重（同一版本同一渠道的权重之和为 1）。", {
         "version": "指标体系版本", "mode": "渠道：offline 线下，online 网上", "indicator_code": "指标编码",
@@ -112,6 +132,14 @@ _VISIBLE: dict[str, tuple[str, str, dict[str, str]]] = {
         "run": "评估批次（审计事件号）", "period": "统计期", "county_code": "区县局代码", "risk_code": "失效模式编号",
         "measure": "实测比率名称", "rate": "实测比率", "severity": "严重度 S", "occurrence": "频度 O",
         "detection": "探测度 D", "rpn": "风险顺序数 RPN = S × O × D", "ap": "措施优先级 H/M/L", "assessed_at": "评估时间",
+    }),
+    "service_volumes": ("办件量", "许可系统导出的每日、每窗口、每事项办件量（volumes import）：主动评价率 = 评价数 ÷ 办件量。", {
+        "day": "日期", "window_code": "窗口编码", "item_code": "事项编码", "county_code": "区县局代码",
+        "services": "办件量", "imported_at": "导入时间",
+    }),
+    "window_flags": ("主动评价率提示", "某窗口某月主动评价率远低于本县或较上月骤降，供市局核查（不是结论）。", {
+        "id": "编号", "rule": "规则（low_rating_rate 远低于本县，rating_rate_drop 骤降）", "county_code": "区县局代码",
+        "window_code": "窗口编码", "month": "月份", "evidence": "依据（JSON：评价数、办件量、比率）", "created_at": "提示时间",
     }),
 }
 

@@ -42,10 +42,9 @@ DEMO_ACCOUNTS = {
 }
 DELIVERY = "06:30:00"  # when the channels' file of the day before is imported
 LEVELS = ["非常不满意", "不满意", "基本满意", "满意", "非常满意"]
+# The indicator columns follow: the codes of the indicator system in force (read from the database).
 HEADER = ["评价编号", "评价时间", "窗口编码", "评价渠道", "事项编码", "满意度", "办件编号", "评价次数", "文字评价",
-          "联系电话", "工作人员", "差评问题", "A1", "A2", "B1", "B2", "B3", "C1", "C2", "D1", "D2", "D3", "E1", "E2"]
-OFFLINE_SCOPE = ["A1", "A2", "B1", "B2", "B3", "C1", "C2", "D1", "D2", "E1", "E2"]
-ONLINE_SCOPE = ["B1", "C1", "C2", "D1", "D2", "D3", "E1", "E2"]
+          "联系电话", "工作人员", "差评问题"]
 # Probabilities of 非常不满意 … 非常满意
 BEFORE = [0.05, 0.07, 0.12, 0.26, 0.50]
 LICANG_BEFORE = [0.07, 0.10, 0.15, 0.26, 0.42]
@@ -81,12 +80,21 @@ def _phone(rng: random.Random) -> str:
     return f"1{rng.choice('3578')}{rng.randint(0, 9)}{rng.randint(10_000_000, 99_999_999)}"
 
 
-def generate_ratings(windows: list[dict[str, Any]], total: int, seed: int = 2026) -> list[dict[str, str]]:
+def generate_ratings(windows: list[dict[str, Any]], total: int, seed: int = 2026,
+                     indicators: list[dict[str, Any]] | None = None) -> list[dict[str, str]]:
     """Deterministic ratings over the baseline and pilot periods; Licang improves in the pilot."""
     import chinese_calendar
 
     rng = random.Random(seed)
     days = _days(BASELINE[0], PILOT_PERIOD[1])
+    indicators = indicators or []
+    codes = [i["code"] for i in indicators]
+    columns = HEADER + codes
+    offline_scope = [i["code"] for i in indicators if i["scope"] != "online"]
+    online_scope = [i["code"] for i in indicators if i["scope"] != "offline"]
+    # Problem tags a rater ticks: the common indicators, singly and one pair.
+    common = [i["code"] for i in indicators if i["scope"] == "common"] or codes or [""]
+    tags = [common[k % len(common)] for k in (3, 1, 2, 4)] + [f"{common[3 % len(common)]} {common[2 % len(common)]}"]
     weights = [2.0 if w["kind"] == "offline" else 1.0 for w in windows]
     per_day = total / len(days)
     items, item_w = list(ITEM_WEIGHTS), list(ITEM_WEIGHTS.values())
@@ -111,20 +119,20 @@ def generate_ratings(windows: list[dict[str, Any]], total: int, seed: int = 2026
             # 13:00-13:29 is the hall's lunch break: a device rating then would be off-hours
             minute = rng.randint(30, 59) if hour == 13 and channel == "政务大厅平板电脑" else rng.randint(0, 59)
             at = datetime(day.year, day.month, day.day, hour, minute, rng.randint(0, 59))
-            row = dict.fromkeys(HEADER, "")
+            row = dict.fromkeys(columns, "")
             row.update({"评价编号": f"QD{day:%Y%m%d}{seq:06d}", "评价时间": at.isoformat(sep=" "),
                         "窗口编码": w["code"], "评价渠道": channel, "事项编码": rng.choices(items, item_w)[0],
                         "满意度": LEVELS[level - 1], "办件编号": f"BJ{seq:07d}"})
             if rng.random() < 0.35:
                 row["联系电话"] = _phone(rng)
             if rng.random() < 0.3:
-                scope = OFFLINE_SCOPE if w["kind"] == "offline" else ONLINE_SCOPE
+                scope = offline_scope if w["kind"] == "offline" else online_scope
                 for code in rng.sample(scope, rng.randint(1, 4)):
                     row[code] = str(min(5, max(1, level + rng.choice([-1, 0, 0, 0, 1]))))
             if level <= 2:
                 row["文字评价"] = (rng.choice(BAD_COMMENTS) if rng.random() < 0.7 else
                                   rng.choice(LONG_COMMENTS).format(m=day.month, d=day.day, w=w["code"]))
-                row["差评问题"] = rng.choice(["D1", "C1", "C2", "D2", "D1 C2"])
+                row["差评问题"] = rng.choice(tags)
             rows.append(row)
     return rows
 
@@ -154,7 +162,8 @@ def _planted(windows: dict[str, dict[str, Any]]) -> list[dict[str, str]]:
 
 def _write_csv(path: Path, rows: list[dict[str, str]], encoding: str = "utf-8-sig") -> None:
     with files.open_file(path, "w", files.OWNER_ONLY, encoding=encoding, newline="") as fh:  # phones in it
-        writer = csv.DictWriter(fh, fieldnames=HEADER)
+        writer = csv.DictWriter(fh, fieldnames=HEADER + [k for k in dict.fromkeys(k for r in rows for k in r)
+                                                         if k not in HEADER])
         writer.writeheader()
         writer.writerows(rows)
 
@@ -275,7 +284,10 @@ def run_demo(out: Path, ratings: int = 12000, seed: int = 2026,
         say("4/8 the closed loop: counties work their cases as they come in")
         batch_dir = out / "batches"
         files.make_dirs(batch_dir)
-        rows = generate_ratings(windows, ratings, seed) + _planted({w["code"]: w for w in windows})
+        from haocha_cli import indicators as indicator_system
+
+        system = indicator_system.definitions(ctx.db, indicator_system.version_on(ctx.db, BASELINE[0]))
+        rows = generate_ratings(windows, ratings, seed, system) + _planted({w["code"]: w for w in windows})
         days: dict[str, list[dict[str, str]]] = {}
         for row in rows:
             days.setdefault(row["评价时间"][:10], []).append(row)

@@ -110,7 +110,7 @@ _RATINGS_NATIONAL = [
     _C("window_code", "windowCode", "窗口编码"),
     _C("channel_code", "pf", "评价渠道代码", "platform codes: see pfName"),
     _C("channel", "pfName", "评价渠道", "national channel name"),
-    _C("item_code", "taskCode", "事项编码"),
+    _C("task_code", "taskCode", "事项实施编码", "the item's national implementation code (实施编码); its local code when it has none"),
     _C("satisfaction", "satisfaction", "整体满意度", SCALE_NOTE),
     _C("level", "satisfactionName", "满意度名称", " / ".join(reversed(LEVELS))),
     _C("case_no", "projectNo", "办件编号"),
@@ -139,6 +139,8 @@ _CASE_FIELDS = [
     _C("rectify_from", "rectify_from", "整改起算日"),
     _C("rectify_due", "rectify_due", "整改期限"),
     _C("measures", "measures", "整改措施", "phone numbers in it masked", masked=True),
+    _C("post", "post", "责任岗位", "the post of the first problem ticked (问题责任清单), or as the county set it"),
+    _C("department", "department", "责任部门"),
     _C("responsible", "responsible", "责任人", "phone numbers in it masked", masked=True),
     _C("closed_at", "closed_at", "办结时间"),
     _C("resolved_at", "resolved_at", "处理完毕时间"),
@@ -175,7 +177,7 @@ _CASES_NATIONAL = [
     _C("window_code", "windowCode", "窗口编码"),
     _C("channel_code", "pf", "评价渠道代码"),
     _C("channel", "pfName", "评价渠道"),
-    _C("item_code", "taskCode", "事项编码"),
+    _C("task_code", "taskCode", "事项实施编码", "the item's national implementation code (实施编码); its local code when it has none"),
     _C("satisfaction", "satisfaction", "整体满意度", SCALE_NOTE),
     _C("level", "satisfactionName", "满意度名称"),
     _C("case_no", "projectNo", "办件编号"),
@@ -218,14 +220,16 @@ def _check_profile(profile: str | None) -> str:
 _RATING_SQL = (
     "SELECT r.rating_id, r.source, r.rated_at, r.county_code, r.window_code, r.mode, r.channel, r.item_code,"
     " r.level, r.case_no, r.rating_round, r.comment, k.phone_masked, r.anonymous, r.staff_code, r.problems,"
-    " r.scores, r.rating_index, r.weights_version, r.token_ok, r.excluded, r.excluded_at, r.batch_id"
+    " r.scores, r.rating_index, r.weights_version, r.token_ok, r.excluded, r.excluded_at, r.batch_id,"
+    " (SELECT i.impl_code FROM items i WHERE i.code = r.item_code)"
     " FROM ratings r LEFT JOIN contacts k ON k.id = r.contact_id")
 _CASE_SQL = (
     "SELECT c.id, r.source, r.rating_id, c.rated_at, c.county_code, c.window_code, r.channel, c.item_code,"
     " c.level, r.case_no, r.rating_round, c.problems, c.staff_code, k.phone_masked, r.comment, c.state,"
     " c.classification, c.classify_reason, c.classified_at, c.real_name, c.revisit_due, c.revisit_first_at,"
     " c.revisit_outcome, c.revisit_note, c.rectify_from, c.rectify_due, c.measures, c.responsible, c.closed_at,"
-    " c.resolved_at, c.on_time, c.rerate_level, c.rerated_at, c.reopen_count, c.opened_at, r.excluded"
+    " c.resolved_at, c.on_time, c.rerate_level, c.rerated_at, c.reopen_count, c.opened_at, r.excluded,"
+    " (SELECT i.impl_code FROM items i WHERE i.code = c.item_code), c.post, c.department"
     " FROM cases c JOIN ratings r ON r.id = c.rating_id LEFT JOIN contacts k ON k.id = c.contact_id")
 
 
@@ -239,11 +243,12 @@ def _rating_rows(ctx: Context, where: str, params: list[Any]) -> Iterator[dict[s
     # The sqlite3 cursor fetches as it is iterated: one row in memory at a time.
     for (rating_id, source, rated_at, county, window, mode, channel, item, level, case_no, rnd, comment, phone,
          anonymous, staff, problems, scores, index, version, token_ok, excluded, excluded_at,
-         batch) in ctx.db.execute(sql, params):
+         batch, impl) in ctx.db.execute(sql, params):
         yield {
             "rating_id": rating_id, "source": source, "rated_at": rated_at, "county_code": county,
             "window_code": window, "mode": mode, "channel": channel, "channel_code": pf.get(channel),
-            "item_code": item or None, "level": LEVELS[level - 1], "satisfaction": _SATISFACTION[level],
+            "item_code": item or None, "task_code": impl or item or None, "level": LEVELS[level - 1],
+            "satisfaction": _SATISFACTION[level],
             "case_no": case_no, "rating_round": rnd, "comment": mask_numbers(comment), "phone": phone,
             "anonymous": anonymous, "staff_code": staff, "problems": _json_list(problems),
             "scores": json.loads(scores) if scores else None, "rating_index": round(index, 6),
@@ -259,10 +264,11 @@ def _case_rows(ctx: Context, where: str, params: list[Any]) -> Iterator[dict[str
          phone, comment, state, classification, classify_reason, classified_at, real_name, revisit_due,
          revisit_first_at, revisit_outcome, revisit_note, rectify_from, rectify_due, measures, responsible,
          closed_at, resolved_at, on_time, rerate_level, rerated_at, reopen_count, opened_at,
-         excluded) in ctx.db.execute(sql, params):
+         excluded, impl, post, department) in ctx.db.execute(sql, params):
         yield {
             "case": case_id, "source": source, "rating_id": rating_id, "rated_at": rated_at, "county_code": county,
             "window_code": window, "channel": channel, "channel_code": pf.get(channel), "item_code": item or None,
+            "task_code": impl or item or None, "post": post, "department": department,
             "level": LEVELS[level - 1], "satisfaction": _SATISFACTION[level], "case_no": case_no,
             "rating_round": rnd, "problems": _json_list(problems), "staff_code": staff, "phone": phone,
             "comment": mask_numbers(comment), "state": state, "state_name": STATES.get(state, state),

@@ -14,12 +14,12 @@ import re
 import unicodedata
 from collections import defaultdict
 from datetime import date, time, timedelta
-from functools import cache
+from functools import cache, lru_cache
 from typing import Any
 
 from haocha_cli import audit
 from haocha_cli.catalogue import parse_opening_hours
-from haocha_cli.clock import now_text
+from haocha_cli.clock import now_text, today
 from haocha_cli.context import Context
 from haocha_cli.db import transaction
 from haocha_cli.errors import ConfigError, InvalidInput
@@ -157,24 +157,7 @@ def find_flags(ctx: Context, start_day: date, end_day: date) -> tuple[list[Hit],
                 base = day_start[r[_DAY]] = (date.fromisoformat(r[_DAY]).toordinal() - first) * 86400
             by_window[r[_WINDOW]].append((base + r[_SECOND], r[_ID], r))
     for window in sorted(by_window):
-        seq = sorted(by_window[window])  # by time, then id (ids are unique: the rows are never compared)
-        times = [x[0] for x in seq]
-        marked = [False] * len(seq)
-        i = 0
-        for j, t in enumerate(times):
-            while t - times[i] > span:
-                i += 1
-            if j - i + 1 >= least:
-                marked[i:j + 1] = [True] * (j + 1 - i)
-        runs: list[list[tuple[int, int, tuple]]] = []
-        for k, item in enumerate(seq):
-            if not marked[k]:
-                continue
-            if runs and item[0] - runs[-1][-1][0] <= span:
-                runs[-1].append(item)
-            else:
-                runs.append([item])
-        for run in runs:
+        for run in _burst_runs(by_window[window], span, least):
             evidence = {"window": window, "from": run[0][2][_AT], "to": run[-1][2][_AT],
                         "count": len(run), "threshold": f"{s['burst_count']} within {s['burst_minutes']} min"}
             hits += [(_as_dict(r), "burst", evidence) for _, _, r in run]
@@ -303,6 +286,11 @@ def scan_flags(ctx: Context, start_day: date | str, end_day: date | str) -> dict
     if end < start:
         raise InvalidInput(f"the scan ends ({end}) before it starts ({start})", "swap the dates")
     hits, notes = find_flags(ctx, start, end)
+    return _store_hits(ctx, hits, notes, start, end)
+
+
+def _store_hits(ctx: Context, hits: list[Hit], notes: dict[str, Any], start: date, end: date) -> dict[str, Any]:
+    """Store the hits as flags (those already there stay as they are) and audit what was new."""
     new = dict.fromkeys(RULES, 0)
     now = now_text()
     by_rule: dict[str, list[tuple[Any, ...]]] = defaultdict(list)
@@ -331,7 +319,9 @@ def scan_flags(ctx: Context, start_day: date | str, end_day: date | str) -> dict
 def scan(ctx: Context, period: Period) -> dict[str, Any]:
     """`haocha flags scan`: the city's scan of a period."""
     ctx.require_city("scanning for suspicious ratings")
-    return scan_flags(ctx, period.start, period.end)
+    summary = scan_flags(ctx, period.start, period.end)
+    summary["window_flags"] = scan_window_flags(ctx, months_of(period))
+    return summary
 
 
 def list_flags(ctx: Context, period: Period | None = None, rule: str | None = None,
@@ -384,3 +374,315 @@ def describe(rule: str, evidence: dict[str, Any]) -> str:
     if rule == "followup_orphan":
         return f"追评 of case {e['case_no']}: no first rating of it from {e['source']}"
     return json.dumps(e, ensure_ascii=False)
+
+
+# --- window flags: the rating rate (主动评价率) ---------------------------------------------------------
+# A window that hands the QR code only to happy customers has a good index and few ratings for its services.
+# These rules flag a window's month (not a rating) for the city, in the table window_flags; docs/method.md
+# section 8. They run after every `volumes import` (for its months and the month after each) and in `flags scan`.
+WINDOW_RULES: dict[str, str] = {
+    "low_rating_rate": "a window's rating rate in a month is under flags.rating_rate_ratio of its county's",
+    "rating_rate_drop": "a window's rating rate fell under flags.rating_rate_drop of its previous month's",
+}
+WINDOW_RULE_NAMES: dict[str, str] = {"low_rating_rate": "主动评价率远低于本县", "rating_rate_drop": "主动评价率骤降"}
+
+
+def months_of(period: Period) -> list[str]:
+    """The months (YYYY-MM) a period touches."""
+    months, day = [], period.start.replace(day=1)
+    while day <= period.end:
+        months.append(day.isoformat()[:7])
+        day = (day + timedelta(days=32)).replace(day=1)
+    return months
+
+
+def _rate_settings(ctx: Context) -> tuple[float, float, int]:
+    c = ctx.config
+    ratio, drop, least = c["flags.rating_rate_ratio"], c["flags.rating_rate_drop"], c["flags.rating_rate_min_services"]
+    for key, value in (("flags.rating_rate_ratio", ratio), ("flags.rating_rate_drop", drop)):
+        if not 0 <= value < 1:
+            raise ConfigError(f"{key} must be a share from 0 up to (not including) 1, not {value}",
+                              "the default 0.5 flags a rate under half; 0 switches the rule off")
+    return float(ratio), float(drop), int(least)
+
+
+def find_window_flags(ctx: Context, months: list[str]) -> list[tuple[dict[str, Any], str, dict[str, Any]]]:
+    """(window month, rule, evidence) for every window rule hit in the months."""
+    from haocha_cli.volumes import window_months
+
+    ratio, drop, least = _rate_settings(ctx)
+    hits = []
+    for month in months:
+        rows = window_months(ctx.db, month)
+        first = date.fromisoformat(f"{month}-01")
+        before = {r["window_code"]: r for r in window_months(ctx.db, (first - timedelta(days=1)).isoformat()[:7])}
+        for r in rows:
+            if r["services"] < least:
+                continue
+            figures = {"month": month, "ratings": r["n"], "services": r["services"], "rating_rate": r["rating_rate"]}
+            if ratio and r["county_rate"] and r["rating_rate"] < ratio * r["county_rate"]:
+                hits.append((r, "low_rating_rate", {**figures, "county_ratings": r["county_n"],
+                                                    "county_services": r["county_services"],
+                                                    "county_rate": r["county_rate"], "ratio": ratio}))
+            p = before.get(r["window_code"])
+            if drop and p and p["services"] >= least and p["rating_rate"] and r["rating_rate"] < drop * p["rating_rate"]:
+                hits.append((r, "rating_rate_drop", {**figures, "previous_month": p["month"],
+                                                     "previous_ratings": p["n"], "previous_services": p["services"],
+                                                     "previous_rate": p["rating_rate"], "ratio": drop}))
+    return hits
+
+
+def scan_window_flags(ctx: Context, months: list[str]) -> dict[str, Any]:
+    """Flag the windows of the months by the rating-rate rules; joins the caller's transaction. Flags already
+    there stay (a prompt once raised stays on the list, as a rating's does); one audit event when any is new."""
+    hits = find_window_flags(ctx, months)
+    new = dict.fromkeys(WINDOW_RULES, 0)
+    now = now_text()
+    with transaction(ctx.db):
+        conn = ctx.db.conn
+        for r, rule, evidence in hits:
+            before = conn.total_changes
+            conn.execute("INSERT OR IGNORE INTO window_flags (rule, county_code, window_code, month, evidence,"
+                         " created_at) VALUES (?, ?, ?, ?, ?, ?)",
+                         [rule, r["county_code"], r["window_code"], evidence["month"],
+                          json.dumps(evidence, ensure_ascii=False, sort_keys=True), now])
+            new[rule] += conn.total_changes - before
+        summary = {"months": months, "hits": len(hits), "new": new, "new_total": sum(new.values())}
+        if summary["new_total"]:
+            audit.record(ctx.db, ctx.operator, "flags.scan_windows", "window_flags", ",".join(months), None, summary)
+    return summary
+
+
+def list_window_flags(ctx: Context, period: Period | None = None, rule: str | None = None) -> list[dict[str, Any]]:
+    """`haocha flags windows`: the flagged window months, newest first — the city's (a county operator is
+    refused: the rule compares a county's windows and judges the county's own figures)."""
+    ctx.require_city("seeing the windows flagged by their rating rate")
+    where, params = [], []
+    if rule:
+        if rule not in WINDOW_RULES:
+            raise InvalidInput(f"rule {rule!r} is not a window rule", f"window rules: {', '.join(WINDOW_RULES)}")
+        where.append("f.rule = ?")
+        params.append(rule)
+    if period:
+        where.append("f.month BETWEEN ? AND ?")
+        params += [period.start.isoformat()[:7], period.end.isoformat()[:7]]
+    sql = ("SELECT f.id, f.rule, f.month, f.county_code AS county, f.window_code AS window, w.name AS window_name,"
+           " f.evidence, f.created_at FROM window_flags f LEFT JOIN windows w ON w.code = f.window_code"
+           + (" WHERE " + " AND ".join(where) if where else "") + " ORDER BY f.month DESC, f.county_code,"
+           " f.window_code, f.rule")
+    rows = []
+    for row in ctx.db.query(sql, params):
+        e = json.loads(row.pop("evidence"))
+        row.update(rule_name=WINDOW_RULE_NAMES[row["rule"]], ratings=e["ratings"], services=e["services"],
+                   rating_rate=e["rating_rate"],
+                   compared_rate=e["county_rate"] if row["rule"] == "low_rating_rate" else e["previous_rate"],
+                   evidence=e)
+        rows.append(row)
+    return rows
+
+
+def describe_window(rule: str, e: dict[str, Any]) -> str:
+    """One line of a window flag's evidence, in the bureau's words, for a table."""
+    if rule == "low_rating_rate":
+        return (f"{e['month']} 主动评价率 {e['ratings']}/{e['services']} = {e['rating_rate']:.1%}，本县 "
+                f"{e['county_ratings']}/{e['county_services']} = {e['county_rate']:.1%}，低于其 {e['ratio']:.0%}")
+    return (f"{e['month']} 主动评价率 {e['ratings']}/{e['services']} = {e['rating_rate']:.1%}，上月 {e['previous_month']} "
+            f"{e['previous_ratings']}/{e['previous_services']} = {e['previous_rate']:.1%}，低于其 {e['ratio']:.0%}")
+
+
+def _burst_runs(items: list[tuple], span: int, least: int) -> list[list[tuple]]:
+    """The bursts among one window's (time, id, row) items: each marked item is in some ``span`` seconds
+    holding ≥ ``least`` items; a run chains the marked items no more than ``span`` apart."""
+    seq = sorted(items)  # by time, then id (ids are unique: the rows are never compared)
+    times = [x[0] for x in seq]
+    marked = [False] * len(seq)
+    i = 0
+    for j, t in enumerate(times):
+        while t - times[i] > span:
+            i += 1
+        if j - i + 1 >= least:
+            marked[i:j + 1] = [True] * (j + 1 - i)
+    runs: list[list[tuple[int, int, tuple]]] = []
+    for k, item in enumerate(seq):
+        if not marked[k]:
+            continue
+        if runs and item[0] - runs[-1][-1][0] <= span:
+            runs[-1].append(item)
+        else:
+            runs.append([item])
+    return runs
+
+
+# --- one submission's flags (the rating page) -----------------------------------------------------------------
+# A batch of at most this many new ratings, all of one day, is checked rating by rating (``flag_new_ratings``):
+# the rating page's one-rating batches. A larger batch scans its days (``scan_flags``).
+INCREMENTAL_MAX = 50
+
+
+@lru_cache(maxsize=65536)
+def _normalised(text: str) -> str:
+    return normalise_comment(text)
+
+
+def find_new_flags(ctx: Context, ids: list[int]) -> tuple[list[Hit], dict[str, Any]]:
+    """The hits that the new ratings ``ids`` (all of one day) add to what the day's scan found before them:
+    the same (rating, rule, evidence) that ``find_flags`` over that day would give for them and for the
+    ratings they join in a pattern, read through indexes from the ratings they can join only — the phone's
+    ratings of the day (ratings_contact_day), the window's offline ratings of the day (ratings_day_window),
+    the commented ratings with the same text of the look-back (ratings_commented) — so that a submission costs
+    the same at the start and at the end of a busy day. (Every rule's hits grow with the ratings: a rating
+    added never takes a hit away, and a new hit always involves a new rating; flags already raised stay.)"""
+    s = _settings(ctx)
+    listed = ",".join(str(int(i)) for i in ids)
+    new = ctx.db.execute(
+        f"SELECT {_COLUMNS}, CASE WHEN length(comment) >= ? THEN comment END FROM ratings"
+        f" WHERE id IN ({listed}) AND excluded IS NULL ORDER BY id", [s["comment_min_length"]]).fetchall()
+    hits: list[Hit] = []
+    notes: dict[str, Any] = {"ratings": len(new)}
+    if not new:
+        return hits, notes
+    days = {r[_DAY] for r in new}
+    if len(days) != 1:
+        raise InvalidInput("the new ratings checked together must be of one day", "scan their days instead")
+    day = notes["day"] = days.pop()
+    start_day = date.fromisoformat(day)
+    new_ids = {r[_ID] for r in new}
+
+    # same_phone: the phone's counted ratings of the day.
+    contacts = sorted({r[_CONTACT] for r in new if r[_CONTACT] is not None})
+    groups = []
+    for contact in contacts:
+        group = ctx.db.execute(
+            f"SELECT {_COLUMNS} FROM ratings INDEXED BY ratings_contact_day WHERE contact_id = ? AND day = ?"
+            " AND excluded IS NULL ORDER BY id", [contact, day]).fetchall()
+        if len(group) >= s["phone_per_day"]:
+            groups.append(group)
+    masked = _masks(ctx, {g[0][_CONTACT] for g in groups})
+    for group in groups:
+        evidence = {"phone": masked[group[0][_CONTACT]], "day": day, "count": len(group),
+                    "threshold": s["phone_per_day"], "ratings": [g[_ID] for g in group][:_MAX_LISTED]}
+        hits += [(_as_dict(r), "same_phone", evidence) for r in _unflagged(ctx, "same_phone", group)]
+
+    # burst: the window's offline ratings of the day; the runs that hold a new rating (a rating newly in a
+    # burst is within burst_minutes of a new one, so in its run).
+    span, least = s["burst_minutes"] * 60, s["burst_count"]
+    for window in sorted({r[_WINDOW] for r in new if r[_MODE] == "offline"}):
+        # Just (second, id, rated_at) of each: the run's rows not flagged yet are read whole afterwards.
+        times = ctx.db.execute(
+            "SELECT CAST(substr(rated_at, 12, 2) AS INTEGER) * 3600 + CAST(substr(rated_at, 15, 2) AS INTEGER) * 60"
+            " + CAST(substr(rated_at, 18, 2) AS INTEGER), id, rated_at FROM ratings INDEXED BY ratings_day_window"
+            " WHERE day = ? AND window_code = ? AND mode = 'offline' AND excluded IS NULL", [day, window]).fetchall()
+        if len(times) < least:
+            continue
+        for run in _burst_runs(times, span, least):
+            if not any(item[1] in new_ids for item in run):
+                continue
+            evidence = {"window": window, "from": run[0][2], "to": run[-1][2],
+                        "count": len(run), "threshold": f"{s['burst_count']} within {s['burst_minutes']} min"}
+            members = ctx.db.execute(
+                f"SELECT {_COLUMNS} FROM ratings WHERE id IN (SELECT value FROM json_each(?)) AND id NOT IN"
+                " (SELECT rating_id FROM flags WHERE rule = 'burst' AND rating_id IN (SELECT value FROM json_each(?)))",
+                [json.dumps([item[1] for item in run])] * 2).fetchall()
+            hits += [(_as_dict(r), "burst", evidence) for r in members]
+
+    # off_hours: the new hall-device ratings, by their windows' opening hours.
+    channels = set(s["hall_channels"])
+    grace = s["off_hours_grace_minutes"] * 60
+    unreadable = set()
+    for r in new:
+        if r[_CHANNEL] not in channels:
+            continue
+        found = ctx.db.execute("SELECT opening_hours FROM windows WHERE code = ?", [r[_WINDOW]]).fetchone()
+        hours = found[0] if found else None
+        spans = parse_opening_hours(hours)
+        if spans is None:
+            if hours:
+                unreadable.add(r[_WINDOW])
+            continue
+        if s["off_hours_non_workdays"] and not _is_workday(ctx, start_day):
+            reason = "non-working day"
+        else:
+            if any(_seconds(a) - grace <= r[_SECOND] <= _seconds(b) + grace for a, b in spans):
+                continue
+            reason = "outside opening hours"
+        hits.append((_as_dict(r), "off_hours", {"window": r[_WINDOW], "rated_at": r[_AT], "channel": r[_CHANNEL],
+                                                "opening_hours": hours,
+                                                "grace_minutes": s["off_hours_grace_minutes"], "why": reason}))
+    if unreadable:
+        notes["unreadable_opening_hours"] = sorted(unreadable)
+
+    # staff_phone: the new ratings' phones among the staff's.
+    staff_masks = _masks(ctx, set(contacts))
+    for r in new:
+        if r[_CONTACT] is None:
+            continue
+        members = ctx.db.execute(
+            "SELECT s.code, s.county_code FROM staff s JOIN contacts k ON k.phone_hash = s.phone_hash"
+            " WHERE k.id = ? ORDER BY s.code", [r[_CONTACT]]).fetchall()
+        if members:
+            hits.append((_as_dict(r), "staff_phone", {"phone": staff_masks[r[_CONTACT]],
+                                                      "staff": [m[0] for m in members],
+                                                      "staff_county": [m[1] for m in members],
+                                                      "same_county": any(m[1] == r[_COUNTY] for m in members)}))
+
+    # repeated_comment: the commented ratings of the look-back and the day with a new rating's text.
+    wanted = {}
+    for r in new:
+        if r[_COMMENT] is not None and len(norm := _normalised(r[_COMMENT])) >= s["comment_min_length"]:
+            wanted.setdefault(norm, r[_ID])
+    if wanted:
+        lookback = (start_day - timedelta(days=s["comment_days"])).isoformat()
+        earlier = _commented_rows(ctx, lookback, (start_day - timedelta(days=1)).isoformat(),
+                                  s["comment_min_length"]) if s["comment_days"] else []
+        texts: dict[str, list[tuple]] = defaultdict(list)
+        for r in (*earlier, *_commented_rows(ctx, day, day, s["comment_min_length"])):
+            norm = _normalised(r[_COMMENT])
+            if norm in wanted:
+                texts[norm].append(r)
+        for norm in sorted(texts, key=lambda t: texts[t][0][_ID]):
+            group = texts[norm]
+            if len(group) >= s["comment_repeats"]:
+                evidence = {"text": mask_numbers(norm)[:60], "count": len(group), "threshold": s["comment_repeats"],
+                            "since": lookback, "ratings": [g[_ID] for g in group][:_MAX_LISTED]}
+                hits += [(_as_dict(r), "repeated_comment", evidence) for r in _unflagged(ctx, "repeated_comment", group)]
+
+    # bad_token, old_token: the new ratings' own tokens.
+    for r in new:
+        if r[_TOKEN_OK] == 0:
+            hits.append((_as_dict(r), "bad_token", {"qr_token": r[_TOKEN], "window": r[_WINDOW]}))
+        elif r[_TOKEN_OK] == 2:
+            hits.append((_as_dict(r), "old_token", {"qr_token": r[_TOKEN], "window": r[_WINDOW]}))
+
+    # followup_orphan: a new 追评 whose first rating is not in the database.
+    for rid, rday, at, window, county, source, case_no in ctx.db.execute(
+            "SELECT r.id, r.day, r.rated_at, r.window_code, r.county_code, r.source, r.case_no FROM ratings r"
+            f" WHERE r.id IN ({listed}) AND r.rating_round = 2 AND r.case_no IS NOT NULL AND r.excluded IS NULL"
+            " AND NOT EXISTS (SELECT 1 FROM ratings f WHERE f.source = r.source AND f.case_no = r.case_no"
+            " AND f.rating_round = 1) ORDER BY r.id"):
+        hits.append(({"id": rid, "day": rday, "rated_at": at, "window_code": window, "county_code": county},
+                     "followup_orphan", {"case_no": mask_numbers(case_no), "source": source}))
+    return hits, notes
+
+
+def _unflagged(ctx: Context, rule: str, rows: list[tuple]) -> list[tuple]:
+    """The rows of a pattern not flagged by ``rule`` yet: a busy window's burst can run all day, and its
+    earlier ratings keep the flag (and evidence) they have, as the scan's INSERT OR IGNORE keeps them."""
+    flagged = {i for (i,) in ctx.db.execute(
+        "SELECT rating_id FROM flags WHERE rule = ? AND rating_id IN (SELECT value FROM json_each(?))",
+        [rule, json.dumps([r[_ID] for r in rows])])}
+    return [r for r in rows if r[_ID] not in flagged]
+
+
+def flag_new_ratings(ctx: Context, ids: list[int]) -> dict[str, Any]:
+    """Flag what the new ratings ``ids`` (all of one day) add, as ``scan_flags`` of their day would, reading
+    only the ratings they can form a pattern with (``find_new_flags``); the same summary as ``scan_flags``
+    (its ``ratings``: the new ratings checked). Joins the caller's transaction."""
+    hits, notes = find_new_flags(ctx, ids)
+    day = date.fromisoformat(notes.get("day") or today().isoformat())
+    return _store_hits(ctx, hits, notes, day, day)
+
+
+def _is_workday(ctx: Context, day: date) -> bool:
+    from haocha_cli.bureau_calendar import load_calendar
+
+    return load_calendar(ctx.db).is_workday(day)

@@ -36,11 +36,10 @@ from haocha_cli.config import LEVELS
 from haocha_cli.context import Context
 from haocha_cli.db import get_meta
 from haocha_cli.errors import HaochaError, InvalidInput, NotFound
-from haocha_cli.indicators import INDICATORS, in_scope, version_on, weights
+from haocha_cli.indicators import in_scope, registry, version_on, weights
 from haocha_cli.privacy import mask_numbers, mask_phone, mask_values, masked_numbers, normalize_phone
 from haocha_cli.profiles import (
     FIELDS,
-    INDICATOR_CODES,
     LEVEL_SCALES,
     SCALE_TEXT,
     Profile,
@@ -119,6 +118,8 @@ REASONS = {
     "score_invalid": "an indicator score is not a whole number 1–5",
     "score_scope": "an indicator score for an indicator outside the window's mode (online/offline)",
     "problem_unknown": "a problem tag (差评问题) that is not an indicator code or name",
+    "indicator_version": "a score or problem tag for an indicator of another indicator-system version than the"
+                         " one in force on the rating's day",
     "phone_invalid": "the phone number is not a plausible mobile or landline number",
     "anonymous_invalid": "是否匿名 is not yes/no",
     "round_invalid": "评价次数 is not 1 (first rating) or 2 (追评)",
@@ -146,8 +147,6 @@ _ROUNDS = {"": 1, "1": 1, "2": 2, "1.0": 1, "2.0": 2, "首次": 1, "首评": 1, 
 _LEVEL_NAMES = {**{name: i + 1 for i, name in enumerate(LEVELS)},
                 "very dissatisfied": 1, "dissatisfied": 2, "basically satisfied": 3, "satisfied": 4,
                 "very satisfied": 5, "very_dissatisfied": 1, "basically_satisfied": 3, "very_satisfied": 5}
-_SCOPE = {code: scope for code, _, _, _, _, scope, _ in INDICATORS}
-_INDICATOR_NAME = {code: name for code, _, _, name, _, _, _ in INDICATORS}
 _LINE_WORD = {"csv": "line", "jsonl": "line", "json": "element", "xlsx": "row", "form": "record"}
 _UNSEEN = object()  # a name cell not resolved yet (None in the memos means a blank cell)
 # 李沧区局, 李沧区烟草专卖局, 李沧分局: a county's bureau stands for the county (longest first)
@@ -326,22 +325,54 @@ class _Job:
                 self.online_window[county] = None if county in self.online_window else entry
         self.counties = {r[0] for r in db.execute("SELECT code FROM counties")}
         self.items: dict[str, str] = {}
-        for code, name in db.execute("SELECT code, name FROM items"):
+        for code, name, impl in db.execute("SELECT code, name, impl_code FROM items"):
             self.items[code] = code
             self.items.setdefault(name, code)
             self.items.setdefault(code.upper(), code)
+            if impl:  # the national implementation code (实施编码) is the item too
+                self.items.setdefault(impl, code)
+                self.items.setdefault(impl.upper(), code)
         self.channels = dict(self.profile.channels)
         self.day_info: dict[str, tuple] = {}
         self.version_modes: dict[str, dict[str, tuple]] = {}
         self.levels = dict(_LEVEL_NAMES)
         self.score_values = {str(s): s for s in range(1, 6)} | {f"{s}.0": s for s in range(1, 6)} | \
             {name: i + 1 for i, name in enumerate(LEVELS)}
-        self.indicator_alias = indicator_aliases()
+        self._load_indicators()
         self.bad_levels = self.ctx.config.bad_levels
         self.token_cache: dict[tuple[str, str], int] = {}
         self.phone_cache: dict[str, tuple[str, str]] = {}
         self.contact_cache: dict[str, int] = {}
         self._load_names()
+
+    def _load_indicators(self) -> None:
+        """Every indicator any version defines (a code has one meaning across versions), each version's
+        scopes, and the profile's own indicator columns resolved against them."""
+        known = registry(self.db)
+        self.ind_order = [r["code"] for r in known]
+        self.ind_name = {r["code"]: r["name"] for r in known}
+        self.indicator_alias = indicator_aliases(known)
+        self.version_scope: dict[str, dict[str, str]] = {}
+        for version, code, scope in self.db.execute("SELECT version, code, scope FROM indicator_defs"):
+            self.version_scope.setdefault(version, {})[code] = scope
+        self.ind_versions = {code: sorted(v for v, s in self.version_scope.items() if code in s) for code in self.ind_order}
+        self.ind_columns = dict(self.indicator_alias)
+        for key, ref in self.profile.indicator_columns.items():
+            code = self.indicator_alias.get(normalize_header(ref))
+            if code is None:
+                raise InvalidInput(f"profile {self.profile.name}: column {key!r} maps to unknown field or indicator"
+                                   f" {ref!r}", f"fields are {', '.join(FIELDS)}; indicators are those of"
+                                   " `haocha indicators show`")
+            self.ind_columns[key] = code
+        for key in self.profile.columns:
+            self.ind_columns.pop(key, None)  # the profile's own mapping of a header wins
+
+    def _target(self, name: str) -> str | None:
+        """The field or indicator code a header (or JSON key) gives; None for one ignored or unknown."""
+        key = normalize_header(name)
+        if key in self.profile.columns:
+            return self.profile.columns[key] or None
+        return self.ind_columns.get(key)
 
     def _load_names(self) -> None:
         """What the name columns (事项名称, 窗口名称, 区县局, 所属市) are checked against: dicts by normalised
@@ -399,12 +430,11 @@ class _Job:
     # -- columns --
 
     def _map_header(self, header: list[str]) -> None:
-        prof = self.profile
         fields: dict[str, int] = {}
         sources: dict[str, str] = {}
         ignored = []
         for i, name in enumerate(header):
-            target = prof.field_for(name) if name else None
+            target = self._target(name) if name else None
             if target is None:
                 if name:
                     ignored.append(name)
@@ -459,7 +489,7 @@ class _Job:
         self.tail = tail
         self.getter = itemgetter(*positions)
         self.field_pos = {name: positions[i] for i, name in enumerate(order)}
-        self.ind_codes = [c for c in INDICATOR_CODES if c in fields]
+        self.ind_codes = [c for c in self.ind_order if c in fields]
         self.ind_getter = itemgetter(*[fields[c] for c in self.ind_codes]) if self.ind_codes else None
         if len(self.ind_codes) == 1:
             getter = self.ind_getter
@@ -472,7 +502,7 @@ class _Job:
 
     def _json_setup(self) -> None:
         """JSON objects are turned into cells in the order of a fixed virtual header."""
-        self.json_header = list(FIELDS) + INDICATOR_CODES
+        self.json_header = list(FIELDS) + self.ind_order
         self.json_index = {name: i for i, name in enumerate(self.json_header)}
         self.key_cache: dict[str, int | None] = {}
         self.ignored_keys: dict[str, None] = {}
@@ -487,7 +517,7 @@ class _Job:
         for key, value in obj.items():
             index = self.key_cache.get(key, -1)
             if index == -1:
-                target = self.profile.field_for(key)
+                target = self._target(key)
                 index = self.json_index.get(target) if target else None
                 self.key_cache[key] = index
                 if index is None:
@@ -932,7 +962,7 @@ class _Job:
                 total, wts, plain = info[1][kind]
                 ivals = ind_getter(cells) if ind_getter is not None else ()
                 if scores_text or any(ivals):
-                    scores = self._scores(ivals, scores_text, kind)
+                    scores = self._scores(ivals, scores_text, kind, info[0], day)
                 else:
                     scores = None
                 if scores:
@@ -942,7 +972,7 @@ class _Job:
                 else:
                     index = plain[level]
                     scores_json = ""
-                problems_json = self._problems(problems) if problems else ""
+                problems_json = self._problems(problems, info[0], day) if problems else ""
                 contact: int | tuple = 0
                 if phone:
                     entry = phone_cache.get(phone)
@@ -1153,7 +1183,16 @@ class _Job:
             parts.append(value)
         return self.profile.rating_id_separator.join(parts)
 
-    def _scores(self, ivals: tuple, scores_text: str, kind: str) -> dict[str, int]:
+    def _of_version(self, code: str, version: str, day: str) -> str:
+        """The indicator's scope in the version; raises _Reject when the version has no such indicator."""
+        scope = self.version_scope.get(version, {}).get(code)
+        if scope is None:
+            theirs = ", ".join(self.ind_versions.get(code) or ["no version"])
+            raise _Reject("indicator_version", f"indicator {self.ind_name.get(code, code)} ({code}) is of {theirs}, not"
+                                               f" of {version} in force on {day} (指标不属于当日适用的指标体系版本)")
+        return scope
+
+    def _scores(self, ivals: tuple, scores_text: str, kind: str, version: str, day: str) -> dict[str, int]:
         """The indicator scores given, {code: 1..5} in code order; raises _Reject."""
         given = [(c, v) for c, v in zip(self.ind_codes, ivals, strict=True) if v and not v.isspace()]
         if scores_text and not scores_text.isspace():
@@ -1176,15 +1215,16 @@ class _Job:
             if score is None:
                 score = values.get(value.strip())
                 if score is None:
-                    raise _Reject("score_invalid", f"score of {_INDICATOR_NAME[code]} ({code}) is {value.strip()!r}; "
+                    raise _Reject("score_invalid", f"score of {self.ind_name[code]} ({code}) is {value.strip()!r}; "
                                                    "scores are whole numbers 1–5")
-            if not in_scope(_SCOPE[code], kind):
-                raise _Reject("score_scope", f"indicator {_INDICATOR_NAME[code]} ({code}) is {_SCOPE[code]} only; "
+            scope = self._of_version(code, version, day)
+            if not in_scope(scope, kind):
+                raise _Reject("score_scope", f"indicator {self.ind_name[code]} ({code}) is {scope} only; "
                                              f"the window is {kind}")
             scores[code] = score
         return scores
 
-    def _problems(self, text: str) -> str:
+    def _problems(self, text: str, version: str, day: str) -> str:
         codes: list[str] = []
         for token in _SPLIT_TAGS.split(text.strip()):
             if not token:
@@ -1192,6 +1232,7 @@ class _Job:
             code = self.indicator_alias.get(normalize_header(token))
             if code is None:
                 raise _Reject("problem_unknown", f"problem tag {token!r} is not an indicator code or name")
+            self._of_version(code, version, day)
             if code not in codes:
                 codes.append(code)
         return json.dumps(codes) if codes else ""
@@ -1461,9 +1502,16 @@ class _Job:
         time, so that a year-long file is never held in memory at once."""
         if not self.days:
             return
-        from haocha_cli.flags import scan_flags
+        from haocha_cli.flags import INCREMENTAL_MAX, flag_new_ratings, scan_flags
 
         started = time.perf_counter()
+        if len(self.days) == 1 and self.accepted <= INCREMENTAL_MAX:
+            # A few ratings of one day (the rating page's one): their own flags and the patterns they join,
+            # through indexes, the same as the day's scan would add (issue 22: a page that costs the same all day).
+            ids = [i for (i,) in self.conn.execute("SELECT id FROM ratings WHERE batch_id = ?", [self.batch_id])]
+            self.flags_raised += self._foreign(flag_new_ratings, self.ctx, ids)["new_total"]
+            self.seconds["flags"] = time.perf_counter() - started
+            return
         days = sorted(date.fromisoformat(d) for d in self.days)
         end = None
         for scanned, day in enumerate(days):

@@ -11,7 +11,7 @@ from haocha_cli import stats
 from haocha_cli.catalogue import get_county, get_window, resolve_county
 from haocha_cli.config import LEVELS, Config
 from haocha_cli.errors import InvalidInput, PermissionDenied
-from haocha_cli.indicators import INDICATORS
+from haocha_cli.indicators import registry
 from haocha_cli.periods import Period, parse_period
 from haocha_cli.visibility import own_benchmark, own_county, own_ranking
 
@@ -99,7 +99,7 @@ def _names(db: sqlite_utils.Database) -> dict[str, dict[str, str]]:
         "county": dict(db.execute("SELECT code, name FROM counties").fetchall()),
         "window": dict(db.execute("SELECT code, name FROM windows").fetchall()),
         "item": dict(db.execute("SELECT code, name FROM items").fetchall()),
-        "indicator": {code: name for code, _, _, name, _, _, _ in INDICATORS},
+        "indicator": {r["code"]: r["name"] for r in registry(db)},
     }
 
 
@@ -132,6 +132,7 @@ def index(db: sqlite_utils.Database, config: Config, period: Period, by: list[st
             row.update({k: v for k, v in _figures(raw, config).items() if k != "index_var"})
             row["indicators"] = per_indicator.get(tuple(raw[k] for k in keys), {})
             rows.append(row)
+        _add_rating_rates(db, config, rows, keys, where, params, names)
     total_n = sum(r["n"] for r in rows)
     return {
         "period": period.as_dict(),
@@ -143,6 +144,31 @@ def index(db: sqlite_utils.Database, config: Config, period: Period, by: list[st
         "rows": rows,
         "note": None if total_n else f"no counted ratings in {period.label}: N = 0, no index",
     }
+
+
+def _add_rating_rates(db, config: Config, rows: list[dict[str, Any]], keys: list[str], where: str, params: list,
+                      names: dict[str, dict[str, str]]) -> None:
+    """办件量 (``services``) and 主动评价率 (``rating_rate`` = N ÷ services) on each row (None where the groups have
+    no services, or a key volumes do not have: channel, mode); a group with services but no counted rating gets a
+    row of its own with N = 0, rate 0 (haocha_cli.volumes)."""
+    from haocha_cli.volumes import rating_rate, services_by
+
+    services = services_by(db, {k: BY_KEYS[k] for k in keys}, where, params)
+    for row in rows:
+        row["services"] = services.get(tuple(row[k] for k in keys)) if services is not None else None
+        row["rating_rate"] = rating_rate(row["n"], row["services"])
+    missing = sorted(set(services or {}) - {tuple(r[k] for k in keys) for r in rows})
+    zero = {"n": 0, "l1": 0, "l2": 0, "l3": 0, "l4": 0, "l5": 0, "index_sum": 0.0, "index_sq": 0.0, "excluded_n": 0}
+    for group in missing:
+        row = dict(zip(keys, group, strict=True))
+        for k in keys:
+            if k in names:
+                row[f"{k}_name"] = names[k].get(row[k], "")
+        row.update({k: v for k, v in _figures(zero, config).items() if k != "index_var"})
+        row.update(indicators={}, services=services[group], rating_rate=rating_rate(0, services[group]))
+        rows.append(row)
+    if missing and keys:
+        rows.sort(key=lambda r: tuple(r[k] for k in keys))
 
 
 def _indicator_means(db, keys: list[str], where: str, params: list) -> dict[tuple, dict[str, Any]]:
@@ -186,7 +212,7 @@ def _units(db: sqlite_utils.Database, by: str, county: str | None) -> list[dict[
             sql += " AND county_code = ?"
             params.append(county)
         return list(db.query(sql + " ORDER BY county_code, code", params))
-    raise InvalidInput(f"rank --by {by} is not supported", "use --by county or --by window")
+    raise InvalidInput(f"rank --by {by} is not supported", "use --by county, --by window or --by staff")
 
 
 def _sums_by(db, column: str, period: Period, county: str | None) -> dict[str, dict[str, Any]]:
@@ -253,7 +279,7 @@ def benchmark(db: sqlite_utils.Database, period: Period, min_n: int = 30) -> dic
             acc[1] += r["s"]
     names = _names(db)
     rows, summary = [], []
-    for code, _, _, name, _, _, _ in INDICATORS:
+    for code, name in names["indicator"].items():
         per_county = cells.get(code, {})
         if not per_county:
             continue
@@ -379,7 +405,15 @@ def drivers(db: sqlite_utils.Database, period: Period, county: str | None = None
 
 def index_for(ctx: Context, period: Period, by: list[str] | None = None, county: str | None = None,
               window: str | None = None) -> dict[str, Any]:
-    """`haocha index`: a county operator's figures are its own county's (by window, item, channel … within it)."""
+    """`haocha index`: a county operator's figures are its own county's (by window, item, channel … within it).
+    ``--by staff`` (alone) is the city's: haocha_cli.window_staff."""
+    if "staff" in (by or []):
+        if by != ["staff"]:
+            raise InvalidInput("--by staff cannot combine with other keys", "give --by staff alone (with --county"
+                               " or --window to narrow it)")
+        from haocha_cli.window_staff import staff_index
+
+        return staff_index(ctx, period, county, window)
     county = ctx.county_scope(county, "see the figures")
     if window and not ctx.sees_county(owner := get_window(ctx.db, window)["county_code"]):
         raise PermissionDenied(f"window {window} is county {owner}'s; {ctx.operator} may see the figures of its own"
@@ -389,7 +423,12 @@ def index_for(ctx: Context, period: Period, by: list[str] | None = None, county:
 
 def rank_for(ctx: Context, period: Period, by: str = "county", county: str | None = None) -> dict[str, Any]:
     """`haocha rank`: a county operator ranks its own windows; among the counties it sees its own row with its
-    rank number (名次) and how many counties were ranked (``ranked``), not the other counties."""
+    rank number (名次) and how many counties were ranked (``ranked``), not the other counties. ``--by staff``
+    is the city's: haocha_cli.window_staff."""
+    if by == "staff":
+        from haocha_cli.window_staff import staff_rank
+
+        return staff_rank(ctx, period, county)
     if by != "county":
         return rank(ctx.db, ctx.config, period, by, ctx.county_scope(county, "rank the windows"))
     ctx.county_scope(county, "see the ranking")  # a county may not ask for another county

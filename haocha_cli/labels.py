@@ -29,6 +29,7 @@ HEADERS: dict[str, str] = {
     "scope": "适用范围", "weight_offline": "线下权重", "weight_online": "网上权重", "weight": "权重",
     "priority": "优先度", "computation": "计算过程", "criterion": "准则", "given": "给定值", "row_total": "行合计",
     "version": "版本", "active_from": "启用日期", "r": "相关系数", "suggested_score": "建议评分",
+    "dimensions": "一级|指标数", "indicators": "二级|指标数",
     # indices, rankings, benchmarking, the pilot, control charts
     "unit": "统计单位", "n": "评价数", "index": "满意指数", "good_rate": "好评率", "bad_rate": "差评率",
     "basic_share": "基本满意|占比", "good": "好评数", "bad": "差评数", "excluded_n": "剔除数", "rank": "名次",
@@ -37,6 +38,8 @@ HEADERS: dict[str, str] = {
     "city_index": "全市|满意指数", "gap_to_city": "与全市|差距", "weakest": "最弱指标",
     "min_n_reached": "达到|最小样本", "scored_counties": "有评分|县级局", "reached": "达到最小|样本的县级局",
     "best_n": "标杆|评分数", "day": "日期", "week": "周",
+    "services": "办件量", "rating_rate": "主动|评价率", "compared_rate": "对比|评价率", "rule_name": "规则名称",
+    "staff": "工作人员|编码", "staff_name": "工作人员", "min_n": "最小样本",
     "month": "月份", "channel": "渠道", "mode": "服务方式", "comparison": "比较", "ci_low": "置信下限",
     "ci_high": "置信上限", "p_value": "p 值", "value": "值", "cl": "中心线", "lcl": "下控制限", "ucl": "上控制限",
     "phase": "阶段", "signals": "判异信号", "label": "样本点", "mr": "移动极差", "mr_signals": "移动极差|判异信号",
@@ -104,6 +107,10 @@ HEADERS: dict[str, str] = {
     "key": "配置项", "description": "说明", "weekday": "星期", "holiday": "节日", "note": "备注", "target": "接收方",
     "attempts": "尝试次数", "last_error": "最近错误", "created_at": "创建时间", "sent_at": "发送时间",
     "title": "标题", "sent": "已发送", "error": "错误",
+    # the three lists: service items (实施编码), service standards, problem → responsible post
+    "impl_code": "实施编码", "item_type": "事项类型", "item_windows": "办理窗口", "window_kind": "窗口类型",
+    "standard": "服务标准", "materials": "材料数", "indicator_code": "指标", "post": "责任岗位",
+    "department": "责任部门", "posts": "全部责任岗位", "added": "新增", "removed": "删除", "unchanged": "未变",
 }
 
 # How a value of a key is shown on the terminal. Keys ending in _rate, _share or _satisfaction are rates.

@@ -124,12 +124,14 @@ class WorkCalendar:
         self.overrides = _check_overrides(overrides)
         self._fallback_years: set[int] = set()
         self.noticed_years = frozenset(d.year for d in self.overrides if d.year > LAST_KNOWN_YEAR)
+        self._table = _PrefixTable(self._counted_workday)
 
     def fresh(self) -> WorkCalendar:
         """The same calendar with no fallback year recorded yet (one per case, for the case's own note),
         without checking the overrides again."""
         twin = WorkCalendar()
         twin.overrides, twin.noticed_years = self.overrides, self.noticed_years
+        twin._table = self._table  # the same working days: the same prefix sums
         return twin
 
     @property
@@ -171,6 +173,31 @@ class WorkCalendar:
             return False
         return d.weekday() < 5
 
+    def _counted_workday(self, d: date) -> bool:
+        """``is_workday`` without recording a fallback year (the prefix sums read every day of a year)."""
+        if d in self.overrides:
+            return self.overrides[d]
+        if FIRST_KNOWN_YEAR <= d.year <= LAST_KNOWN_YEAR:
+            return _official_workday(d)
+        if d.year > LAST_KNOWN_YEAR and d in _statutory_days(d.year):
+            return False
+        return d.weekday() < 5
+
+    def _note_fallback(self, after: date, until: date) -> None:
+        """Record the fallback years that a day-by-day walk over the days after ``after`` up to ``until``
+        would have: each year outside the official calendar, not noticed, with a day there that is no
+        local entry."""
+        for year in range(after.year, until.year + 1):
+            if FIRST_KNOWN_YEAR <= year <= LAST_KNOWN_YEAR or year in self.noticed_years:
+                continue
+            lo = max(after + timedelta(days=1), date(year, 1, 1))
+            hi = min(until, date(year, 12, 31))
+            if lo > hi:
+                continue
+            entries = sum(1 for d in self.overrides if lo <= d <= hi)
+            if (hi - lo).days + 1 > entries:
+                self._fallback_years.add(year)
+
     def add_workdays(self, start: date | datetime, n: int) -> date:
         """The due date of a deadline of ``n`` working days whose clock starts at ``start``.
 
@@ -186,12 +213,11 @@ class WorkCalendar:
         if n > MAX_WORKDAYS:
             raise InvalidInput(f"a deadline of {n} working days is too long", f"use at most {MAX_WORKDAYS}")
         day = _as_date(start, "the start")
-        counted = 0
-        while counted < n:
-            day += timedelta(days=1)
-            if self.is_workday(day):
-                counted += 1
-        return day
+        if n == 0:
+            return day
+        due = self._table.nth_after(day, n)
+        self._note_fallback(day, due)
+        return due
 
     def workdays_between(self, a: date | datetime, b: date | datetime) -> int:
         """The number of working days after ``a`` up to and including ``b``.
@@ -203,10 +229,56 @@ class WorkCalendar:
         start, end = _as_date(a, "the first day"), _as_date(b, "the second day")
         if end < start:
             return -self.workdays_between(end, start)
-        count = 0
-        day = start
-        while day < end:
-            day += timedelta(days=1)
-            if self.is_workday(day):
-                count += 1
-        return count
+        if end == start:
+            return 0
+        self._note_fallback(start, end)
+        return self._table.between(start, end)
+
+
+class _PrefixTable:
+    """Prefix sums of the working days over a range of whole years, grown as asked: "working days between"
+    and "the n-th working day after" in O(1) (issue 22: a long case list asks for thousands of deadlines)
+    instead of a walk day by day. ``workday`` decides each day once, local entries included."""
+
+    def __init__(self, workday):
+        self.workday = workday
+        self.first = self.last = None  # the years held
+        self.origin = 0  # the ordinal of 1 January of ``first``
+        self.cum: list[int] = [0]  # cum[i]: working days among the first i days from the origin
+        self.work: list[int] = []  # the working days' ordinals, in order
+
+    def _years(self, first: int, last: int) -> None:
+        if self.first is not None and first >= self.first and last <= self.last:
+            return
+        if self.first is None or first < self.first:  # from the start again, from the earlier year
+            first = first if self.first is None else min(first, self.first)
+            last = last if self.last is None else max(last, self.last)
+            self.first, self.last = first, first - 1
+            self.origin = date(first, 1, 1).toordinal()
+            self.cum, self.work = [0], []
+        for year in range(self.last + 1, last + 1):
+            for ordinal in range(date(year, 1, 1).toordinal(), date(year, 12, 31).toordinal() + 1):
+                is_work = self.workday(date.fromordinal(ordinal))
+                if is_work:
+                    self.work.append(ordinal)
+                self.cum.append(self.cum[-1] + is_work)
+        self.last = max(self.last, last)
+
+    def between(self, a: date, b: date) -> int:
+        """Working days after ``a`` up to and including ``b``."""
+        self._years(a.year, b.year)  # both in one origin
+        return self.cum[b.toordinal() - self.origin + 1] - self.cum[a.toordinal() - self.origin + 1]
+
+    def count_upto(self, day: date) -> int:
+        """Working days from the origin up to and including ``day``."""
+        self._years(day.year, day.year)
+        return self.cum[day.toordinal() - self.origin + 1]
+
+    def nth_after(self, day: date, n: int) -> date:
+        """The n-th working day after ``day`` (n ≥ 1)."""
+        target = self.count_upto(day) + n  # the target-th working day from the origin
+        while len(self.work) < target:
+            if self.last >= date.max.year:
+                raise InvalidInput(f"a deadline of {n} working days after {day} is past the last date", "use fewer")
+            self._years(self.first, min(date.max.year, self.last + 1 + (target - len(self.work)) // 240))
+        return date.fromordinal(self.work[target - 1])

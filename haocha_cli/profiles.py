@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from haocha_cli.errors import InvalidInput, NotFound
-from haocha_cli.indicators import INDICATORS
 from haocha_cli.readers import regular_file
 from haocha_cli.tomlfile import read_toml
 
@@ -47,7 +47,6 @@ FIELDS: dict[str, str] = {
     "county_name": "区县局",
     "city_name": "所属市",
 }
-INDICATOR_CODES = [i[0] for i in INDICATORS]
 
 # National channel kinds (渠道, GB/T 39046 / 国办发〔2019〕51号), in their usual order.
 NATIONAL_CHANNELS = ["PC端", "移动服务端", "二维码", "政务大厅平板电脑", "政务大厅其他终端", "电话", "短信"]
@@ -67,6 +66,7 @@ _SCALE_ALIASES = {"national": "national", "gb": "national", "gbt39046": "nationa
                   "platform": "platform"}
 
 _SPACES = re.compile(r"\s+")
+_INDICATOR_REF = re.compile(r"^[^\x00-\x1f]{1,40}$")
 
 
 def normalize_header(text: str) -> str:
@@ -79,13 +79,16 @@ def normalize_label(text: str) -> str:
     return _SPACES.sub("", unicodedata.normalize("NFKC", str(text))).lower()
 
 
-def indicator_aliases() -> dict[str, str]:
-    """Headers that name an indicator: its code, its Chinese name, and the two together."""
+def indicator_aliases(indicators: Iterable[dict[str, Any]]) -> dict[str, str]:
+    """Headers that name an indicator: its code, its Chinese name, and the two together. ``indicators`` are
+    the database's (indicators.registry: code, name, name_en)."""
     aliases: dict[str, str] = {}
-    for code, _primary, _p_en, name, name_en, _scope, _desc in INDICATORS:
+    for ind in indicators:
+        code, name, name_en = ind["code"], ind["name"], ind.get("name_en") or ""
         for text in (code, name, f"{code}{name}", f"{code}.{name}", f"{code}_{name}", f"{name}({code})",
                      f"{name}（{code}）", f"{code}-{name}", name_en):
-            aliases[normalize_header(text)] = code
+            if text:
+                aliases.setdefault(normalize_header(text), code)
     return aliases
 
 
@@ -112,6 +115,9 @@ class Profile:
     rating_id_from: list[str] = field(default_factory=list)
     rating_id_separator: str = "#"
     window_from_county: bool = False
+    # normalized header -> an indicator's code or name as the profile wrote it (checked against the
+    # database's indicators when a file is imported)
+    indicator_columns: dict[str, str] = field(default_factory=dict)
 
     def field_for(self, header: str) -> str | None:
         """The field a header gives; None for a header the profile does not know or maps to "" (ignored)."""
@@ -119,9 +125,7 @@ class Profile:
 
 
 def _builtin_columns() -> dict[str, str]:
-    columns = {normalize_header(f): f for f in FIELDS}
-    columns.update(indicator_aliases())
-    return columns
+    return {normalize_header(f): f for f in FIELDS}
 
 
 def _builtin_channels() -> dict[str, tuple[str, str | None]]:
@@ -178,14 +182,21 @@ def _load(name_or_path: str | Path, seen: tuple[Path, ...]) -> Profile:
         rating_id_from=list(base.rating_id_from),
         rating_id_separator=base.rating_id_separator,
         window_from_county=base.window_from_county,
+        indicator_columns=dict(base.indicator_columns),
     )
-    targets = set(FIELDS) | set(INDICATOR_CODES) | {""}  # "": the column is ignored (and listed)
+    targets = set(FIELDS) | {""}  # "": the column is ignored (and listed)
     for header, target in _table(data, "columns", where).items():
         target = str(target)
         if target not in targets:
-            raise InvalidInput(f"{where}: column {header!r} maps to unknown field {target!r}",
-                               f"fields are {', '.join(FIELDS)}, the indicator codes {', '.join(INDICATOR_CODES)}, "
-                               'and "" to ignore the column')
+            # an indicator's code or name: the database knows the indicator systems, the profile does not
+            if not target.strip() or not _INDICATOR_REF.match(target.strip()):
+                raise InvalidInput(f"{where}: column {header!r} maps to unknown field {target!r}",
+                                   f"fields are {', '.join(FIELDS)}, an indicator's code or name, "
+                                   'and "" to ignore the column')
+            profile.indicator_columns[normalize_header(header)] = target.strip()
+            profile.columns.pop(normalize_header(header), None)
+            continue
+        profile.indicator_columns.pop(normalize_header(header), None)
         profile.columns[normalize_header(header)] = target
     for label, spec in _table(data, "channels", where).items():
         if isinstance(spec, str):

@@ -21,7 +21,7 @@ from haocha_cli.catalogue import get_county
 from haocha_cli.context import Context
 from haocha_cli.db import get_meta
 from haocha_cli.errors import InvalidInput
-from haocha_cli.indicators import INDICATORS
+from haocha_cli.indicators import registry
 from haocha_cli.periods import Period, date_range, parse_period
 from haocha_cli.privacy import mask_numbers
 from haocha_cli.untrusted import show_controls
@@ -52,6 +52,8 @@ LABELS: dict[str, dict[str, str]] = {
         "pilot": "试点效果评估", "pilot_county": "试点区县", "before": "试点前", "after": "试点后",
         "comparison": "比较", "diff": "变化", "ci": "95% 置信区间", "p": "p 值", "did": "双重差分",
         "control_group": "其他区县（对照）", "windows": "窗口满意度",
+        "rating_rate": "主动评价率（评价数 ÷ 办件量）", "services": "办件量", "rate": "主动评价率",
+        "rate_flags": "主动评价率提示（市局核查）：{windows}", "rate_flags_none": "本月无主动评价率提示。",
         "period": "统计期", "city": "全市", "note_n0": "本期无计入统计的评价（N = 0）。", "masked": "电话已脱敏显示",
         "signal_none": "当日无控制图信号。", "flags_none": "当日无可疑评价提示。",
         "risk_levels": "区县风险等级（抽查比例依此设定）", "risk_high": "高", "risk_medium": "中", "risk_low": "低",
@@ -89,6 +91,9 @@ LABELS: dict[str, dict[str, str]] = {
         "pilot": "Pilot evaluation", "pilot_county": "Pilot county", "before": "Before", "after": "After",
         "comparison": "Comparison", "diff": "Change", "ci": "95% CI", "p": "p-value",
         "did": "Difference in differences", "control_group": "Other counties (control)", "windows": "Windows",
+        "rating_rate": "Rating rate (ratings ÷ services)", "services": "Services", "rate": "Rating rate",
+        "rate_flags": "Windows flagged by their rating rate (for the city to check): {windows}",
+        "rate_flags_none": "No window flagged by its rating rate this month.",
         "period": "Period", "city": "City",
         "note_n0": "No counted ratings in this period (N = 0).", "masked": "phones masked",
         "signal_none": "No control-chart signal on this day.", "flags_none": "No suspicious rating on this day.",
@@ -376,6 +381,7 @@ def monthly(ctx: Context, month: Period, lang: str = "zh") -> dict[str, Any]:
         _section(L["overview"], tables=[_figures_table(L, city["rows"], "", L["period"])],
                  paragraphs=[L["note_n0"]] if city["note"] else []),
         _ranking_section(ranking, L),
+        *_rating_rate_section(ctx, month, L),
         _heat_section(ctx, month, L),
         _trend_section(ctx, month, L),
         control,
@@ -580,11 +586,25 @@ def _ranking_section(ranking: dict[str, Any], L) -> dict[str, Any]:
         [L["rank"], L["county_col"], L["n"], L["index"], L["shrunk"], L["good_rate"], L["change"]], body)])
 
 
+def _rating_rate_section(ctx: Context, month: Period, L) -> list[dict[str, Any]]:
+    """主动评价率 per county (and the windows flagged by it), when the month has service volumes (issue 21)."""
+    rows = [r for r in indices.index(ctx.db, ctx.config, month, ["county"])["rows"] if r["services"]]
+    if not rows:
+        return []
+    body = [[f"{r['county_name']} ({r['county']})", r["n"], r["services"], _pct(r["rating_rate"])] for r in rows]
+    flagged = ctx.db.execute("SELECT DISTINCT window_code FROM window_flags WHERE month = ? ORDER BY window_code",
+                             [month.start.isoformat()[:7]]).fetchall()
+    note = L["rate_flags"].format(windows=", ".join(w for (w,) in flagged)) if flagged else L["rate_flags_none"]
+    return [_section(L["rating_rate"], paragraphs=[note],
+                     tables=[_table([L["county_col"], L["n"], L["services"], L["rate"]], body)])]
+
+
 def _heat_section(ctx: Context, month: Period, L) -> dict[str, Any]:
     data = indices.index(ctx.db, ctx.config, month, ["county", "indicator"])
     cells = {(r["county"], r["indicator"]): r for r in data["rows"]}
     counties = list(ctx.db.query("SELECT code, name FROM counties ORDER BY code"))
-    codes = [i[0] for i in INDICATORS]
+    shown = registry(ctx.db, indices.versions_in(ctx.db, month))  # the versions in force in the month
+    codes = [i["code"] for i in shown]
     body, heat = [], []
     for c in counties:
         row, hrow = [f"{c['name']}"], [None]
@@ -594,7 +614,7 @@ def _heat_section(ctx: Context, month: Period, L) -> dict[str, Any]:
             hrow.append(cell["index"] if cell and cell["n"] else None)
         body.append(row)
         heat.append(hrow)
-    columns = [L["county_col"], *[f"{code} {name}" for code, _, _, name, _, _, _ in INDICATORS]]
+    columns = [L["county_col"], *[f"{i['code']} {i['name']}" for i in shown]]
     return _section(L["heat"], tables=[_table(columns, body, heat=heat)])
 
 
@@ -726,7 +746,7 @@ def _benchmark_section(ctx: Context, month: Period, L) -> dict[str, Any]:
     data = indices.benchmark(ctx.db, month)
     names = dict(ctx.db.execute("SELECT code, name FROM counties").fetchall())
     cells = {(r["county"], r["indicator"]): r for r in data["rows"]}
-    ind_names = {code: name for code, _, _, name, _, _, _ in INDICATORS}
+    ind_names = {i["code"]: i["name"] for i in registry(ctx.db)}
     body = []
     for county, weakest in data["weakest"].items():
         parts = [f"{code} {ind_names[code]} {_num(cells[(county, code)]['index'])} "

@@ -52,11 +52,13 @@ def _level(level: int) -> str:
 
 
 def work_list(ctx: Context, *, status: str | None = None, county: str | None = None, window: str | None = None,
-              period: Period | None = None, page: int = 1, per_page: int = PER_PAGE) -> dict[str, Any]:
+              period: Period | None = None, page: int = 1, per_page: int = PER_PAGE,
+              post: str | None = None) -> dict[str, Any]:
     """One page of the cases this operator sees, most urgent first (return visits due, overdue, due soon,
     waiting for the city, reopened, new, in rectification, resolved), with the working days left.
 
-    ``status``: open (default), resolved, all, or state names (as `cases list --status`)."""
+    ``status``: open (default), resolved, all, or state names (as `cases list --status`); ``post`` the
+    responsible post (责任岗位, as `cases list --post`)."""
     county = ctx.county_scope(county, "see the cases")
     states = cases.parse_status(status)
     if page < 1 or per_page < 1:
@@ -73,6 +75,9 @@ def work_list(ctx: Context, *, status: str | None = None, county: str | None = N
     if window:
         where.append("c.window_code = :window")
         params["window"] = window.strip()
+    if post:
+        where.append("c.post = :post")
+        params["post"] = post.strip()
     if period:
         where.append("substr(c.rated_at, 1, 10) BETWEEN :start AND :end")
         params.update(start=period.start.isoformat(), end=period.end.isoformat())
@@ -106,6 +111,7 @@ def _listed(case: dict[str, Any], day: date, cal: WorkCalendar, soon_days: int,
         "revisit_due": case["revisit_due"] if case["real_name"] and not case["revisit_first_at"] else None,
         "rectify_due": case["rectify_due"], "workdays_left": left, "alert": alert,
         "calendar_note": case.get("calendar_note"),  # a deadline counted without its year's notice (调休)
+        "post": case.get("post"),  # 责任岗位 (问题责任清单)
     }
 
 
@@ -167,6 +173,7 @@ def case_page(ctx: Context, case_id: int) -> dict[str, Any]:
     problems = _json(case.get("problems")) or []
     scores = _json(rating.get("scores")) or {}
     rating["problem_names"] = [{"code": c, "name": names.get(c, c)} for c in problems]
+    case["posts_list"] = _json(case.get("posts")) or []  # 问题责任清单: the posts of the problems ticked
     rating["score_rows"] = [{"code": c, "name": names.get(c, c), "score": s} for c, s in sorted(scores.items())]
     raw = cases.get_case(ctx.db, case_id)
     return {**shown, "actions": cases.actions_for(ctx, raw)}

@@ -15,7 +15,7 @@ import stat
 import pytest
 from import_support import row, write_csv
 
-from haocha_cli.indicators import INDICATORS
+from haocha_cli.indicators import default_matrix_path, load_matrix
 
 NOW = "2024-05-31 16:00:00"
 
@@ -61,9 +61,10 @@ def test_every_state_change_is_one_audit_event(cli, db_path, tmp_path):
 
     matrix = tmp_path / "m.toml"
     matrix.write_text('criteria = ["影响程度", "相关性"]\n[criteria_weights]\n"影响程度" = 3\n"相关性" = 1\n[scores]\n'
-                      + "\n".join(f"{code} = [1, 1]" for code, *_ in INDICATORS) + "\n", encoding="utf-8")
+                      + "\n".join(f"{i['code']} = [1, 1]" for i in load_matrix(default_matrix_path())["indicators"])
+                      + "\n", encoding="utf-8")
     assert trail("indicators", "weigh", str(matrix), "--apply", "--version", "V1.1", "--from", "2026-01-01") == [
-        ("indicators.apply", "indicator_versions", "V1.1")]
+        ("indicators.import", "indicator_versions", "V1.1"), ("indicators.activate", "indicator_versions", "V1.1")]
     assert trail("indicators", "weigh", str(matrix)) == []  # a dry weighing
 
     ratings = write_csv(tmp_path / "r.csv", [

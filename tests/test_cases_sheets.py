@@ -34,7 +34,7 @@ RATINGS = [
     {"rated_at": "2025-03-05 10:00:00", "window": "LC01", "level": "不满意"},
     {"rated_at": "2025-03-05 10:00:00", "window": "SN01", "level": "不满意"},  # another county's
 ]
-HEADER = ["案件编号", "状态", "评价时间", "窗口", "事项", "满意度", "差评问题", "工作人员", "联系电话", "回访期限",
+HEADER = ["案件编号", "状态", "评价时间", "窗口", "事项", "满意度", "差评问题", "责任岗位", "服务标准", "工作人员", "联系电话", "回访期限",
           "已回访", "整改期限", "当前分类", "最近办理", "分类", "分类理由", "回访结果", "回访说明", "整改措施", "责任人"]
 # case -> the cells the county fills in
 FILLED = {
@@ -102,11 +102,11 @@ def test_export_writes_the_countys_open_cases_with_masked_phones(cases_db, run, 
     ws = load_workbook(tmp_path / "lc.xlsx")["整改事项"]
     rows = [[c.value for c in row] for row in ws.iter_rows()]
     assert rows[0] == HEADER
-    assert rows[1] == [1, "new 待分类", "2025-03-03 10:00:00", "LC01", "XK01", "不满意", "C1 D1", "LC-S01",
-                       "138****1234", "2025-03-04", None, "2025-03-24", None,
+    assert rows[1] == [1, "new 待分类", "2025-03-03 10:00:00", "LC01", "XK01", "不满意", "C1 D1", None, None,
+                       "LC-S01", "138****1234", "2025-03-04", None, "2025-03-24", None,
                        f"立案 2025-03-05 11:00 {os_person()} (city)", None, None, None, None, None, None]
     assert [r[0] for r in rows[1:]] == [1, 2, 3]
-    assert rows[2][8] == "匿名"
+    assert rows[2][10] == "匿名"
     # A county may not export another's cases; the city must say which county.
     result = run(NOW, "cases", "export", "--county", "370202", operator=LC)
     assert result.stderr.strip() == ("Error: county:370213 may see the cases of county 370213 only, "
@@ -163,7 +163,7 @@ def test_a_refused_row_refuses_the_whole_sheet(cases_db, run, tmp_path):
     ok(run(NOW, "cases", "export", "-o", str(sheet), operator=LC))
     wb = load_workbook(sheet)
     ws = wb["整改事项"]
-    ws.append([4, None, None, None, None, None, None, None, None, None, None, None, None, None, "可整改"])  # SN's case
+    ws.append([4, *[None] * 15, "可整改"])  # SN's case: 分类 after the 16 read-only columns
     wb.save(sheet)
     fill(sheet, {
         1: {"整改措施": "培训", "责任人": "张三"},  # close before classification

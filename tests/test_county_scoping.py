@@ -235,6 +235,8 @@ READS: list[tuple[str, list[str], int]] = [
     ("config show", [], OK),
     ("org show", ["-f", "json"], OK),
     ("org show", ["--part", "staff", "-f", "csv"], OK),
+    ("org show", ["--part", "responsibility", "-f", "json"], OK),  # the city's lists: nothing of any county
+    ("org show", ["--part", "standards", "-f", "json"], OK),
     ("indicators show", [], OK),
     ("indicators versions", [], OK),
     ("indicators drivers", ["--period", "2026-08", "-f", "json"], OK),
@@ -274,6 +276,9 @@ READS: list[tuple[str, list[str], int]] = [
     ("flags list", ["-f", "json"], OK),
     ("flags list", ["-f", "csv"], OK),
     ("flags list", [], OK),
+    ("flags windows", [], REFUSED),  # the rating-rate flags compare a county's windows: the city's
+    ("volumes list", ["-f", "json"], OK),
+    ("volumes list", [], OK),
     ("spotcheck samples", [], REFUSED),
     ("spotcheck list", ["-f", "json"], REFUSED),
     ("spotcheck stats", [], REFUSED),
@@ -298,11 +303,14 @@ READS: list[tuple[str, list[str], int]] = [
 # what they report is the change they made, checked by their own tests).
 WRITES = {
     "init", "demo", "import", "serve", "backup", "org import", "org remove-window", "indicators weigh",
+    "indicators import", "indicators activate",
     "cases classify", "cases approve", "cases reject", "cases reopen", "cases revisit", "cases close",
     "cases rerate", "cases appeal", "cases decide", "cases apply", "calendar add-holiday", "calendar add-workday",
     "calendar remove", "calendar import", "qr rotate", "flags scan", "spotcheck sample", "spotcheck record",
     "risk add", "risk set", "batches withdraw", "staff add", "staff passwd", "staff disable", "staff enable",
     "notify daily", "notify send", "notify test",
+    "org import-standards", "org import-responsibility", "cases set-post",
+    "volumes import", "org import-window-staff",
 }
 
 

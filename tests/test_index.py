@@ -331,7 +331,7 @@ def test_drivers_correlation_from_the_aggregate_sums(cli, tmp_path):
         (["index", "--by", "city", "--by", "county"], "Error: --by city is the whole city and cannot combine"),
         (["index", "--by", "county", "--by", "county"], "Error: a --by key is given twice"),
         (["index", "--by", "planet"], "Error: --by planet is not known"),
-        (["rank", "--by", "item"], "Error: rank --by item is not supported (use --by county or --by window)"),
+        (["rank", "--by", "item"], "Error: rank --by item is not supported (use --by county, --by window or --by staff)"),
     ],
 )
 def test_bad_input_is_a_clear_error(cli, args, message):

@@ -56,3 +56,27 @@ def test_status_says_when_the_key_file_is_missing(db_path, run):
                                  " backup, as <backup>.key)")
     table = ok(run("2026-03-02 15:00:00", "status"))
     assert "to do: the key file" in table.stderr and "│ 评价数" in table.stdout and "│ 密钥文件 " in table.stdout
+
+
+def test_status_counts_the_ratings_without_scanning_them(db_path, run):
+    # The count comes from the batches (and a county's from its daily aggregates), the first and last time
+    # through an index (issue 22): the same figures as counting the ratings, after a withdrawal and an exclusion.
+    import sqlite_utils
+
+    from haocha_cli.ratings import exclude_rating
+
+    add_ratings(db_path, [{"rated_at": "2026-03-02 10:00:00", "window": "LC01", "level": "满意"},
+                          {"rated_at": "2026-03-03 11:00:00", "window": "SN01", "level": "满意"}])
+    add_ratings(db_path, [{"rated_at": "2026-02-27 09:00:00", "window": "LC01", "level": "满意"},
+                          {"rated_at": "2026-03-05 16:00:00", "window": "LC01", "level": "满意"}])
+    add_ratings(db_path, [{"rated_at": "2026-03-04 10:00:00", "window": "LC02", "level": "基本满意"}])
+    ok(run("2026-03-06 09:00:00", "batches", "withdraw", "3", "--reason", "导入了测试文件"))
+    db = sqlite_utils.Database(db_path)
+    exclude_rating(db, 1, "appeal_upheld")  # kept, not counted: still a rating in the database
+    db.conn.commit()
+    city, county = _status(run, "2026-03-06 09:00:00"), _status(run, "2026-03-06 09:00:00", operator=LC)
+    counted = db.execute("SELECT count(*), min(rated_at), max(rated_at) FROM ratings").fetchone()
+    assert (city["ratings"], city["rated_from"], city["rated_to"]) == counted == (4, "2026-02-27 09:00:00",
+                                                                                   "2026-03-05 16:00:00")
+    assert (county["ratings"], county["rated_from"], county["rated_to"]) == db.execute(
+        "SELECT count(*), min(rated_at), max(rated_at) FROM ratings WHERE county_code = '370213'").fetchone()

@@ -73,11 +73,15 @@ def _listings(bureau, tmp_path) -> dict[str, str]:
         writer = csv.writer(fh)
         writer.writerow(HEADER)
         writer.writerow(row(rating_id="L1", rated_at="2024-05-30 10:00:00", window_code="LC01", channel="二维码",
-                            item_code="XK01", level="满意", A1="5", C1="4", D1="4"))
+                            item_code="XK01", level="满意", A1="5", C1="4", D1="4", staff_code="LC-S01"))
         writer.writerow(row(rating_id="L2", rated_at="2024-05-30 10:01:00", window_code="LC01", channel="二维码",
                             item_code="XK01", level="乱写"))
+    volumes = tmp_path / "volumes.csv"  # service volumes (办件量): a window far below its county's rating rate
+    volumes.write_text("日期,窗口编码,事项编码,办件量\n2024-05-06,LC01,XK01,2000\n2024-05-06,LC02,XK01,40\n",
+                       encoding="utf-8")
+    bureau.run("volumes", "import", str(volumes))
     commands = [
-        ("status",), ("config", "show"), ("org", "show"), ("indicators", "show"), ("indicators", "versions"),
+        ("status",), ("config", "show"), ("org", "show"), ("volumes", "list"), ("flags", "windows"), ("indicators", "show"), ("indicators", "versions"),
         ("indicators", "drivers", "--period", "2024-05"), ("indicators", "weigh", str(default_matrix_path())),
         ("audit", "log", "--limit", "20"), ("cases", "list", "--status", "all"), ("cases", "stats"),
         *(("cases", "show", str(case)) for case in bureau.cases), ("cases", "apply", str(sheet)),
@@ -90,6 +94,7 @@ def _listings(bureau, tmp_path) -> dict[str, str]:
           for by in ("city", "county", "window", "item", "channel", "mode", "indicator", "day", "week", "month")),
         ("index", "--by", "county", "--by", "month", "--period", "2024-05"),
         ("rank", "--by", "county", "--period", "2024-05"), ("rank", "--by", "window", "--period", "2024-05"),
+        ("index", "--by", "staff", "--period", "2024-05"), ("rank", "--by", "staff", "--period", "2024-05"),
         ("benchmark", "--period", "2024-05", "--min-n", "1"),
         ("compare", "--county", COUNTY, "--before", "2024-05-01..2024-05-05", "--after", "2024-05-06..2024-05-31"),
         ("spc", "--metric", "bad-rate", "--county", COUNTY, "--from", "2024-05-01", "--to", "2024-05-31"),

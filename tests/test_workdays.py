@@ -352,3 +352,52 @@ def test_bad_inputs(cal):
     assert str(err.value) == (
         "the calendar entry for 2025-03-05 must be True (working day) or False (holiday), not 1"
     )
+
+
+def _walk_add(cal: WorkCalendar, start: date, n: int) -> date:
+    """The day-by-day walk that add_workdays replaced (issue 22): the reference its answers are checked on."""
+    day, counted = start, 0
+    while counted < n:
+        day = day.fromordinal(day.toordinal() + 1)
+        counted += cal.is_workday(day)
+    return day
+
+
+def _walk_between(cal: WorkCalendar, a: date, b: date) -> int:
+    if b < a:
+        return -_walk_between(cal, b, a)
+    return sum(cal.is_workday(date.fromordinal(o)) for o in range(a.toordinal() + 1, b.toordinal() + 1))
+
+
+@pytest.mark.parametrize("overrides", [None, {D(2025, 3, 3): False, D(2025, 3, 8): True, D(2027, 2, 1): False}],
+                         ids=["official", "local entries"])
+def test_prefix_sums_give_the_walks_deadlines_every_day_2024_2028(overrides):
+    # Every start day of 2024–2028 (2027–2028 past the package: the statutory-holiday fallback), the deadlines
+    # the configuration uses and more, and the working days between the day and days up to a year either side:
+    # the same answers, and the same fallback years noted, as walking day by day.
+    fast, walked = WorkCalendar(overrides), WorkCalendar(overrides)
+    start = D(2024, 1, 1)
+    for offset in range((D(2028, 12, 31) - start).days + 1):
+        day = date.fromordinal(start.toordinal() + offset)
+        for n in (0, 1, 2, 3, 5, 10, 15, 20):
+            assert fast.add_workdays(day, n) == _walk_add(walked, day, n), (day, n)
+        other = date.fromordinal(day.toordinal() + (offset * 37) % 731 - 365)
+        assert fast.workdays_between(day, other) == _walk_between(walked, day, other), (day, other)
+        assert fast.workdays_between(day, day) == 0
+    noticed = {d.year for d in overrides or {}}  # a year with local entries counts as given
+    assert fast.fallback_years == walked.fallback_years == frozenset(
+        y for y in (2027, 2028, 2029) if y > LAST_KNOWN_YEAR and y not in noticed)
+
+
+def test_fallback_years_are_noted_per_question():
+    # A fresh calendar notes a fallback year only when a question reached into it, as the walk did.
+    cal = WorkCalendar()
+    cal.workdays_between(D(LAST_KNOWN_YEAR, 3, 1), D(LAST_KNOWN_YEAR, 6, 1))
+    assert cal.fallback_years == frozenset()
+    cal.add_workdays(D(LAST_KNOWN_YEAR, 12, 20), 10)
+    assert cal.fallback_years == {LAST_KNOWN_YEAR + 1}
+    # a year whose notice is recorded as local entries is no fallback
+    noticed = WorkCalendar({D(LAST_KNOWN_YEAR + 1, 1, 2): False})
+    assert noticed.add_workdays(D(LAST_KNOWN_YEAR, 12, 20), 10) == _walk_add(
+        WorkCalendar({D(LAST_KNOWN_YEAR + 1, 1, 2): False}), D(LAST_KNOWN_YEAR, 12, 20), 10)
+    assert noticed.fallback_years == frozenset()

@@ -14,10 +14,10 @@ app = typer.Typer(help="Rectification cases (整改事项): classify, revisit, c
                   no_args_is_help=True)
 
 LIST_COLUMNS = ["id", "county", "window", "item", "level", "rated_at", "state", "状态", "real_name", "phone",
-                "revisit_due", "revisit", "rectify_due", "workdays_left", "alert", "calendar_note"]
+                "revisit_due", "revisit", "rectify_due", "workdays_left", "alert", "calendar_note", "post"]
 # The terminal table keeps what a clerk scans for; CSV and JSON carry every column.
 TABLE_COLUMNS = ["id", "window", "level", "rated_at", "状态", "phone", "revisit_due", "rectify_due",
-                 "workdays_left", "alert"]
+                 "workdays_left", "alert", "post"]
 
 
 class SheetFormat(StrEnum):
@@ -40,19 +40,28 @@ def list_(
     overdue: bool = typer.Option(False, "--overdue", help="Only cases past a deadline (rectification or visit)."),
     due_before: str | None = typer.Option(None, "--due-before",
                                           help="Only cases whose rectification is due on or before this date."),
+    post: str | None = typer.Option(None, "--post", help="Only cases with this responsible post (责任岗位)."),
+    limit: int = typer.Option(100, "--limit", min=1, max=NUMBER_MAX,
+                              help="List at most this many (the total is said on stderr)."),
+    every: bool = typer.Option(False, "--all", help="List every matching case, however many."),
     fmt: Format = FORMAT_OPTION,
 ) -> None:
-    """List cases, earliest rectification deadline first, with working days left. Phones masked.
+    """List cases, earliest rectification deadline first, with working days left and the responsible post
+    (责任岗位). Phones masked. The first 100 (--limit, --all); when the list is cut, how many match in all is
+    said on stderr, so that CSV and JSON stay the list of cases.
 
     Example:
 
-        haocha --operator county:370213 cases list --overdue
+        haocha --operator county:370213 cases list --overdue --post 窗口受理岗
     """
-    from haocha_cli.cases import list_cases
+    from haocha_cli.cases import list_cases_page
 
     c = state(ctx).context()
-    rows = list_cases(c, county, status, overdue, due_before)
+    page = list_cases_page(c, county, status, overdue, due_before, post=post, limit=None if every else limit)
+    rows = page["rows"]
     render(rows, fmt, columns=TABLE_COLUMNS if fmt == Format.table else LIST_COLUMNS)
+    if len(rows) < page["total"]:  # cut: how many there are in all (a whole list is its own count)
+        say(f"{len(rows)} of {page['total']} case(s): the first {len(rows)}; --limit N or --all for more")
     if fmt == Format.table:  # deadlines in a year whose notice is not recorded: said under the table
         for note in dict.fromkeys(r["calendar_note"] for r in rows if r["calendar_note"]):
             say(note)
@@ -79,6 +88,8 @@ def show(ctx: typer.Context, case_id: int = typer.Argument(..., min=1, max=NUMBE
     render(fields, fmt, columns=["field", "value"],
            title=f"整改事项 {case_id}" if fmt == Format.table else None)
     if fmt == Format.table:
+        if data["standards"]:
+            render(data["standards"], fmt, title="服务标准（服务标准清单）")
         if data["appeals"]:
             render(data["appeals"], fmt, title="申诉")
         render(data["history"], fmt, columns=["id", "at", "person", "operator", "action", "before", "after"],
@@ -201,6 +212,30 @@ def close(
     _done(case)
     if not case["on_time"]:
         say(f"closed after the deadline {case['rectify_due']}")
+
+
+@app.command("set-post")
+def set_post(
+    ctx: typer.Context,
+    case_id: int = typer.Argument(..., min=1, max=NUMBER_MAX, help="Case number."),
+    post: str = typer.Option(..., "--post", help="The responsible post (责任岗位), one of the problem-responsibility list's."),
+    reason: str = typer.Option(..., "--reason", help="Why the case goes to this post (kept in the audit trail)."),
+    department: str | None = typer.Option(None, "--department",
+                                          help="The department (责任部门); default: the list's for the post."),
+) -> None:
+    """Change the responsible post (责任岗位) of a case (the case's county, or the city), with a reason.
+    A case opened for a bad review gets the post of the first problem ticked (问题责任清单, `org
+    import-responsibility`); this corrects it. Recorded in the case's history.
+
+    Example:
+
+        haocha --operator county:370213 cases set-post 12 --post 窗口受理岗 --reason "问题出在受理环节"
+    """
+    from haocha_cli.cases import set_post as run
+
+    case = run(state(ctx).context(), case_id, post, reason, department)
+    say(f"case {case['id']}: responsible post now {case['post']}"
+        + (f" ({case['department']})" if case["department"] else ""))
 
 
 @app.command("rerate")
@@ -337,6 +372,17 @@ _TABLE_KEYS = {"整改率": "rectify_rate", "按时整改率": "on_time_rate", "
                "电话复评满意率": "rerate_satisfaction_phone"}
 
 
+def _post_stats(rows: list[dict], fmt: Format) -> None:
+    """`cases stats --by post`: the county columns become the post and its department."""
+    columns = ["post", "department", *STATS_COLUMNS[2:]]
+    if fmt == Format.table:
+        render(rows, fmt, columns=[_TABLE_KEYS.get(c, c) for c in columns if c not in SOURCE_COLUMNS],
+               kinds={"real_name": "auto"})
+        return
+    render([dict(r, **{name: _percent(r[key]) for name, key in _TABLE_KEYS.items()}) for r in rows], fmt,
+           columns=columns)
+
+
 def _percent(value: float | None) -> str:
     return "—" if value is None else f"{value * 100:.1f}%"
 
@@ -347,20 +393,27 @@ def stats(
     county: str | None = typer.Option(None, "--county", help="One county (a county operator: its own)."),
     date_from: str | None = typer.Option(None, "--from", help="First rating day (2025-01-01, 2025/1/1 or 2025年1月1日)."),
     date_to: str | None = typer.Option(None, "--to", help="Last rating day (2025-03-31, 2025/3/31 or 2025年3月31日)."),
+    by: str = typer.Option("county", "--by", help="county (default) or post (责任岗位)."),
     fmt: Format = FORMAT_OPTION,
 ) -> None:
-    """Closed-loop rates per county for the cases of bad reviews rated in the period, as of today:
-    整改率 = closed / due, 按时整改率 = closed on time / due, 实名差评回访率, 复评满意率, appeals.
+    """Closed-loop rates per county (or per responsible post, --by post) for the cases of bad reviews rated
+    in the period, as of today: 整改率 = closed / due, 按时整改率 = closed on time / due, 实名差评回访率,
+    复评满意率, appeals.
 
     Example:
 
-        haocha cases stats --from 2025-01-01 --to 2025-03-31
+        haocha cases stats --from 2025-01-01 --to 2025-03-31 --by post
     """
-    from haocha_cli.cases import case_stats
+    from haocha_cli.cases import BY, case_stats
 
-    rows = case_stats(state(ctx).context(), county, date_from, date_to)
+    if by not in BY:
+        raise typer.BadParameter(f"{by!r} is not one of {', '.join(BY)}", param_hint="--by")
+    rows = case_stats(state(ctx).context(), county, date_from, date_to, by)
     if fmt == Format.json:
         render(rows, fmt)
+        return
+    if by == "post":
+        _post_stats(rows, fmt)
         return
     if fmt == Format.table:  # the rates as percentages, with Chinese headers (haocha_cli/labels.py)
         render(rows, fmt, columns=[_TABLE_KEYS.get(c, c) for c in STATS_COLUMNS if c not in SOURCE_COLUMNS],

@@ -24,7 +24,7 @@ def _json(data) -> None:
     write_json(data)
 
 
-_UNITS = {"county": "县级局", "window": "窗口"}
+_UNITS = {"county": "县级局", "window": "窗口", "staff": "窗口工作人员"}
 
 
 def _heading(data, what: str) -> None:
@@ -44,7 +44,8 @@ def register(app: typer.Typer) -> None:
 def index_command(
     ctx: typer.Context,
     by: list[str] = typer.Option(["city"], "--by", help="city, county, window, item, channel, mode, indicator, "
-                                 "day, week or month; repeat to combine (--by county --by month)."),
+                                 "day, week or month; repeat to combine (--by county --by month); or staff "
+                                 "alone (the city's)."),
     county: str | None = typer.Option(None, "--county", help="Only this county."),
     window: str | None = typer.Option(None, "--window", help="Only this window."),
     period: str | None = PERIOD_OPTION,
@@ -56,6 +57,13 @@ def index_command(
 
     The period defaults to the current month. Per-indicator means (with their own N) are in the JSON
     and CSV output; `--by indicator` lists them as rows. A county operator sees its own county's figures.
+
+    Each row has its services (办件量, from `haocha volumes import`) and the rating rate (主动评价率 = N ÷
+    services; JSON key rating_rate), by county, window, item, day, week or month (not by channel, mode or
+    indicator: volumes have none); a group with services and no rating is a row with N = 0.
+
+    `--by staff` lists the members of window staff (窗口工作人员) named on the ratings, the city's only: with
+    fewer than window_staff.min_n ratings (default 30) a member's figures are not shown (–).
 
     Example:
 
@@ -75,14 +83,18 @@ def index_command(
                  **{f"{code}_{part}": r.get("indicators", {}).get(code, {}).get(part) for code in codes
                     for part in ("mean", "n")}} for r in rows]
     else:
-        rows = [{k: v for k, v in r.items() if k != "indicators"} for r in rows]
+        # 办件量 and 主动评价率 only where service volumes were imported (`haocha volumes import`)
+        hidden = {"indicators"} | ({"services", "rating_rate"} if not any(r.get("services") for r in rows) else set())
+        rows = [{k: v for k, v in r.items() if k not in hidden} for r in rows]
         _heading(data, "满意指数")
+        if data["by"] == ["staff"]:
+            say(f"窗口工作人员：评价数少于 {data['min_n']} 条的不显示满意指数与好差评率（–）")
     render(rows, fmt)
 
 
 def rank_command(
     ctx: typer.Context,
-    by: str = typer.Option("county", "--by", help="county or window."),
+    by: str = typer.Option("county", "--by", help="county, window or staff (window staff: the city's)."),
     county: str | None = typer.Option(None, "--county", help="Only this county's windows."),
     period: str | None = PERIOD_OPTION,
     start: str | None = FROM_OPTION,
@@ -94,6 +106,9 @@ def rank_command(
 
     The ranking of the counties by name is the city's to publish: a county operator sees its own row with
     its rank number among the counties (and how many were ranked), and ranks its own windows.
+
+    `--by staff` ranks the members of window staff (窗口工作人员) with at least window_staff.min_n ratings
+    (default 30); the others are listed after them without figures (–). The city's only.
 
     Example:
 
@@ -113,6 +128,8 @@ def rank_command(
                  else f"有评价的 {data['rated_units']} 个{_UNITS.get(by, by)}的平均评价数")
         say(f"收缩得分 = (W·μ + N·满意指数) ÷ (W + N)：μ = {mu}，W = {w}（{basis}）；"
             f"较上期：与 {data['previous_period']['label']} 比较；{data['ranked']} 个参与排名")
+        if by == "staff":
+            say(f"评价数少于 {data['min_n']} 条的窗口工作人员不参与排名，不显示得分（–）")
     render(data["rows"], fmt, columns=["rank", by, "name", "n", "index", "shrunk", "good_rate", "previous_index",
                                        "change", "excluded_n"])
 

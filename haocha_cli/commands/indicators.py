@@ -29,7 +29,7 @@ def show(
     version: str | None = typer.Option(None, "--version", help="A stored version (default: the active one)."),
     fmt: Format = FORMAT_OPTION,
 ) -> None:
-    """List the 12 indicators with their scope and weight per service mode (offline, online).
+    """List a version's indicators with their dimension, scope and weight per service mode (offline, online).
 
     Example:
 
@@ -46,15 +46,68 @@ def show(
 
 @app.command("versions")
 def versions(ctx: typer.Context, fmt: Format = FORMAT_OPTION) -> None:
-    """List the stored indicator-system versions and the date each is used from.
+    """List the stored indicator-system versions: state (在用 in force, 已排期 scheduled, 已停用 superseded,
+    未启用 imported, not activated), the first day each is used, and its numbers of dimensions and indicators.
 
     Example:
 
-        haocha indicators versions
+        haocha indicators versions --format json
     """
     from haocha_cli.indicators import versions as list_versions
 
     render(list_versions(state(ctx).context().db), fmt)
+
+
+@app.command("import")
+def import_system(
+    ctx: typer.Context,
+    path: Path = typer.Argument(..., help="Indicator-system TOML: version, note, criteria, [pairwise], "
+                                          "[[dimensions]], [[indicators]]."),
+    fmt: Format = FORMAT_OPTION,
+) -> None:
+    """Define a new indicator-system version from a TOML file (city operator only): any number of primary
+    dimensions (一级指标) and secondary indicators (二级指标), each with code, name, scope (common, offline,
+    online), description and its priority-matrix scores. The version is weighed and stored, not yet used:
+    `indicators activate` puts it in force. A bad file changes nothing.
+
+    Example:
+
+        haocha indicators import examples/indicators-v1.0.toml
+    """
+    from haocha_cli.indicators import import_system as store
+    from haocha_cli.indicators import load_matrix
+
+    stored = store(state(ctx).context(), load_matrix(path))
+    if fmt == Format.json:
+        write_json(stored)
+        return
+    say(f"imported indicator system {stored['version']}: {stored['dimensions']} dimensions, "
+        f"{stored['indicators']} indicators, weighed; not in force until `haocha indicators activate "
+        f"{stored['version']} --from YYYY-MM-DD`")
+
+
+@app.command("activate")
+def activate(
+    ctx: typer.Context,
+    version: str = typer.Argument(..., help="The version to put in force, e.g. V1.1."),
+    active_from: str = typer.Option(..., "--from", help="First day of ratings scored under it (YYYY-MM-DD)."),
+) -> None:
+    """Put an imported indicator-system version in force for ratings from a day on (city operator only;
+    recorded in the audit trail). Ratings already stored keep the version they were scored under, so the
+    day must come after the last rating imported.
+
+    Example:
+
+        haocha indicators activate V1.1 --from 2026-10-01
+    """
+    from haocha_cli.indicators import activate as put_in_force
+    from haocha_cli.periods import DAY_HINT, read_day
+
+    start = read_day(active_from)
+    if start is None:
+        raise typer.BadParameter(f"{active_from!r} is not a date ({DAY_HINT})", param_hint="--from")
+    done = put_in_force(state(ctx).context(), version, start)
+    say(f"indicator system {done['version']} is used for ratings from {done['active_from']}")
 
 
 @app.command("weigh")
@@ -66,7 +119,9 @@ def weigh(
     active_from: str | None = typer.Option(None, "--from", help="First day the version is used (default today)."),
     fmt: Format = FORMAT_OPTION,
 ) -> None:
-    """Compute indicator weights by the priority matrix, printing every step.
+    """Compute indicator weights by the priority matrix, printing every step. The file is an indicator
+    system (as `indicators import` reads), or a matrix with a [scores] table re-weighing the indicators of
+    the version in force.
 
     Criteria weights come from the pairwise comparison (row total ÷ sum of row totals) or are given;
     an indicator's priority is Σ criterion weight × score; each mode's weights are the priorities of
@@ -80,9 +135,9 @@ def weigh(
     from haocha_cli.indicators import weigh as compute
 
     data = load_matrix(matrix)
-    result = compute(data)
+    result = compute(data, state(ctx).context().db if "indicators" not in data else None)
     if fmt == Format.json:
-        write_json(result)
+        write_json({k: v for k, v in result.items() if k != "system"})
     else:
         render(result["criteria"], fmt, title="1. 准则权重")
         render([{k: v for k, v in i.items() if k != "scores"} for i in result["indicators"]], fmt,

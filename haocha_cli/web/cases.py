@@ -17,6 +17,7 @@ from haocha_cli import cases, worklist
 from haocha_cli.context import Context
 from haocha_cli.errors import HaochaError
 from haocha_cli.periods import resolve
+from haocha_cli.service_lists import known_posts
 from haocha_cli.web.auth import Session
 from haocha_cli.web.pages import one
 from haocha_cli.web.workbench import STAFF, Workbench, page_number, record_id, redirect, refusal
@@ -27,6 +28,7 @@ ACTION_NAMES = {
     "appeal": ("提出申诉", "已提出申诉，等待市局复核。"), "rerate": ("记录电话复评", "已记录复评。"),
     "approve": ("批准无需整改", "已批准无需整改。"), "reject": ("退回重新分类", "已退回县级局重新分类。"),
     "decide": ("申诉决定", "已作出申诉决定。"), "reopen": ("重新打开", "已重新打开。"),
+    "set-post": ("变更责任岗位", "已变更责任岗位。"),
 }
 # The fields of an event's "after" that the history shows, with their Chinese labels (in this order).
 FIELD_NAMES = {
@@ -34,7 +36,7 @@ FIELD_NAMES = {
     "revisit_note": "回访情况", "measures": "整改措施", "responsible": "责任人", "rerate_level": "复评",
     "decision": "决定", "reason": "理由", "evidence": "证据", "note": "意见", "rectify_due": "整改期限",
     "revisit_due": "回访期限", "phone_masked": "电话", "rerate_source": "复评来源", "rerate_caller": "回访人",
-    "followup_level": "追评",
+    "followup_level": "追评", "post": "责任岗位", "department": "责任部门",
 }
 _VALUE_NAMES = {**cases.STATES, **cases.CLASSES, **cases.OUTCOMES, **cases.RERATE_SOURCES, "upheld": "申诉成立",
                 "dismissed": "申诉不成立"}
@@ -62,6 +64,8 @@ def _act(ctx: Context, case_id: int, action: str, form: dict[str, list[str]]) ->
         cases.decide(ctx, case_id, one(form, "decision") == "uphold", one(form, "reason"))
     elif action == "reopen":
         cases.reopen(ctx, case_id, one(form, "reason"))
+    elif action == "set-post":
+        cases.set_post(ctx, case_id, one(form, "post"), one(form, "reason"))
 
 
 def history(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -83,7 +87,7 @@ def routes(wb: Workbench) -> list[Route]:
         return wb.render("web/staff_case.html.j2", session, status, **data, events=history(data["history"]),
                          action_names=ACTION_NAMES,
                          classes=cases.CLASSES, outcomes=cases.OUTCOMES, rerate_levels=cases.RERATE_LEVELS,
-                         rerate_sources=cases.RERATE_SOURCES,
+                         rerate_sources=cases.RERATE_SOURCES, post_choices=list(known_posts(ctx.db)),
                          **{"phone": None, "done": None, "error": None, "error_detail": "", "values": {},
                             "failed_action": None, **extra})
 
@@ -96,16 +100,17 @@ def routes(wb: Workbench) -> list[Route]:
             county = params.get("county") or None if session.account.role != "county" else None
             data = worklist.work_list(ctx, status=params.get("status") or None, county=county,
                                       window=params.get("window") or None, period=period,
-                                      page=page_number(params.get("page")))
+                                      page=page_number(params.get("page")), post=params.get("post") or None)
             counties = [dict(r) for r in ctx.db.query("SELECT code, name FROM counties ORDER BY code")] \
                 if session.account.role != "county" else []
             windows = [dict(r) for r in ctx.db.query(
                 "SELECT code, name FROM windows" + (" WHERE county_code = ?" if data["county"] else "")
                 + " ORDER BY code", [data["county"]] if data["county"] else [])]
             filters = {"status": params.get("status", ""), "window": params.get("window", ""),
-                       "from": start or "", "to": end or "", "county": county or ""}
+                       "from": start or "", "to": end or "", "county": county or "", "post": params.get("post", "")}
+            posts = list(dict.fromkeys([*known_posts(ctx.db), *([filters["post"]] if filters["post"] else [])]))
             return wb.render("web/staff_cases.html.j2", session, **data, filters=filters, counties=counties,
-                             windows=windows, status_choices=STATUS_CHOICES, urgency_names=worklist.URGENCY)
+                             windows=windows, posts=posts, status_choices=STATUS_CHOICES, urgency_names=worklist.URGENCY)
         return await wb.page(request, work, roles=STAFF)
 
     async def case_get(request: Request) -> Response:

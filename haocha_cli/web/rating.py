@@ -46,7 +46,7 @@ from haocha_cli.config import LEVELS, Config, load_config
 from haocha_cli.context import Context, Operator
 from haocha_cli.db import get_meta, open_db
 from haocha_cli.errors import HaochaError
-from haocha_cli.indicators import INDICATORS, in_scope
+from haocha_cli.indicators import in_force, in_scope
 from haocha_cli.privacy import normalize_phone
 from haocha_cli.web.limits import RateLimiter
 from haocha_cli.web.pages import HEADERS, ascii_number, client_address, environment, one, read_form
@@ -66,7 +66,6 @@ _REFERENCE = re.compile(rf"[A-Z2-7]{{{REFERENCE_LENGTH}}}")
 _SIGNATURE = re.compile(r"[0-9a-f]{32}")  # what sign_form gives
 _REFERENCE_JUNK = re.compile(r"[\s\-_–—.·]+")
 _LOOKALIKES = str.maketrans({"0": "O", "1": "I", "8": "B"})
-_SCOPE = {code: scope for code, _, _, _, _, scope, _ in INDICATORS}
 # What the rater reads, by code. The importer's reject codes (importer.REASONS) are among them, so a row
 # the core path refuses gets the same message as the page's own check. (status, message, what to do)
 MESSAGES: dict[str, tuple[int, str, str]] = {
@@ -94,6 +93,7 @@ MESSAGES: dict[str, tuple[int, str, str]] = {
     "score_invalid": (400, "分项评分只能是 1 至 5 分，或不评。", "请重新选择分项评分。"),
     "score_scope": (400, "所评的分项不适用于该窗口。", "请只对页面上列出的分项评分。"),
     "problem_unknown": (400, "所勾选的问题不在该窗口的评价指标中。", "请只勾选页面上列出的问题。"),
+    "indicator_version": (400, "评价指标体系已更新，所评的分项已不再使用。", "请重新扫描窗口上的二维码，在新打开的评价页面中评价。"),
     "comment_too_long": (400, "文字评价最多 {max} 字，您填写了 {length} 字。", "请删减后再提交，已填写的内容都保留在下方。"),
     "phone_invalid": (400, "联系电话格式不正确。",
                       "请填写 11 位手机号码或带区号的固定电话；不想留电话可以留空，即为匿名评价。"),
@@ -109,7 +109,7 @@ MESSAGES: dict[str, tuple[int, str, str]] = {
 }
 # Importer reject codes that cannot come from this page's own fields map to the generic message.
 _FIELD_ERRORS = {"level_missing", "level_invalid", "item_unknown", "score_invalid", "score_scope", "problem_unknown",
-                 "phone_invalid"}
+                 "indicator_version", "phone_invalid"}
 
 
 # --- references and signed forms ---------------------------------------------------------------------------
@@ -272,6 +272,7 @@ class Service:
             raise _Refused("window_unknown")
         if not rows[0]["active"]:
             raise _Refused("window_inactive")
+        rows[0]["indicators"] = _indicators(ctx.db, rows[0]["kind"])
         return rows[0]
 
     # -- the first rating --
@@ -308,7 +309,7 @@ class Service:
                   errors: list[str], status: int = 200) -> HTMLResponse:
         items = [dict(r) for r in ctx.db.query("SELECT code, name FROM items WHERE active ORDER BY code")]
         return self.page("web/rate.html.j2", status, followup=None, window=window, items=items,
-                         indicators=_indicators(window["kind"]), levels=LEVELS_SHOWN,
+                         indicators=_indicators(ctx.db, window["kind"]), levels=LEVELS_SHOWN,
                          bad_levels=self.config["bad_levels"], hidden=hidden, values=values, errors=errors, comment_max=self.setting("serve.comment_max_chars"),
                          trap=TRAP_FIELD)
 
@@ -450,7 +451,9 @@ class Service:
                     values["item"] = ""
                 else:
                     values["item_code"] = found[0]
-        allowed = {code for code, _n, _p, _d in _indicators(kind)}
+        shown = _indicators(ctx.db, kind)
+        allowed = {code for code, _n, _p, _d in shown}
+        known = {code for code, *_ in _indicators(ctx.db, None)}
         scores: dict[str, int] = {}
         score_error = None
         for name, given in form.items():
@@ -460,7 +463,7 @@ class Service:
             text = given[0].strip() if len(given) == 1 else "x"
             if text == "":
                 continue  # 不评
-            if code not in _SCOPE:
+            if code not in known:
                 score_error = score_error or "score_invalid"
             elif code not in allowed:
                 score_error = score_error or "score_scope"
@@ -544,7 +547,7 @@ class Service:
                     "level": LEVELS[original["level"] - 1], "item_name": original["item_name"] or "其他事项",
                     "phone_masked": original["phone_masked"]}
         return self.page("web/rate.html.j2", status, followup=followup, window=window, items=[],
-                         indicators=_indicators(window["kind"]), levels=LEVELS_SHOWN,
+                         indicators=window["indicators"], levels=LEVELS_SHOWN,
                          bad_levels=self.config["bad_levels"], hidden=hidden, values=values,
                          errors=errors, comment_max=self.setting("serve.comment_max_chars"), trap=TRAP_FIELD)
 
@@ -637,10 +640,11 @@ def _message(code: str, **values: Any) -> str:
     return f"{message.format(**values)}{hint.format(**values)}"
 
 
-def _indicators(kind: str) -> list[tuple[str, str, str, str]]:
-    """(code, secondary name, primary name, description) of the indicators of a window's mode."""
-    return [(code, name, primary, desc) for code, primary, _pe, name, _ne, scope, desc in INDICATORS
-            if in_scope(scope, kind)]
+def _indicators(db: Any, kind: str | None) -> list[tuple[str, str, str, str]]:
+    """(code, secondary name, primary name, description) of the indicators of a window's mode (every mode:
+    None) in the indicator system in force today: the rating is of today."""
+    return [(i["code"], i["name"], i["dimension_name"], i["description"]) for i in in_force(db)
+            if kind is None or in_scope(i["scope"], kind)]
 
 
 def _scores_json(scores: dict[str, int]) -> str:

@@ -1,0 +1,153 @@
+"""Rating-page submissions per second (issue 22): one client submitting one rating after another, at the
+start of a day and when the day already holds --day-ratings ratings, in the same run.
+
+    python benchmarks/serve_bench.py [--day-ratings 25000] [--submissions 300] [--full-scan] [--keep DIR]
+
+The page runs in-process (Starlette's TestClient, the same Service `haocha serve` runs), against a fresh
+database (`haocha init`, the address limit off). Each submission is the rater's round trip: the form (GET)
+and the rating (POST); the figure is POSTs per second (the GET is timed apart). A third of the submissions
+leave a phone (each its own), one in five a comment (from a few common texts, so that the repeated-comment
+rule has groups to read). The day is then filled in SQL with --day-ratings ratings of today at the offline
+windows (08:30–17:30, a third with a phone of 3,000, one in ten commented), and the same submissions run
+again. --full-scan also measures the design before issue 22 (the day's whole flag scan on every submission)
+at both sizes, with a fifth as many submissions at the full day.
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import shutil
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import time
+import warnings
+from datetime import date
+from pathlib import Path
+
+_HIDDEN = re.compile(r'<input type="hidden" name="(\w+)" value="([^"]*)">')
+COMMENTS = ["窗口服务热情周到，办事效率很高", "材料一次告知清楚，非常感谢", "等候时间有点长，希望增加窗口",
+            "工作人员态度很好，解答耐心细致", "很满意"]
+
+
+def fill_day(db: Path, n: int) -> None:
+    """``n`` ratings of today at the offline windows, one batch, as the import stores them (no aggregates:
+    the page does not read them)."""
+    day = date.today().isoformat()
+    conn = sqlite3.connect(db)
+    windows = conn.execute("SELECT code, county_code FROM windows WHERE kind = 'offline' AND active"
+                           " ORDER BY code").fetchall()
+    conn.execute("CREATE TEMP TABLE w (i INTEGER PRIMARY KEY, code TEXT, county TEXT)")
+    conn.executemany("INSERT INTO w VALUES (?, ?, ?)", [(i, *w) for i, w in enumerate(windows)])
+    first = (conn.execute("SELECT max(id) FROM contacts").fetchone()[0] or 0) + 1
+    conn.execute(f"""WITH RECURSIVE seq(x) AS (SELECT 0 UNION ALL SELECT x + 1 FROM seq WHERE x < 2999)
+        INSERT INTO contacts (id, phone_hash, phone_enc, phone_masked)
+        SELECT {first} + x, 'bench-' || x, 'x', '137****' || printf('%04d', x) FROM seq""")
+    batch = conn.execute("INSERT INTO batches (file_name, sha256, source, profile, format, operator, imported_at,"
+                         " rows_read, accepted, rejected, duplicate) VALUES ('bench.csv', 'bench-day', 'bench',"
+                         " 'canonical', 'csv', 'city', ?, ?, ?, 0, 0)", [f"{day} 08:00:00", n, n]).lastrowid
+    comments = " ".join(f"WHEN {i} THEN '{c}'" for i, c in enumerate(COMMENTS))
+    conn.execute(f"""
+        WITH RECURSIVE seq(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM seq WHERE x < {n}),
+        r AS (SELECT x, 30600 + (x * 2654435761 % 32400) AS second, (x * 40503 / 97) % {len(windows)} AS wi,
+                     CASE WHEN x % 33 = 0 THEN 1 ELSE 4 + x % 2 END AS level FROM seq)
+        INSERT INTO ratings (source, rating_id, batch_id, rated_at, day, window_code, county_code, mode, channel,
+                             item_code, level, rating_index, weights_version, contact_id, comment)
+        SELECT 'bench', 'B-' || x, {batch},
+               '{day} ' || printf('%02d:%02d:%02d', second / 3600, second / 60 % 60, second % 60), '{day}',
+               w.code, w.county, 'offline', '二维码', 'XK01', level, (level - 1) * 25.0, 'V1.0',
+               CASE WHEN x % 3 = 0 THEN {first} + x % 3000 END,
+               CASE WHEN x % 10 = 0 THEN CASE x / 10 % {len(COMMENTS)} {comments} END || '（' || x % 7 || '）' END
+        FROM r JOIN w ON w.i = r.wi""")
+    conn.commit()
+    conn.close()
+
+
+def submit(db: Path, count: int, offset: int) -> tuple[float, float]:
+    """(POSTs per second, GETs per second) of ``count`` submissions by one client, in turn."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        from starlette.testclient import TestClient
+
+    from haocha_cli.context import open_context
+    from haocha_cli.qr_tokens import make_token
+    from haocha_cli.web import app as web_app
+
+    ctx = open_context(db, "city")
+    length = int(ctx.config["qr.token_length"])
+    windows = [(code, make_token(ctx.keys.qr_secret, code, length)) for (code,) in ctx.db.execute(
+        "SELECT code FROM windows WHERE kind = 'offline' AND active ORDER BY code")]
+    items = [code for (code,) in ctx.db.execute("SELECT code FROM items WHERE active ORDER BY code")]
+    ctx.db.close()
+    client = TestClient(web_app.create_app(db), client=("203.0.113.7", 50000))
+    get_time = post_time = 0.0
+    for i in range(offset, offset + count):
+        code, token = windows[i % len(windows)]
+        started = time.perf_counter()
+        page = client.get("/r", params={"w": code, "t": token})
+        get_time += time.perf_counter() - started
+        assert page.status_code == 200, page.text[:300]
+        form = {**dict(_HIDDEN.findall(page.text)), "item": items[i % len(items)], "website": "",
+                "level": ["满意", "非常满意", "基本满意", "不满意"][i % 4]}
+        if i % 3 == 0:
+            form["phone"] = f"139{i:08d}"
+        if i % 5 == 0:
+            form["comment"] = COMMENTS[i % len(COMMENTS)]
+        started = time.perf_counter()
+        sent = client.post("/r", data=form)
+        post_time += time.perf_counter() - started
+        assert sent.status_code == 200, sent.text[:300]
+    return count / post_time, count / get_time
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--day-ratings", type=int, default=25_000)
+    parser.add_argument("--submissions", type=int, default=300)
+    parser.add_argument("--full-scan", action="store_true", help="also measure the day's whole scan per submission")
+    parser.add_argument("--keep", type=Path, help="build the database in this folder and keep it")
+    args = parser.parse_args()
+    folder = args.keep or Path(tempfile.mkdtemp(prefix="haocha-serve-bench-"))
+    folder.mkdir(parents=True, exist_ok=True)
+    db = folder / "haocha.db"
+    for p in folder.glob("haocha.db*"):
+        p.unlink()
+    subprocess.run([sys.executable, "-m", "haocha_cli", "--db", str(db), "init"], check=True, capture_output=True)
+    (folder / "haocha.toml").write_text("[serve]\naddress_limit = 0\nphone_limit = 0\n", encoding="utf-8")
+    from haocha_cli import flags
+
+    n, done = args.submissions, 0
+    runs: list[tuple[str, float, float]] = []
+    start_rate = submit(db, n, done)
+    done += n
+    runs.append(("0", *start_rate))
+    if args.full_scan:
+        flags.INCREMENTAL_MAX = 0
+        runs.append(("0, full scan", *submit(db, n, done)))
+        done += n
+        flags.INCREMENTAL_MAX = 50
+    fill_day(db, args.day_ratings)
+    held = sqlite3.connect(db).execute("SELECT count(*) FROM ratings WHERE day = ?",
+                                       [date.today().isoformat()]).fetchone()[0]
+    full_rate = submit(db, n, done)
+    done += n
+    runs.append((f"{held:,}", *full_rate))
+    if args.full_scan:
+        flags.INCREMENTAL_MAX = 0
+        runs.append((f"{held:,}, full scan", *submit(db, max(10, n // 5), done)))
+        flags.INCREMENTAL_MAX = 50
+    print(f"python benchmarks/serve_bench.py --day-ratings {args.day_ratings} --submissions {n}"
+          + (" --full-scan" if args.full_scan else ""))
+    print(f"{'ratings that day':>26}  {'submissions/s (POST)':>21}  {'forms/s (GET)':>14}")
+    for label, post, get in runs:
+        print(f"{label:>26}  {post:21.1f}  {get:14.1f}")
+    print(f"at {held:,} against 0: {start_rate[0] / full_rate[0]:.2f}× slower (target ≤ 1.5×),"
+          f" {full_rate[0]:.1f}/s (target ≥ 50/s)")
+    if not args.keep:
+        shutil.rmtree(folder)
+
+
+if __name__ == "__main__":
+    main()

@@ -696,3 +696,9 @@ WHERE EXISTS (SELECT 1 FROM indicator_weights w WHERE w.version = v.version AND 
 CREATE INDEX ratings_contact_day ON ratings(contact_id, day) WHERE contact_id IS NOT NULL;
 -- `haocha status`: the first and last rating time through an index, not by reading every rating.
 CREATE INDEX ratings_rated_at ON ratings(rated_at);
+-- The open cases (整改中 and the other open states), with what their urgency is computed from: the daily
+-- report's counts and its 20 most urgent cases read this index, not the whole cases table (issue 22). The
+-- states are cases.OPEN_STATES, written as haocha_cli/worklist.py writes them, so that the planner uses it.
+CREATE INDEX cases_open ON cases(county_code, state, real_name, revisit_first_at, revisit_due, rectify_due,
+                                 opened_at)
+    WHERE state IN ('new','rectifying','awaiting_approval','appealed','reopened');

@@ -183,7 +183,7 @@ def build(db: Path, n: int, open_cases: int) -> dict[str, int]:
     """)
     conn.execute("""INSERT INTO flags (rating_id, rule, county_code, window_code, day, evidence, created_at)
         SELECT id, 'burst', county_code, window_code, day, json_object('count', 5, 'window', window_code, 'from',
-               rated_at, 'to', rated_at, 'threshold', '5 in 10 min'), day || ' 20:00:00'
+               rated_at, 'to', rated_at, 'threshold', '5 within 10 min'), day || ' 20:00:00'
         FROM ratings WHERE id % 100 = 7""")
     conn.execute("COMMIT")
     # The cases' audit events, hash-chained as the import records them (audit.record_many).
@@ -258,7 +258,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--ratings", type=int, default=1_000_000)
     parser.add_argument("--open-cases", type=int, default=50_000)
-    parser.add_argument("--repeat", type=int, default=5, help="Rounds of every command; the median is printed.")
+    parser.add_argument("--repeat", type=int, default=5, help="Rounds of every command; the median is printed (0: only build).")
     parser.add_argument("--keep", type=Path, help="Keep the database in this folder.")
     parser.add_argument("--reuse", action="store_true", help="Time the database --keep holds; do not build it.")
     options = parser.parse_args()
@@ -287,6 +287,8 @@ def main() -> None:
           f" rows, {counts['cases']:,} cases of which {counts['open']:,} open ({counts['deadlines']:,} distinct"
           f" deadlines), {counts['flags']:,} flags, {counts['audit_events']:,} audit events;"
           f" {db.stat().st_size / 1e9:.2f} GB")
+    if options.repeat == 0:
+        return
     env = dict(os.environ, HAOCHA_NOW=NOW)
     env.pop("HAOCHA_DB", None)
     # As installed: with bytecode. A development shell may set PYTHONDONTWRITEBYTECODE, and then every command

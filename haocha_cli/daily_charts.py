@@ -100,10 +100,11 @@ def _point_labels(texts: Sequence[str], group: str) -> list[str]:
 def chart(db: sqlite_utils.Database, config: Config, metric: str, period: Period, baseline: Period | None = None,
           county: str | None = None, rules: str = "nelson", laney: bool = False, *, kind: str | None = None,
           group: str = "day", exclude: Sequence[str] = (), center: float | None = None, sigma: float | None = None,
-          sigma_method: str | None = None) -> dict[str, Any]:
+          sigma_method: str | None = None, series: list[dict[str, Any]] | None = None) -> dict[str, Any]:
     """The chart of one metric over the period, by day, ISO week or month; the baseline (phase I) defaults to
     the first 30 days, 8 weeks or 6 months. kind: p (default), laney or np for bad-rate; xbar (default) or xmr
-    for index. center / sigma: given standards (p: the standard proportion alone)."""
+    for index. center / sigma: given standards (p: the standard proportion alone). series: the period's
+    ``daily_series`` when the caller has read it already (both metrics of a unit chart the same days)."""
     metric = metric.strip().lower().replace("_", "-")  # bad_rate, Bad-Rate: the same metric
     if metric not in METRICS:
         raise InvalidInput(f"metric {metric!r} is not known", f"use {' or '.join(METRICS)}")
@@ -119,7 +120,9 @@ def chart(db: sqlite_utils.Database, config: Config, metric: str, period: Period
                            "give the standard proportion alone: --center 0.05")
     if county:
         get_county(db, county)
-    groups = grouped_series(daily_series(db, config, period, county), group)
+    if series is None:
+        series = daily_series(db, config, period, county)
+    groups = grouped_series(series, group)
     standard = center is not None and (sigma is not None or kind in ("p", "np"))
     if standard and (baseline is not None or exclude):
         raise InvalidInput("a chart against given standards takes no baseline and no excluded points",
@@ -209,9 +212,10 @@ def signals_on(db: sqlite_utils.Database, config: Config, day: date, county: str
     period = date_range(day - timedelta(days=DEFAULT_DAYS - 1), day)
     baseline = date_range(period.start, period.start + timedelta(days=baseline_days - 1))
     found = []
+    series = daily_series(db, config, period, county)  # read once for both metrics
     for metric in METRICS:
         try:
-            result = chart(db, config, metric, period, baseline, county)
+            result = chart(db, config, metric, period, baseline, county, series=series)
         except InvalidInput:
             continue
         last = result["rows"][-1]

@@ -139,7 +139,10 @@ def open_by_urgency(ctx: Context, *, day: date | None = None, county: str | None
     shown = urgencies if urgencies is not None else tuple(u for u in URGENCY if u != 7)
     params.update({f"u{i}": u for i, u in enumerate(shown)})
     kept = f"urgency IN ({','.join(f':u{i}' for i in range(len(shown)))})"
-    graded = f"SELECT c.*, {_URGENCY_SQL} AS urgency FROM cases c WHERE {' AND '.join(where)}"
+    # Graded from the partial index of the open cases alone (cases_open covers every column the urgency and
+    # the order need); the full rows are read for the ``limit`` cases listed only.
+    graded = (f"SELECT c.id, c.county_code, c.revisit_due, c.rectify_due, {_URGENCY_SQL} AS urgency"
+              f" FROM cases c WHERE {' AND '.join(where)}")
     names = "SELECT code, name FROM counties" + (" WHERE code = :county" if county else "") + " ORDER BY code"
     counts: dict[str, dict[str, Any]] = {code: {"county": code, "county_name": name, **dict.fromkeys(shown, 0)}
                                          for code, name in ctx.db.execute(names, params)}
@@ -147,11 +150,14 @@ def open_by_urgency(ctx: Context, *, day: date | None = None, county: str | None
             f"SELECT county_code, urgency, count(*) FROM ({graded}) WHERE {kept} GROUP BY county_code, urgency",
             params):
         counts[code][urgency] = n
+    most_urgent = (f"SELECT id, urgency FROM ({graded}) WHERE {kept}"
+                   " ORDER BY urgency, CASE WHEN urgency = 0 THEN revisit_due ELSE rectify_due END, id LIMIT :limit")
     rows = ctx.db.query(
-        f"SELECT g.*, w.name AS window_name, i.name AS item_name, k.name AS county_name FROM ({graded}) g"
-        " LEFT JOIN windows w ON w.code = g.window_code LEFT JOIN items i ON i.code = g.item_code"
-        f" LEFT JOIN counties k ON k.code = g.county_code WHERE {kept}"
-        " ORDER BY urgency, CASE WHEN urgency = 0 THEN g.revisit_due ELSE g.rectify_due END, g.id LIMIT :limit",
+        f"SELECT c.*, g.urgency, w.name AS window_name, i.name AS item_name, k.name AS county_name"
+        f" FROM ({most_urgent}) g JOIN cases c ON c.id = g.id"
+        " LEFT JOIN windows w ON w.code = c.window_code LEFT JOIN items i ON i.code = c.item_code"
+        " LEFT JOIN counties k ON k.code = c.county_code"
+        " ORDER BY g.urgency, CASE WHEN g.urgency = 0 THEN c.revisit_due ELSE c.rectify_due END, c.id",
         {**params, "limit": limit})
     counted: dict[str, int] = {}
     listed = [_listed(case, day, cal, soon_days, counted) for case in rows]

@@ -104,8 +104,10 @@ def _names(db: sqlite_utils.Database) -> dict[str, dict[str, str]]:
 
 
 def index(db: sqlite_utils.Database, config: Config, period: Period, by: list[str] | None = None,
-          county: str | None = None, window: str | None = None) -> dict[str, Any]:
-    """The index table: one row per group of the --by keys, with N beside every figure."""
+          county: str | None = None, window: str | None = None, *, indicators: bool = True) -> dict[str, Any]:
+    """The index table: one row per group of the --by keys, with N beside every figure. indicators=False
+    leaves out each row's per-indicator means (``indicators`` is then empty), for callers that do not show
+    them: they are read from daily_indicator_agg, the larger of the two aggregates (the monthly trend)."""
     by = _check_by(by or [])
     where, params = _where(period, county, window, db)
     names = _names(db)
@@ -119,7 +121,7 @@ def index(db: sqlite_utils.Database, config: Config, period: Period, by: list[st
                f" sum(l5) AS l5, sum(index_sum) AS index_sum, sum(index_sq) AS index_sq,"
                f" sum(excluded_n) AS excluded_n FROM daily_agg WHERE {where}{group}")
         rows = []
-        per_indicator = _indicator_means(db, keys, where, params)
+        per_indicator = _indicator_means(db, keys, where, params) if indicators else {}
         for raw in db.query(sql, params):
             if raw["n"] is None and not keys:
                 raw = {**raw, "n": 0}

@@ -644,7 +644,8 @@ def _trend_section(ctx: Context, month: Period, L) -> dict[str, Any]:
     row of the table), on round ticks with headroom."""
     months = _months_back(month, 12)
     whole = date_range(months[0].start, month.end)
-    city_rows = {r["month"]: r for r in indices.index(ctx.db, ctx.config, whole, ["month"])["rows"] if r["n"]}
+    city_rows = {r["month"]: r for r in indices.index(ctx.db, ctx.config, whole, ["month"], indicators=False)["rows"]
+                 if r["n"]}
     rated = [m.label for m in months if m.label in city_rows]
     if not rated:
         return _section(L["trend"], paragraphs=[L["trend_none"]])
@@ -654,8 +655,8 @@ def _trend_section(ctx: Context, month: Period, L) -> dict[str, Any]:
     pilot = ctx.config["pilot.county"]
     if pilot:
         name = get_county(ctx.db, pilot)["name"]
-        mine = {r["month"]: r for r in indices.index(ctx.db, ctx.config, whole, ["month"], county=pilot)["rows"]
-                if r["n"]}
+        mine = {r["month"]: r for r in indices.index(ctx.db, ctx.config, whole, ["month"], county=pilot,
+                                                     indicators=False)["rows"] if r["n"]}
         series[name] = [mine[m]["index"] if m in mine else None for m in labels]
     body = [[m, *[_num(s[labels.index(m)]) for s in series.values()], _pct(city_rows[m]["good_rate"]),
              _pct(city_rows[m]["bad_rate"]), city_rows[m]["n"]] for m in rated]

@@ -198,6 +198,7 @@ def main() -> int:
     stored_seconds, stored = write_floor(db, fresh)
     parts = summary["seconds"]
     core = seconds - parts["cases"] - parts["flags"]
+    print(f"command         : python benchmarks/import_bench.py --rows {args.rows} --seed {args.seed}")
     print(f"haocha import   : {seconds:7.2f} s  {args.rows / seconds:>10,.0f} rows/s  peak RSS {rss:6.1f} MB"
           f"  (read {summary['rows_read']:,}, accepted {summary['accepted']:,}, duplicate {summary['duplicate']:,},"
           f" rejected {summary['rejected']:,})")
@@ -207,7 +208,7 @@ def main() -> int:
     print(f"  import core   : {core:7.2f} s  (process start, read, validate, write ratings and aggregates, commit)")
     print(f"sqlite3 .import : {sqlite_seconds:7.2f} s  {args.rows / sqlite_seconds:>10,.0f} rows/s  peak RSS"
           f" {sqlite_rss:6.1f} MB")
-    print(f"ratio           : {seconds / sqlite_seconds:7.2f}  (target <= 2.0, stretch 1.5);"
+    print(f"ratio           : {seconds / sqlite_seconds:7.2f}  (issue 22: target <= 3.0, stretch 2.0);"
           f" import core alone {core / sqlite_seconds:.2f}")
     print(f"floor, Python   : {floor['plain']:7.2f} s  ratio {floor['plain'] / sqlite_seconds:.2f}  the rows unchecked"
           " into a plain table (csv module + sqlite3 module)")

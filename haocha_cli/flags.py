@@ -117,8 +117,13 @@ def _as_dict(row: tuple) -> dict[str, Any]:
 Hit = tuple[dict[str, Any], str, dict[str, Any]]
 
 
-def find_flags(ctx: Context, start_day: date, end_day: date) -> tuple[list[Hit], dict[str, Any]]:
+def find_flags(ctx: Context, start_day: date, end_day: date, batch: tuple[int, list[tuple]] | None = None
+               ) -> tuple[list[Hit], dict[str, Any]]:
     """(rating, rule, evidence) for every rule hit among the counted ratings of the days, and notes.
+
+    ``batch`` is (first id, rows) from the importer: the days' ratings from that id on are the batch's rows it
+    holds (as ``_COLUMNS`` reads them, in id order, the whole comment), not read back from the table; only the
+    days' ratings stored before (lower ids) are read, picked in the day index.
 
     One read of the days' ratings serves every rule (plus the commented ratings of the days before the
     period that the repeated-comment rule looks back on), so that the scan after a large import stays cheap.
@@ -127,7 +132,15 @@ def find_flags(ctx: Context, start_day: date, end_day: date) -> tuple[list[Hit],
     """
     s = _settings(ctx)
     start, end = start_day.isoformat(), end_day.isoformat()
-    rows = _rows(ctx, start, end, s["comment_min_length"])
+    if batch is None:
+        rows = _rows(ctx, start, end, s["comment_min_length"])
+    else:
+        least = s["comment_min_length"]
+        rows = ctx.db.execute(
+            f"SELECT {_COLUMNS}, CASE WHEN length(comment) >= ?1 THEN comment END FROM ratings"
+            " INDEXED BY ratings_day_window WHERE day BETWEEN ?2 AND ?3 AND id < ?4 AND excluded IS NULL"
+            " ORDER BY id", [least, start, end, batch[0]]).fetchall()
+        rows += [r if r[_COMMENT] is None or len(r[_COMMENT]) >= least else (*r[:_COMMENT], None) for r in batch[1]]
     hits: list[Hit] = []
     notes: dict[str, Any] = {"ratings": len(rows)}
 
@@ -274,8 +287,10 @@ def _masks(ctx: Context, contact_ids: set[int]) -> dict[int, str]:
     return result
 
 
-def scan_flags(ctx: Context, start_day: date | str, end_day: date | str) -> dict[str, Any]:
-    """Flag the ratings of [start_day, end_day] (inclusive) by every rule; returns a summary.
+def scan_flags(ctx: Context, start_day: date | str, end_day: date | str,
+               batch: tuple[int, list[tuple]] | None = None) -> dict[str, Any]:
+    """Flag the ratings of [start_day, end_day] (inclusive) by every rule; returns a summary. ``batch``: the
+    importer's rows of the days, held in memory (``find_flags``).
 
     Joins the caller's transaction (the importer calls it in its batch transaction). Flags already there
     stay as they are; one audit event ``flags.scan`` when anything new was flagged. No permission check:
@@ -285,7 +300,7 @@ def scan_flags(ctx: Context, start_day: date | str, end_day: date | str) -> dict
     end = end_day if isinstance(end_day, date) else date.fromisoformat(str(end_day))
     if end < start:
         raise InvalidInput(f"the scan ends ({end}) before it starts ({start})", "swap the dates")
-    hits, notes = find_flags(ctx, start, end)
+    hits, notes = find_flags(ctx, start, end, batch)
     return _store_hits(ctx, hits, notes, start, end)
 
 

@@ -619,6 +619,14 @@ class _Job:
         self.insert_head = f"INSERT INTO ratings (source, batch_id, {', '.join(RATING_COLUMNS)}) VALUES "
         self.insert_sql: dict[int, str] = {}
         self.days: set[str] = set()
+        # The flag scan, a block of FLAG_SCAN_DAYS days at a time, from the batch's rows held since they were
+        # written (issue 22: not read back from ratings) while the file comes in day order; a row of a day
+        # before the open block ends that (the batch's days are then scanned from the table at the end).
+        self.first_id = self.next_id
+        self._open_block(None)  # flag_block: the first day of the block being held
+        self.flag_rows: list[tuple] = []
+        self.flag_stream = not self.dry_run
+        self.flagged_days = 0  # days scanned while reading
         self._drive(self._produce(rows), progress)
         self._flush_rejects()
         self._flush_aggregates()
@@ -1346,6 +1354,8 @@ class _Job:
             elif level in bad_levels:
                 self.pending_cases.append(_rating_dict(row, self.source, self.batch_id))
         self.days.update(row[4] for row in group)
+        if self.flag_stream:
+            self._hold_for_flags(group)
         if self.keep_ids:
             self.ids.extend(row[0] for row in group)
 
@@ -1497,6 +1507,48 @@ class _Job:
         finally:
             gc.disable()
 
+    def _hold_for_flags(self, group: list[list]) -> None:
+        """Keep the written rows of the open block as the flag scan reads them (flags._COLUMNS); scan a block
+        once a row comes from a day after it. A row of a day before the block stops this (see _run)."""
+        held = self.flag_rows
+        for row in group:
+            day = row[4]
+            if self.flag_block is None:
+                self._open_block(date.fromisoformat(day))
+            elif day > self.flag_block_end:
+                self._scan_block(date.fromisoformat(day))
+                held = self.flag_rows
+            elif day < self.flag_block_text:
+                self.flag_stream = False  # not in day order: the table is scanned at the end, as before
+                self.flag_rows = []
+                return
+            at = row[3]
+            comment = row[17] or None
+            held.append((row[0], day, at, row[5], row[6], row[7], row[8], row[18] or None,
+                         None if row[22] == -1 else row[22], row[21] or None,
+                         int(at[11:13]) * 3600 + int(at[14:16]) * 60 + int(at[17:19]), comment))
+
+    def _open_block(self, day: date | None) -> None:
+        self.flag_block = day
+        if day is not None:
+            self.flag_block_text = day.isoformat()
+            self.flag_block_end = (day + timedelta(days=FLAG_SCAN_DAYS - 1)).isoformat()
+
+    def _scan_block(self, following: date | None) -> None:
+        """Scan the held block (its days up to the last held) and start the next at ``following``."""
+        from haocha_cli.flags import scan_flags
+
+        started = time.perf_counter()
+        start = self.flag_block
+        end = start + timedelta(days=FLAG_SCAN_DAYS - 1)
+        if following is None:
+            end = min(end, date.fromisoformat(max(r[1] for r in self.flag_rows)))
+        rows, self.flag_rows = self.flag_rows, []
+        self.flags_raised += self._foreign(scan_flags, self.ctx, start, end, (self.first_id, rows))["new_total"]
+        self.flagged_days += len({r[1] for r in rows})
+        self._open_block(following)
+        self.seconds["flags"] += time.perf_counter() - started
+
     def _scan_flags(self) -> None:
         """Suspicious-rating flags (评价信息不实) of the batch's days, in the batch's transaction: a week at a
         time, so that a year-long file is never held in memory at once."""
@@ -1512,6 +1564,12 @@ class _Job:
             self.flags_raised += self._foreign(flag_new_ratings, self.ctx, ids)["new_total"]
             self.seconds["flags"] = time.perf_counter() - started
             return
+        if self.flag_stream:  # the blocks before were scanned while reading: the last one now
+            self.phase("flags", self.flagged_days, len(self.days))
+            if self.flag_rows:
+                self._scan_block(None)
+            self.phase("flags", len(self.days), len(self.days))
+            return
         days = sorted(date.fromisoformat(d) for d in self.days)
         end = None
         for scanned, day in enumerate(days):
@@ -1521,7 +1579,7 @@ class _Job:
             end = min(day + timedelta(days=FLAG_SCAN_DAYS - 1), days[-1])
             self.flags_raised += self._foreign(scan_flags, self.ctx, day, end)["new_total"]
         self.phase("flags", len(days), len(days))
-        self.seconds["flags"] = time.perf_counter() - started
+        self.seconds["flags"] += time.perf_counter() - started
 
     def _flush_aggregates(self) -> None:
         # In key order: each statement then fills neighbouring B-tree pages instead of splitting pages all over.

@@ -113,8 +113,8 @@ def test_import_readers_writer_and_backups_at_once(tmp_path):
                 keep("backup", run(db, "backup", str(tmp_path / f"backup{i}.db")))
 
     threads = [threading.Thread(target=reader, args=("index", "index", "--period", "2024", "--format", "json")),
-               threading.Thread(target=reader, args=("cases list", "cases", "list", "--status", "all", "--format",
-                                                     "json")),
+               threading.Thread(target=reader, args=("cases list", "cases", "list", "--status", "all", "--all",
+                                                     "--format", "json")),
                threading.Thread(target=reader, args=("report", "report", "daily", "--date", DAY, "--format", "md",
                                                      "--out", str(reports / "{run}"))),
                threading.Thread(target=writer)]

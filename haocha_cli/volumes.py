@@ -77,9 +77,11 @@ def read_volumes(db: sqlite_utils.Database, path: str | Path) -> tuple[Path, lis
         where = _header(table.path, table.header or [])
         windows = dict(db.execute("SELECT code, county_code FROM windows").fetchall())
         items: dict[str, str] = {}
-        for code, name in db.execute("SELECT code, name FROM items").fetchall():
+        for code, name, impl in db.execute("SELECT code, name, impl_code FROM items").fetchall():
             items[code] = code
             items.setdefault(name, code)
+            if impl:  # the national implementation code (实施编码) of the service-item list
+                items.setdefault(impl, code)
         rows: list[dict[str, Any]] = []
         problems: list[str] = []
         seen: dict[tuple[str, str, str], int] = {}

@@ -8,6 +8,7 @@ import csv
 import io
 import json
 import sqlite3
+from pathlib import Path
 
 import pytest
 from cases_support import add_ratings
@@ -230,3 +231,14 @@ def test_the_workbench_shows_filters_and_changes_the_post(cli, tmp_path, db_path
     assert done.status_code == 303 and done.headers["location"] == "/staff/cases/1?done=set-post"
     assert query(db_path, "SELECT post, department FROM cases WHERE id = 1") == [("审批岗", "专卖管理科")]
     assert "已变更责任岗位。" in client.get("/staff/cases/1?done=set-post").text
+
+
+def test_the_example_lists_import_on_a_new_database_and_route_a_case(cli, db_path):
+    examples = Path(__file__).parent.parent / "examples" / "lists"
+    standards = ok(cli("org", "import-standards", str(examples / "service-standards.csv"))).stderr
+    responsibility = ok(cli("org", "import-responsibility", str(examples / "problem-responsibility.csv"))).stderr
+    assert "9 added, 0 updated, 0 removed, 0 unchanged" in standards
+    assert "13 added, 0 updated, 0 removed, 0 unchanged" in responsibility
+    add_ratings(db_path, [{"rated_at": "2025-03-03 10:00:00", "window": "LC01", "level": "不满意",
+                           "problems": ["B3", "D1"]}])
+    assert query(db_path, "SELECT post, department FROM cases") == [("大厅管理岗", "办公室")]

@@ -190,3 +190,14 @@ def test_the_flag_ratio_and_the_minimum_services_are_settings(cli, db_path, tmp_
     result = cli("flags", "scan", "--period", "2024-05")
     assert result.exit_code == 1 and "flags.rating_rate_ratio must be a share from 0 up to (not including) 1, not 1.5" \
         in result.stderr
+
+
+def test_the_item_may_be_given_by_its_national_implementation_code(cli, db_path, tmp_path):
+    items = tmp_path / "items.csv"
+    items.write_text("事项编码,实施编码,事项名称,法定时限,承诺时限\n"
+                     "XK01,11370200MB1234567X4371100100001,烟草专卖零售许可证新办,20,5\n", encoding="utf-8")
+    ok(cli("org", "import", str(items)))
+    file = volumes(tmp_path / "办件量.csv", [["2024-05-06", "LC01", "11370200MB1234567X4371100100001", "9"]])
+    ok(cli("volumes", "import", str(file)))
+    assert query(db_path, "SELECT day, window_code, item_code, services FROM service_volumes") == [
+        ("2024-05-06", "LC01", "XK01", 9)]

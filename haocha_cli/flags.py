@@ -512,11 +512,14 @@ def _burst_runs(items: list[tuple], span: int, least: int) -> list[list[tuple]]:
     times = [x[0] for x in seq]
     marked = [False] * len(seq)
     i = 0
+    done = 0  # items before this index are marked already where they must be: each item is marked once
     for j, t in enumerate(times):
         while t - times[i] > span:
             i += 1
         if j - i + 1 >= least:
-            marked[i:j + 1] = [True] * (j + 1 - i)
+            start = max(i, done)
+            marked[start:j + 1] = [True] * (j + 1 - start)
+            done = j + 1
     runs: list[list[tuple[int, int, tuple]]] = []
     for k, item in enumerate(seq):
         if not marked[k]:

@@ -8,10 +8,12 @@ describes every key.
 
 from __future__ import annotations
 
+import copy
 import re
 import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -137,8 +139,19 @@ def profile_names() -> list[str]:
 
 
 def load_profile(name_or_path: str | Path | None = None) -> Profile:
-    """A shipped profile by name (canonical, platform …) or a TOML file by path."""
-    return _load(name_or_path or DEFAULT_PROFILE, seen=())
+    """A shipped profile by name (canonical, platform …) or a TOML file by path. A shipped profile is read
+    once per process (the rating page imports every submission with the default one); a copy is returned,
+    so that no caller can change another's."""
+    name = name_or_path or DEFAULT_PROFILE
+    text = str(name)
+    if not (Path(text).suffix.lower() == ".toml" or "/" in text or "\\" in text):
+        return copy.deepcopy(_shipped(text))
+    return _load(name, seen=())
+
+
+@lru_cache(maxsize=32)
+def _shipped(name: str) -> Profile:
+    return _load(name, seen=())
 
 
 def _resolve(name_or_path: str | Path) -> Path:

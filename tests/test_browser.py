@@ -70,15 +70,33 @@ def log_in(browser, base: str, user: str) -> None:
     browser.get(base + "/staff/login")
     browser.find_element(By.NAME, "username").send_keys(user)
     browser.find_element(By.NAME, "password").send_keys(PASSWORDS[user])
-    browser.find_element(By.CSS_SELECTOR, "main form button[type=submit]").click()
+    follow(browser, browser.find_element(By.CSS_SELECTOR, "main form button[type=submit]"))
+
+
+def follow(browser, element) -> None:
+    """Click a link or a form's button and wait for the next page: a click does not wait for it, so the next
+    look at the page (or the next ``get``) could otherwise see the old page or overtake the redirect."""
+    from selenium.common.exceptions import WebDriverException
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    page = browser.find_element(By.TAG_NAME, "html")
+
+    def gone(_driver) -> bool:  # the old page's element is stale: chromedriver says so in two ways
+        try:
+            page.is_enabled()
+        except WebDriverException:  # StaleElementReferenceException, or "Node … does not belong to the document"
+            return True
+        return False
+
+    element.click()
+    WebDriverWait(browser, 20).until(gone)
 
 
 def submit(browser, action: str, **fields: str) -> None:
     """Fill the case page's form of ``action`` (text fields by name, radio buttons by value), send it and wait
-    for the answer's page (a click does not wait: the next ``get`` could overtake the post's redirect)."""
+    for the answer's page."""
     from selenium.webdriver.common.by import By
-    from selenium.webdriver.support import expected_conditions
-    from selenium.webdriver.support.ui import WebDriverWait
 
     form = browser.find_element(By.ID, f"form-{action}")
     for name, value in fields.items():
@@ -87,9 +105,7 @@ def submit(browser, action: str, **fields: str) -> None:
             radios[0].click()
         else:
             form.find_element(By.NAME, name).send_keys(value)
-    page = browser.find_element(By.TAG_NAME, "html")
-    form.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
-    WebDriverWait(browser, 20).until(expected_conditions.staleness_of(page))
+    follow(browser, form.find_element(By.CSS_SELECTOR, "button[type=submit]"))
 
 
 def fits(browser) -> bool:
@@ -106,7 +122,7 @@ def test_county_and_city_work_the_loop_in_a_browser(server, browser):
     assert links == ["#1", "#2"]  # 李沧区's own cases; 黄岛区's 3 and 4 are not there
     assert "黄岛" not in browser.page_source
 
-    browser.find_element(By.LINK_TEXT, "#2").click()
+    follow(browser, browser.find_element(By.LINK_TEXT, "#2"))
     submit(browser, "classify", classification="rectifiable")
     assert "已分类" in browser.find_element(By.CSS_SELECTOR, "[role=status]").text
     submit(browser, "close", measures="窗口服务规范培训", responsible="王五")
@@ -126,7 +142,7 @@ def test_county_and_city_work_the_loop_in_a_browser(server, browser):
     log_in(browser, base, "city")
     browser.set_window_size(1366, 800)
     assert browser.current_url == base + "/staff/"
-    browser.find_element(By.CSS_SELECTOR, 'a[href="/staff/cases/1#form-approve"]').click()
+    follow(browser, browser.find_element(By.CSS_SELECTOR, 'a[href="/staff/cases/1#form-approve"]'))
     submit(browser, "approve", note="已核实")
     assert "已批准" in browser.find_element(By.CSS_SELECTOR, "[role=status]").text
     for width in (360, 1366):

@@ -175,7 +175,69 @@ def find_flags(ctx: Context, start_day: date, end_day: date, batch: tuple[int, l
                         "count": len(run), "threshold": f"{s['burst_count']} within {s['burst_minutes']} min"}
             hits += [(_as_dict(r), "burst", evidence) for _, _, r in run]
 
-    # off_hours: a hall-device rating outside its window's opening hours (or on a non-working day).
+    # off_hours, staff_phone: each rating on its own.
+    hits += _hours_and_staff_hits(ctx, rows, s, notes)
+
+    # repeated_comment: the same normalised text ≥ comment_repeats times from comment_days before the period
+    # on. Normalising only shortens a text, so the raw length already leaves the short ones out.
+    lookback_day = start_day - timedelta(days=s["comment_days"])
+    lookback = lookback_day.isoformat()
+    earlier = _commented_rows(ctx, lookback, (start_day - timedelta(days=1)).isoformat(),
+                              s["comment_min_length"]) if s["comment_days"] else []
+    texts: dict[str, list[tuple]] = defaultdict(list)
+    normalised: dict[str, str] = {}
+    for r in (*earlier, *rows):
+        comment = r[_COMMENT]
+        if comment is None:
+            continue
+        norm = normalised.get(comment)
+        if norm is None:
+            norm = normalised[comment] = normalise_comment(comment)
+        if len(norm) >= s["comment_min_length"]:
+            texts[norm].append(r)
+    for norm in sorted(texts, key=lambda t: texts[t][0][_ID]):
+        group = texts[norm]
+        if len(group) >= s["comment_repeats"] and any(r[_DAY] >= start for r in group):
+            evidence = {"text": mask_numbers(norm)[:60], "count": len(group), "threshold": s["comment_repeats"],
+                        "since": lookback, "ratings": [g[_ID] for g in group][:_MAX_LISTED]}
+            hits += [(_as_dict(r), "repeated_comment", evidence) for r in group]
+
+    # bad_token, old_token: the ratings' own QR tokens.
+    hits += _token_hits(rows)
+
+    # followup_orphan: a 追评 (评价次数 2, with its 办件编号) whose case has no first rating from the same source
+    # in the database (一事一评). The import accepts it; the first rating may have been lost, or never made. The
+    # follow-ups of the days are few: read by their own index, not with every rating above.
+    for rid, day, at, window, county, source, case_no in ctx.db.execute(
+            "SELECT r.id, r.day, r.rated_at, r.window_code, r.county_code, r.source, r.case_no FROM ratings r"
+            " INDEXED BY ratings_followups WHERE r.day BETWEEN ? AND ? AND r.rating_round = 2"
+            " AND r.case_no IS NOT NULL AND r.excluded IS NULL AND NOT EXISTS (SELECT 1 FROM ratings f"
+            " WHERE f.source = r.source AND f.case_no = r.case_no AND f.rating_round = 1) ORDER BY r.id",
+            [start, end]):
+        hits.append(({"id": rid, "day": day, "rated_at": at, "window_code": window, "county_code": county},
+                     "followup_orphan", {"case_no": mask_numbers(case_no), "source": source}))
+    return hits, notes
+
+
+def _seconds(moment: time) -> int:
+    return moment.hour * 3600 + moment.minute * 60 + moment.second
+
+
+def _masks(ctx: Context, contact_ids: set[int]) -> dict[int, str]:
+    ids = sorted(contact_ids)
+    result: dict[int, str] = {}
+    for i in range(0, len(ids), 500):
+        chunk = ids[i:i + 500]
+        result.update(ctx.db.execute(f"SELECT id, phone_masked FROM contacts WHERE id IN ({','.join('?' * len(chunk))})",
+                                     chunk).fetchall())
+    return result
+
+
+def _hours_and_staff_hits(ctx: Context, rows: list[tuple], s: dict[str, Any], notes: dict[str, Any]) -> list[Hit]:
+    """The rules that judge a rating on its own, for the scan and for one submission alike.
+
+    off_hours: a hall-device rating outside its window's opening hours (or on a non-working day)."""
+    hits: list[Hit] = []
     channels = set(s["hall_channels"])
     hall = [r for r in rows if r[_CHANNEL] in channels]
     windows = dict(ctx.db.execute("SELECT code, opening_hours FROM windows").fetchall())
@@ -218,7 +280,7 @@ def find_flags(ctx: Context, start_day: date, end_day: date, batch: tuple[int, l
             "SELECT k.id, s.code, s.county_code FROM staff s JOIN contacts k ON k.phone_hash = s.phone_hash"
             " ORDER BY s.code"):
         staff[contact].append((code, county))
-    staff_masks = _masks(ctx, set(staff))
+    staff_masks = _masks(ctx, {r[_CONTACT] for r in rows if r[_CONTACT] in staff})
     for r in rows:
         if r[_CONTACT] in staff:
             members = staff[r[_CONTACT]]
@@ -226,65 +288,19 @@ def find_flags(ctx: Context, start_day: date, end_day: date, batch: tuple[int, l
                                                       "staff": [m[0] for m in members],
                                                       "staff_county": [m[1] for m in members],
                                                       "same_county": any(m[1] == r[_COUNTY] for m in members)}))
+    return hits
 
-    # repeated_comment: the same normalised text ≥ comment_repeats times from comment_days before the period
-    # on. Normalising only shortens a text, so the raw length already leaves the short ones out.
-    lookback_day = start_day - timedelta(days=s["comment_days"])
-    lookback = lookback_day.isoformat()
-    earlier = _commented_rows(ctx, lookback, (start_day - timedelta(days=1)).isoformat(),
-                              s["comment_min_length"]) if s["comment_days"] else []
-    texts: dict[str, list[tuple]] = defaultdict(list)
-    normalised: dict[str, str] = {}
-    for r in (*earlier, *rows):
-        comment = r[_COMMENT]
-        if comment is None:
-            continue
-        norm = normalised.get(comment)
-        if norm is None:
-            norm = normalised[comment] = normalise_comment(comment)
-        if len(norm) >= s["comment_min_length"]:
-            texts[norm].append(r)
-    for norm in sorted(texts, key=lambda t: texts[t][0][_ID]):
-        group = texts[norm]
-        if len(group) >= s["comment_repeats"] and any(r[_DAY] >= start for r in group):
-            evidence = {"text": mask_numbers(norm)[:60], "count": len(group), "threshold": s["comment_repeats"],
-                        "since": lookback, "ratings": [g[_ID] for g in group][:_MAX_LISTED]}
-            hits += [(_as_dict(r), "repeated_comment", evidence) for r in group]
 
-    # bad_token: a QR token that did not verify; old_token: one that verified by the previous secret only, in the
-    # grace period after a rotation (token_ok 2: an old sticker still up, accepted so that no rating is lost).
+def _token_hits(rows: list[tuple]) -> list[Hit]:
+    """bad_token: a QR token that did not verify; old_token: one that verified by the previous secret only, in
+    the grace period after a rotation (token_ok 2: an old sticker still up, accepted so that no rating is lost)."""
+    hits: list[Hit] = []
     for r in rows:
         if r[_TOKEN_OK] == 0:
             hits.append((_as_dict(r), "bad_token", {"qr_token": r[_TOKEN], "window": r[_WINDOW]}))
         elif r[_TOKEN_OK] == 2:
             hits.append((_as_dict(r), "old_token", {"qr_token": r[_TOKEN], "window": r[_WINDOW]}))
-
-    # followup_orphan: a 追评 (评价次数 2, with its 办件编号) whose case has no first rating from the same source
-    # in the database (一事一评). The import accepts it; the first rating may have been lost, or never made. The
-    # follow-ups of the days are few: read by their own index, not with every rating above.
-    for rid, day, at, window, county, source, case_no in ctx.db.execute(
-            "SELECT r.id, r.day, r.rated_at, r.window_code, r.county_code, r.source, r.case_no FROM ratings r"
-            " INDEXED BY ratings_followups WHERE r.day BETWEEN ? AND ? AND r.rating_round = 2"
-            " AND r.case_no IS NOT NULL AND r.excluded IS NULL AND NOT EXISTS (SELECT 1 FROM ratings f"
-            " WHERE f.source = r.source AND f.case_no = r.case_no AND f.rating_round = 1) ORDER BY r.id",
-            [start, end]):
-        hits.append(({"id": rid, "day": day, "rated_at": at, "window_code": window, "county_code": county},
-                     "followup_orphan", {"case_no": mask_numbers(case_no), "source": source}))
-    return hits, notes
-
-
-def _seconds(moment: time) -> int:
-    return moment.hour * 3600 + moment.minute * 60 + moment.second
-
-
-def _masks(ctx: Context, contact_ids: set[int]) -> dict[int, str]:
-    ids = sorted(contact_ids)
-    result: dict[int, str] = {}
-    for i in range(0, len(ids), 500):
-        chunk = ids[i:i + 500]
-        result.update(ctx.db.execute(f"SELECT id, phone_masked FROM contacts WHERE id IN ({','.join('?' * len(chunk))})",
-                                     chunk).fetchall())
-    return result
+    return hits
 
 
 def scan_flags(ctx: Context, start_day: date | str, end_day: date | str,
@@ -603,45 +619,8 @@ def find_new_flags(ctx: Context, ids: list[int]) -> tuple[list[Hit], dict[str, A
                 [json.dumps([item[1] for item in run])] * 2).fetchall()
             hits += [(_as_dict(r), "burst", evidence) for r in members]
 
-    # off_hours: the new hall-device ratings, by their windows' opening hours.
-    channels = set(s["hall_channels"])
-    grace = s["off_hours_grace_minutes"] * 60
-    unreadable = set()
-    for r in new:
-        if r[_CHANNEL] not in channels:
-            continue
-        found = ctx.db.execute("SELECT opening_hours FROM windows WHERE code = ?", [r[_WINDOW]]).fetchone()
-        hours = found[0] if found else None
-        spans = parse_opening_hours(hours)
-        if spans is None:
-            if hours:
-                unreadable.add(r[_WINDOW])
-            continue
-        if s["off_hours_non_workdays"] and not _is_workday(ctx, start_day):
-            reason = "non-working day"
-        else:
-            if any(_seconds(a) - grace <= r[_SECOND] <= _seconds(b) + grace for a, b in spans):
-                continue
-            reason = "outside opening hours"
-        hits.append((_as_dict(r), "off_hours", {"window": r[_WINDOW], "rated_at": r[_AT], "channel": r[_CHANNEL],
-                                                "opening_hours": hours,
-                                                "grace_minutes": s["off_hours_grace_minutes"], "why": reason}))
-    if unreadable:
-        notes["unreadable_opening_hours"] = sorted(unreadable)
-
-    # staff_phone: the new ratings' phones among the staff's.
-    staff_masks = _masks(ctx, set(contacts))
-    for r in new:
-        if r[_CONTACT] is None:
-            continue
-        members = ctx.db.execute(
-            "SELECT s.code, s.county_code FROM staff s JOIN contacts k ON k.phone_hash = s.phone_hash"
-            " WHERE k.id = ? ORDER BY s.code", [r[_CONTACT]]).fetchall()
-        if members:
-            hits.append((_as_dict(r), "staff_phone", {"phone": staff_masks[r[_CONTACT]],
-                                                      "staff": [m[0] for m in members],
-                                                      "staff_county": [m[1] for m in members],
-                                                      "same_county": any(m[1] == r[_COUNTY] for m in members)}))
+    # off_hours, staff_phone: the new ratings on their own, as the scan judges each rating.
+    hits += _hours_and_staff_hits(ctx, new, s, notes)
 
     # repeated_comment: the commented ratings of the look-back and the day with a new rating's text.
     wanted = {}
@@ -665,11 +644,7 @@ def find_new_flags(ctx: Context, ids: list[int]) -> tuple[list[Hit], dict[str, A
                 hits += [(_as_dict(r), "repeated_comment", evidence) for r in _unflagged(ctx, "repeated_comment", group)]
 
     # bad_token, old_token: the new ratings' own tokens.
-    for r in new:
-        if r[_TOKEN_OK] == 0:
-            hits.append((_as_dict(r), "bad_token", {"qr_token": r[_TOKEN], "window": r[_WINDOW]}))
-        elif r[_TOKEN_OK] == 2:
-            hits.append((_as_dict(r), "old_token", {"qr_token": r[_TOKEN], "window": r[_WINDOW]}))
+    hits += _token_hits(new)
 
     # followup_orphan: a new 追评 whose first rating is not in the database.
     for rid, rday, at, window, county, source, case_no in ctx.db.execute(
@@ -699,8 +674,3 @@ def flag_new_ratings(ctx: Context, ids: list[int]) -> dict[str, Any]:
     day = date.fromisoformat(notes.get("day") or today().isoformat())
     return _store_hits(ctx, hits, notes, day, day)
 
-
-def _is_workday(ctx: Context, day: date) -> bool:
-    from haocha_cli.bureau_calendar import load_calendar
-
-    return load_calendar(ctx.db).is_workday(day)

@@ -70,6 +70,9 @@ def _criteria_weights(matrix: dict[str, Any]) -> list[dict[str, Any]]:
     pairwise = matrix.get("pairwise")
     if not isinstance(pairwise, dict):
         raise InvalidInput("the matrix needs [pairwise] comparisons or [criteria_weights]", "see docs/method.md")
+    if len(criteria) < 2:  # nothing to compare: every row total would be 0
+        raise InvalidInput(f"a pairwise comparison needs two criteria or more, not {len(criteria)}",
+                           f"add a criterion, or give its weight instead: [criteria_weights] {criteria[0]} = 1")
     table: list[list[Fraction]] = []
     for name in criteria:
         row = pairwise.get(name)
@@ -176,8 +179,9 @@ def parse_system(data: dict[str, Any]) -> dict[str, Any]:
             raise InvalidInput(f"{where}: scores must list {len(names)} value(s), one per criterion",
                                f"in the order of criteria: {', '.join(names)}")
         values = [float(_fraction(v, f"scores of {code}")) for v in scores]
-        if any(v < 0 for v in values):
-            raise InvalidInput(f"scores of {code} cannot be negative", "score 1 to 5")
+        if any(v < 0 or v > 5 for v in values):
+            raise InvalidInput(f"scores of {code} must be 0 to 5, not {', '.join(f'{v:g}' for v in values)}",
+                               "score each criterion 1 (least) to 5 (most), or 0 for none")
         indicators.append({"code": code, "name": name, "name_en": _text(i, "name_en", where, required=False),
                            "dimension": dimension, "primary": dim_names[dimension], "scope": scope,
                            "description": description, "scores": values})

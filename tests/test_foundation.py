@@ -128,6 +128,9 @@ def test_weigh_apply_stores_a_new_version(cli, tmp_path):
          "Error: pairwise a vs b (5) and b vs a (5) are not reciprocal (if A vs B is 5, B vs A must be 1/5)"),
         (f'criteria = ["a"]\n[criteria_weights]\na = 1\n[scores]\n{SCORES.replace("[1, 1]", "[0]")}\n',
          "Error: the offline priorities are all zero and cannot be normalised (give some indicator a positive score)"),
+        (f'criteria = ["a"]\n[pairwise]\na = [1]\n[scores]\n{SCORES.replace("[1, 1]", "[1]")}\n',
+         "Error: a pairwise comparison needs two criteria or more, not 1 (add a criterion, or give its weight"
+         " instead: [criteria_weights] a = 1)"),
         ('criteria = ["a"\n', "Error: "),
     ],
 )

@@ -172,6 +172,10 @@ BAD = [
     (own_file(indicators=[("P1", "文明用语", "P", "common", (4, 5))], dimensions=[("P", "服务礼仪")])
      .replace("scores = [4, 5]", "scores = [4, 5, 3]"),
      "Error: indicator P1: scores must list 2 value(s), one per criterion (in the order of criteria: 影响程度, 相关性)"),
+    (own_file(indicators=[("P1", "文明用语", "P", "common", (9, 5))], dimensions=[("P", "服务礼仪")]),
+     "Error: scores of P1 must be 0 to 5, not 9, 5 (score each criterion 1 (least) to 5 (most), or 0 for none)"),
+    (own_file(indicators=[("P1", "文明用语", "P", "common", (-1, 5))], dimensions=[("P", "服务礼仪")]),
+     "Error: scores of P1 must be 0 to 5, not -1, 5 (score each criterion 1 (least) to 5 (most), or 0 for none)"),
     (own_file(version="V1.0"), "Error: indicator version V1.0 exists already (versions are never changed; choose a new name)"),
     (own_file(indicators=[("C1", "文明用语", "P", "common", (4, 5))], dimensions=[("P", "服务礼仪")]),
      "Error: indicator code C1 is 服务规范 in an earlier version, not 文明用语 (a code keeps its meaning: give the new "

@@ -707,3 +707,118 @@ CREATE INDEX cases_open ON cases(county_code, state, real_name, revisit_first_at
 -- read for it (issue 22; a database with many ratings rebuilds the index once, at this migration).
 DROP INDEX ratings_day_window;
 CREATE INDEX ratings_day_window ON ratings(day, window_code, mode, excluded, rated_at);
+
+-- migration 13: an import that holds the write lock only at its end (staged batches, issue 22)
+-- A file's batch is written in short transactions while the file is read (importer.py, "staged"), so that the
+-- rating page and the workbench write in between: its ratings go into rating_rows with the ids reserved in
+-- pending_imports (first_id … last_id; a rating written meanwhile takes an id after them), its daily aggregates into the *_rows tables with part = its batch. The views
+-- ratings, daily_agg and daily_indicator_agg, which every reader reads, leave them out until the batch's last
+-- short transaction (its cases, flags and audit events) deletes its pending_imports row. One staged batch at a
+-- time (a lock file beside the database); one left by a crash is removed at the next open or import (db.py).
+-- The aggregates of other batches have part 0; a staged batch's keep their part after it is visible, so a key
+-- may have a row per part: every reader sums.
+CREATE TABLE pending_imports (
+    batch_id    INTEGER PRIMARY KEY REFERENCES batches(id),
+    first_id    INTEGER NOT NULL,                 -- the ids reserved for the batch's ratings: first_id …
+    last_id     INTEGER NOT NULL,                 -- … last_id (a bound on the file's rows)
+    started_at  TEXT NOT NULL,
+    pid         INTEGER NOT NULL
+);
+ALTER TABLE batches ADD COLUMN staged INTEGER NOT NULL DEFAULT 0;  -- 1: its aggregates are part = its id
+DROP VIEW v_ratings;
+DROP VIEW v_county_month;
+ALTER TABLE ratings RENAME TO rating_rows;
+-- `+id`: the planner never takes the filter for a rowid range in place of the query's own index.
+CREATE VIEW ratings AS SELECT * FROM rating_rows
+WHERE +id NOT BETWEEN (SELECT coalesce(min(first_id), 0) FROM pending_imports)
+                  AND (SELECT coalesce(max(last_id), -1) FROM pending_imports);
+
+CREATE TABLE daily_agg_rows (
+    day          TEXT NOT NULL,
+    window_code  TEXT NOT NULL,
+    item_code    TEXT NOT NULL,
+    channel      TEXT NOT NULL,
+    part         INTEGER NOT NULL DEFAULT 0,      -- 0, or the staged batch whose ratings these are
+    county_code  TEXT NOT NULL,
+    mode         TEXT NOT NULL,
+    n            INTEGER NOT NULL DEFAULT 0,
+    l1           INTEGER NOT NULL DEFAULT 0,
+    l2           INTEGER NOT NULL DEFAULT 0,
+    l3           INTEGER NOT NULL DEFAULT 0,
+    l4           INTEGER NOT NULL DEFAULT 0,
+    l5           INTEGER NOT NULL DEFAULT 0,
+    index_sum    REAL NOT NULL DEFAULT 0,
+    index_sq     REAL NOT NULL DEFAULT 0,
+    excluded_n   INTEGER NOT NULL DEFAULT 0,
+    PRIMARY KEY (day, window_code, item_code, channel, part)
+) WITHOUT ROWID;
+INSERT INTO daily_agg_rows (day, window_code, item_code, channel, part, county_code, mode, n, l1, l2, l3, l4, l5,
+                            index_sum, index_sq, excluded_n)
+SELECT day, window_code, item_code, channel, 0, county_code, mode, n, l1, l2, l3, l4, l5, index_sum, index_sq,
+       excluded_n FROM daily_agg;
+DROP TABLE daily_agg;
+CREATE INDEX daily_agg_county_day ON daily_agg_rows(county_code, day);
+CREATE VIEW daily_agg AS
+SELECT day, window_code, item_code, channel, county_code, mode, n, l1, l2, l3, l4, l5, index_sum, index_sq,
+       excluded_n, part FROM daily_agg_rows
+WHERE part <> coalesce((SELECT max(batch_id) FROM pending_imports), -1);
+
+CREATE TABLE daily_indicator_agg_rows (
+    day             TEXT NOT NULL,
+    window_code     TEXT NOT NULL,
+    item_code       TEXT NOT NULL,
+    channel         TEXT NOT NULL,
+    indicator_code  TEXT NOT NULL,
+    part            INTEGER NOT NULL DEFAULT 0,
+    county_code     TEXT NOT NULL,
+    mode            TEXT NOT NULL,
+    n               INTEGER NOT NULL DEFAULT 0,
+    score_sum       REAL NOT NULL DEFAULT 0,
+    score_sq        REAL NOT NULL DEFAULT 0,
+    level_sum       REAL NOT NULL DEFAULT 0,
+    level_sq        REAL NOT NULL DEFAULT 0,
+    cross_sum       REAL NOT NULL DEFAULT 0,
+    PRIMARY KEY (day, window_code, item_code, channel, indicator_code, part)
+) WITHOUT ROWID;
+INSERT INTO daily_indicator_agg_rows (day, window_code, item_code, channel, indicator_code, part, county_code, mode,
+                                      n, score_sum, score_sq, level_sum, level_sq, cross_sum)
+SELECT day, window_code, item_code, channel, indicator_code, 0, county_code, mode, n, score_sum, score_sq,
+       level_sum, level_sq, cross_sum FROM daily_indicator_agg;
+DROP TABLE daily_indicator_agg;
+CREATE INDEX daily_indicator_agg_county_day ON daily_indicator_agg_rows(county_code, day);
+CREATE VIEW daily_indicator_agg AS
+SELECT day, window_code, item_code, channel, indicator_code, county_code, mode, n, score_sum, score_sq, level_sum,
+       level_sq, cross_sum, part FROM daily_indicator_agg_rows
+WHERE part <> coalesce((SELECT max(batch_id) FROM pending_imports), -1);
+
+-- The views of migration 11, again over the views above (renaming ratings pointed them at the table).
+CREATE VIEW v_ratings AS
+SELECT r.id, r.source, r.rating_id, r.batch_id, r.rated_at, r.day,
+       r.county_code, c.name AS county_name, r.window_code, w.name AS window_name,
+       CASE r.mode WHEN 'offline' THEN '线下窗口' WHEN 'online' THEN '网上办理' END AS mode_name, r.channel,
+       NULLIF(r.item_code, '') AS item_code, i.name AS item_name,
+       r.level, CASE r.level WHEN 5 THEN '非常满意' WHEN 4 THEN '满意' WHEN 3 THEN '基本满意' WHEN 2 THEN '不满意'
+                             WHEN 1 THEN '非常不满意' END AS level_name,
+       r.rating_index, r.weights_version, r.rating_round,
+       CASE WHEN r.anonymous THEN 0 ELSE 1 END AS real_name,
+       CASE WHEN json_valid(r.problems) THEN (SELECT group_concat(p.value || ' ' || coalesce(n.name, ''), '、')
+                                              FROM json_each(r.problems) p LEFT JOIN indicators n ON n.code = p.value)
+       END AS problems,
+       CASE WHEN r.excluded IS NULL THEN 1 ELSE 0 END AS counted,
+       CASE r.excluded WHEN 'appeal_upheld' THEN '申诉成立' WHEN 'confirmed_false' THEN '评价信息不实' END AS excluded_reason
+FROM ratings r
+LEFT JOIN counties c ON c.code = r.county_code
+LEFT JOIN windows w ON w.code = r.window_code
+LEFT JOIN items i ON i.code = r.item_code;
+
+CREATE VIEW v_county_month AS
+SELECT a.county_code, c.name AS county_name, substr(a.day, 1, 7) AS month, sum(a.n) AS n,
+       sum(a.l5) + sum(a.l4) AS good, sum(a.l2) + sum(a.l1) AS bad, sum(a.l3) AS basic,
+       round(100.0 * (sum(a.l5) + sum(a.l4)) / nullif(sum(a.n), 0), 2) AS good_rate,
+       round(100.0 * (sum(a.l2) + sum(a.l1)) / nullif(sum(a.n), 0), 2) AS bad_rate,
+       round(100.0 * sum(a.l3) / nullif(sum(a.n), 0), 2) AS basic_share,
+       round(sum(a.index_sum) / nullif(sum(a.n), 0), 2) AS satisfaction_index,
+       sum(a.excluded_n) AS excluded_n
+FROM daily_agg a
+LEFT JOIN counties c ON c.code = a.county_code
+GROUP BY a.county_code, substr(a.day, 1, 7);

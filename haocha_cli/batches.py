@@ -62,7 +62,7 @@ def withdraw_batch(ctx: Context, batch_id: int, reason: str) -> dict[str, Any]:
             {"batch": batch_id})]
         flags = db.execute(f"DELETE FROM flags WHERE rating_id IN ({in_batch})", {"batch": batch_id}).rowcount
         db.execute(f"DELETE FROM cases WHERE rating_id IN ({in_batch})", {"batch": batch_id})
-        ratings = db.execute("DELETE FROM ratings WHERE batch_id = ?", [batch_id]).rowcount
+        ratings = db.execute("DELETE FROM rating_rows WHERE batch_id = ?", [batch_id]).rowcount
         now = now_text()
         db.execute("UPDATE batches SET sha256 = 'withdrawn:' || id || ':' || sha256, withdrawn_at = ?,"
                    " withdrawn_by = ?, withdraw_reason = ? WHERE id = ?",

@@ -154,10 +154,24 @@ def open_cases(ctx: Context, ratings: list[dict[str, Any]]) -> int:
     Called inside the importer's transaction (joined here), so a bad review and its case are written
     together or not at all. A rating that already has a case is left alone. Returns the number opened.
     """
+    return write_cases(ctx, plan_cases(ctx, ratings))
+
+
+# The columns of a planned case (plan_cases), in the order write_cases inserts them after the id.
+PLANNED_COLUMNS = ("rating_id", "county_code", "window_code", "item_code", "level", "problems", "staff_code",
+                   "contact_id", "real_name", "rated_at", "state", "revisit_days", "revisit_due", "rectify_days",
+                   "rectify_from", "rectify_due", "calendar_note", "post", "department", "posts", "opened_at",
+                   "updated_at")
+
+
+def plan_cases(ctx: Context, ratings: list[dict[str, Any]]) -> list[tuple]:
+    """The cases that ``ratings``' bad reviews open, as rows of ``PLANNED_COLUMNS``, computed without writing
+    anything: the deadlines on the working-day calendar, the posts by the responsibility list. A staged import
+    (haocha_cli.staging) plans them while it reads and writes them in its last, short transaction."""
     bad = ctx.config.bad_levels
     chosen = [r for r in ratings if int(r["level"]) in bad]
     if not chosen:
-        return 0
+        return []
     revisit_days = int(ctx.config["deadlines.revisit_days"])
     rectify_days = int(ctx.config["deadlines.rectify_days"])
     cal = load_calendar(ctx.db)
@@ -172,71 +186,70 @@ def open_cases(ctx: Context, ratings: list[dict[str, Any]]) -> int:
             deadlines[(day, days)] = (twin.add_workdays(day, days), twin.fallback_note())
         return deadlines[(day, days)]
 
-    now = now_text()
-    events = []
-    from haocha_cli import notify  # the owning county is told of its new case (docs/notifications.md)
     from haocha_cli.service_lists import Router  # 问题责任清单: the posts of the problems ticked
 
-    told = notify.notified_counties(ctx.config)
-    opened = []
+    now = now_text()
     router = Router(ctx.db)
     kinds: dict[str, str] = {}
-    rows: list[dict[str, Any]] = []
+    rows: list[tuple] = []
+    for rating in chosen:
+        rated_day = _day(rating["rated_at"])
+        real_name = 0 if rating.get("anonymous", 1) else 1
+        rectify_due, note = deadline(rated_day, rectify_days)
+        revisit_due, revisit_note = deadline(rated_day, revisit_days)
+        posts = router.route(_problem_codes(rating.get("problems")), rating.get("mode")
+                             or _window_kind(ctx.db, kinds, rating["window_code"])) if router.table else []
+        rows.append((
+            rating["id"], rating["county_code"], rating["window_code"], rating.get("item_code") or "",
+            int(rating["level"]), _json_text(rating.get("problems")), rating.get("staff_code"),
+            rating.get("contact_id"), real_name, rating["rated_at"], "new",
+            revisit_days, revisit_due.isoformat() if real_name else None,
+            rectify_days, rated_day.isoformat(), rectify_due.isoformat(),
+            note or (revisit_note if real_name else None),
+            posts[0]["post"] if posts else None, (posts[0]["department"] or None) if posts else None,
+            json.dumps(posts, ensure_ascii=False) if posts else None, now, now))
+    return rows
+
+
+def write_cases(ctx: Context, planned: list[tuple]) -> int:
+    """Write the cases ``plan_cases`` planned, each with its audit event (``case.open``) and, for a county
+    with a channel, its notification; a rating that has a case already is left alone. Joins the caller's
+    transaction. Returns the number opened."""
+    if not planned:
+        return 0
+    from haocha_cli import notify  # the owning county is told of its new case (docs/notifications.md)
+
+    told = notify.notified_counties(ctx.config)
+    events = []
+    opened = []
     with transaction(ctx.db):
-        ids = [r["id"] for r in chosen]
+        ids = [row[0] for row in planned]
         existing: set[int] = set()
         for i in range(0, len(ids), 500):
             part = ids[i:i + 500]
             existing.update(r[0] for r in ctx.db.execute(
                 f"SELECT rating_id FROM cases WHERE rating_id IN ({','.join('?' * len(part))})", part))
-        for rating in chosen:
-            if rating["id"] in existing:
-                continue
-            rated_day = _day(rating["rated_at"])
-            real_name = 0 if rating.get("anonymous", 1) else 1
-            rectify_due, note = deadline(rated_day, rectify_days)
-            revisit_due, revisit_note = deadline(rated_day, revisit_days)
-            posts = router.route(_problem_codes(rating.get("problems")), rating.get("mode")
-                                 or _window_kind(ctx.db, kinds, rating["window_code"])) if router.table else []
-            row = {
-                "rating_id": rating["id"],
-                "county_code": rating["county_code"],
-                "window_code": rating["window_code"],
-                "item_code": rating.get("item_code") or "",
-                "level": int(rating["level"]),
-                "problems": _json_text(rating.get("problems")),
-                "staff_code": rating.get("staff_code"),
-                "contact_id": rating.get("contact_id"),
-                "real_name": real_name,
-                "rated_at": rating["rated_at"],
-                "state": "new",
-                "revisit_days": revisit_days,
-                "revisit_due": revisit_due.isoformat() if real_name else None,
-                "rectify_days": rectify_days,
-                "rectify_from": rated_day.isoformat(),
-                "rectify_due": rectify_due.isoformat(),
-                "calendar_note": note or (revisit_note if real_name else None),
-                "post": posts[0]["post"] if posts else None,
-                "department": (posts[0]["department"] or None) if posts else None,
-                "posts": json.dumps(posts, ensure_ascii=False) if posts else None,
-                "opened_at": now,
-                "updated_at": now,
-            }
-            rows.append(row)
         # One statement for the lot, the ids given (as SQLite would give them: after the largest), not one
         # INSERT per case (issue 22: 7 % of a million-row import went to opening cases one by one).
         case_id = ctx.db.conn.execute("SELECT coalesce(max(id), 0) FROM cases").fetchone()[0]
-        for row in rows:
+        rows = []
+        shown = ("rating_id", "county_code", "window_code", "level", "state", "revisit_due", "rectify_due")
+        at = {c: i for i, c in enumerate(PLANNED_COLUMNS)}
+        for values in planned:
+            if values[0] in existing:
+                continue
             case_id += 1
-            row["id"] = case_id
-            events.append(("case.open", "cases", case_id, None,
-                           {k: row[k] for k in ("rating_id", "county_code", "window_code", "level", "state",
-                                                "revisit_due", "rectify_due", *(("post",) if row["posts"] else ()))}))
-            if row["county_code"] in told:
-                opened.append(row)
+            rows.append((case_id, *values))
+            event = {k: values[at[k]] for k in shown}
+            if values[at["posts"]]:
+                event["post"] = values[at["post"]]
+            events.append(("case.open", "cases", case_id, None, event))
+            if values[at["county_code"]] in told:
+                opened.append({"id": case_id, **dict(zip(PLANNED_COLUMNS, values, strict=True))})
         if rows:
-            ctx.db.conn.executemany(f"INSERT INTO cases ({', '.join(rows[0])}) VALUES ({', '.join('?' * len(rows[0]))})",
-                                    [tuple(row.values()) for row in rows])
+            ctx.db.conn.executemany(
+                f"INSERT INTO cases (id, {', '.join(PLANNED_COLUMNS)}) VALUES ({', '.join('?' * (len(PLANNED_COLUMNS) + 1))})",
+                rows)
         audit.record_many(ctx.db, ctx.operator, events)
         notify.enqueue_opened(ctx, opened)
     return len(events)

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import sqlite_utils
 
-from haocha_cli import files
+from haocha_cli import files, staging
 from haocha_cli.config import Config, load_config
 from haocha_cli.db import open_db
 from haocha_cli.errors import InvalidInput, NotFound, PermissionDenied
@@ -165,4 +165,5 @@ def open_context(
 ) -> Context:
     config = load_config(config_path, db_path=db_path)
     db = open_db(db_path, create=create, modes=files.modes(config))
+    staging.clear_abandoned(db, db_path, files.modes(config))  # a staged batch whose import died (a kill)
     return Context(db, Path(db_path), config, parse_operator(operator, db, person))

@@ -101,13 +101,14 @@ _VISIBLE: dict[str, tuple[str, str, dict[str, str]]] = {
         "day": "日期", "window_code": "窗口编码", "item_code": "事项编码", "channel": "评价渠道", "county_code": "区县局代码",
         "mode": "渠道：offline 线下，online 网上", "n": "评价数", "l1": "非常不满意数", "l2": "不满意数",
         "l3": "基本满意数", "l4": "满意数", "l5": "非常满意数", "index_sum": "满意指数之和", "index_sq": "满意指数平方和",
-        "excluded_n": "已剔除的评价数",
+        "excluded_n": "已剔除的评价数", "part": "写入分段：0，或分段写入的批次号（同一汇总键可有多行，均须相加）",
     }),
     "daily_indicator_agg": ("每日指标汇总", "每日、每个窗口、事项、渠道和指标的评分合计（只含实际给出的评分）。", {
         "day": "日期", "window_code": "窗口编码", "item_code": "事项编码", "channel": "评价渠道",
         "indicator_code": "指标编码", "county_code": "区县局代码", "mode": "渠道：offline 线下，online 网上",
         "n": "评分数", "score_sum": "评分之和（1–5）", "score_sq": "评分平方和", "level_sum": "总体等级之和",
         "level_sq": "总体等级平方和", "cross_sum": "评分与总体等级乘积之和（用于相关分析）",
+        "part": "写入分段：0，或分段写入的批次号（同一汇总键可有多行，均须相加）",
     }),
     "batches": ("导入批次", "每个导入的评价文件一行：来源、格式、读入、接收、拒收和重复的行数，撤回情况。", {
         "id": "批次号", "file_name": "文件名", "sha256": "文件的 SHA-256", "source": "来源", "profile": "导入配置",
@@ -115,6 +116,7 @@ _VISIBLE: dict[str, tuple[str, str, dict[str, str]]] = {
         "imported_at": "导入时间", "rows_read": "读入行数", "accepted": "接收数", "rejected": "拒收数",
         "duplicate": "重复数", "ignored_columns": "未使用的列（JSON）", "header": "文件表头（JSON）",
         "withdrawn_at": "撤回时间", "withdrawn_by": "撤回人", "withdraw_reason": "撤回原因",
+        "staged": "1：分段写入（导入时不长时间锁库），其汇总行的写入分段为本批次号",
     }),
     "calendar_overrides": ("工作日调整", "本地录入的节假日和调休工作日，优先于国家法定节假日安排。", {
         "day": "日期", "is_workday": "1 工作日，0 休息日", "note": "说明", "created_at": "录入时间", "operator": "录入角色",
@@ -146,7 +148,12 @@ _VISIBLE: dict[str, tuple[str, str, dict[str, str]]] = {
 # Hidden: personal data (phones, comments, notes, names of people), secrets (password hashes, sessions, the
 # key's check value) and the raw tables behind the views.
 _HIDDEN: dict[str, tuple[str, str]] = {
-    "ratings": ("评价（原始表）", "含文字评价、联系人编号、工作人员和办件编号：请用 v_ratings。"),
+    "ratings": ("评价（原始视图）", "含文字评价、联系人编号、工作人员和办件编号：请用 v_ratings。"),
+    "rating_rows": ("评价（原始表）", "ratings 视图背后的表，含尚在导入中的批次：请用 v_ratings。"),
+    "daily_agg_rows": ("每日汇总（原始表）", "daily_agg 视图背后的表，含尚在导入中的批次：请用 daily_agg。"),
+    "daily_indicator_agg_rows": ("每日指标汇总（原始表）",
+                                 "daily_indicator_agg 视图背后的表，含尚在导入中的批次：请用 daily_indicator_agg。"),
+    "pending_imports": ("进行中的导入", "正在分段写入、尚未生效的导入批次：内部记录。"),
     "cases": ("整改事项（原始表）", "含联系人编号和各类文字说明：请用 v_cases。"),
     "contacts": ("评价人电话", "评价人电话（加密、散列和脱敏形式）：个人信息。"),
     "staff": ("工作人员", "含工作人员电话：个人信息。"),

@@ -146,6 +146,19 @@ def transaction(db: sqlite_utils.Database) -> Iterator[sqlite_utils.Database]:
     conn.execute("COMMIT")
 
 
+# The ratings every reader sees, as the view ``ratings`` has them (migration 13: a staged batch's ratings are in
+# rating_rows with the ids pending_imports reserves until it is visible), for the queries on the table itself,
+# those that name an index (INDEXED BY works on a table only). ``+``: the planner never takes the condition for
+# a rowid range in place of the query's own index.
+PENDING_IDS = ("(SELECT coalesce(min(first_id), 0) FROM pending_imports)"
+               " AND (SELECT coalesce(max(last_id), -1) FROM pending_imports)")
+
+
+def visible_ratings(alias: str = "") -> str:
+    """The condition on rating_rows (``alias.``) that leaves out a staged batch not yet visible."""
+    return f"+{alias}{'.' if alias else ''}id NOT BETWEEN {PENDING_IDS}"
+
+
 def get_meta(db: sqlite_utils.Database, key: str, default: str | None = None) -> str | None:
     row = db.execute("SELECT value FROM meta WHERE key = ?", [key]).fetchone()
     return row[0] if row else default

@@ -21,7 +21,7 @@ from haocha_cli import audit
 from haocha_cli.catalogue import parse_opening_hours
 from haocha_cli.clock import now_text, today
 from haocha_cli.context import Context
-from haocha_cli.db import transaction
+from haocha_cli.db import transaction, visible_ratings
 from haocha_cli.errors import ConfigError, InvalidInput
 from haocha_cli.periods import Period
 from haocha_cli.privacy import mask_numbers
@@ -94,19 +94,20 @@ _COLUMNS = ("id, day, rated_at, window_code, county_code, mode, channel, contact
             " + CAST(substr(rated_at, 18, 2) AS INTEGER)")
 
 
-def _rows(ctx: Context, start: str, end: str, min_comment: int) -> list[tuple]:
-    """The counted ratings of the days, in id order; a comment too short to count is left out (NULL)."""
+def _rows(ctx: Context, start: str, end: str, min_comment: int, own: bool = False) -> list[tuple]:
+    """The counted ratings of the days, in id order; a comment too short to count is left out (NULL).
+    ``own``: the staged batch of the importer asking is read too (see ``find_flags``)."""
     return ctx.db.execute(
-        f"SELECT {_COLUMNS}, CASE WHEN length(comment) >= ?1 THEN comment END FROM ratings"
+        f"SELECT {_COLUMNS}, CASE WHEN length(comment) >= ?1 THEN comment END FROM {'rating_rows' if own else 'ratings'}"
         " WHERE day BETWEEN ?2 AND ?3 AND excluded IS NULL ORDER BY id", [min_comment, start, end]).fetchall()
 
 
-def _commented_rows(ctx: Context, start: str, end: str, min_comment: int) -> list[tuple]:
+def _commented_rows(ctx: Context, start: str, end: str, min_comment: int, own: bool = False) -> list[tuple]:
     """Just the counted ratings with a comment long enough to count (the repeated-comment look-back)."""
     return ctx.db.execute(
-        f"SELECT {_COLUMNS}, comment FROM ratings INDEXED BY ratings_commented"
+        f"SELECT {_COLUMNS}, comment FROM rating_rows INDEXED BY ratings_commented"
         " WHERE day BETWEEN ?2 AND ?3 AND comment IS NOT NULL AND length(comment) >= ?1 AND excluded IS NULL"
-        " ORDER BY id", [min_comment, start, end]).fetchall()
+        f"{'' if own else ' AND ' + visible_ratings()} ORDER BY id", [min_comment, start, end]).fetchall()
 
 
 def _as_dict(row: tuple) -> dict[str, Any]:
@@ -117,13 +118,15 @@ def _as_dict(row: tuple) -> dict[str, Any]:
 Hit = tuple[dict[str, Any], str, dict[str, Any]]
 
 
-def find_flags(ctx: Context, start_day: date, end_day: date, batch: tuple[int, list[tuple]] | None = None
-               ) -> tuple[list[Hit], dict[str, Any]]:
+def find_flags(ctx: Context, start_day: date, end_day: date, batch: tuple[int, list[tuple]] | None = None,
+               own: bool = False) -> tuple[list[Hit], dict[str, Any]]:
     """(rating, rule, evidence) for every rule hit among the counted ratings of the days, and notes.
 
     ``batch`` is (first id, rows) from the importer: the days' ratings from that id on are the batch's rows it
     holds (as ``_COLUMNS`` reads them, in id order, the whole comment), not read back from the table; only the
-    days' ratings stored before (lower ids) are read, picked in the day index.
+    days' ratings stored before (lower ids) are read, picked in the day index. ``own``: the importer of a staged
+    batch (migration 13) asks, and its ratings not yet visible are read with the others (there is one staged batch
+    at a time: the rows not visible are its own).
 
     One read of the days' ratings serves every rule (plus the commented ratings of the days before the
     period that the repeated-comment rule looks back on), so that the scan after a large import stays cheap.
@@ -133,12 +136,13 @@ def find_flags(ctx: Context, start_day: date, end_day: date, batch: tuple[int, l
     s = _settings(ctx)
     start, end = start_day.isoformat(), end_day.isoformat()
     if batch is None:
-        rows = _rows(ctx, start, end, s["comment_min_length"])
+        rows = _rows(ctx, start, end, s["comment_min_length"], own)
     else:
         least = s["comment_min_length"]
-        rows = ctx.db.execute(
-            f"SELECT {_COLUMNS}, CASE WHEN length(comment) >= ?1 THEN comment END FROM ratings"
+        rows = ctx.db.execute(  # below the batch's first id: only visible ratings (a staged batch's are above)
+            f"SELECT {_COLUMNS}, CASE WHEN length(comment) >= ?1 THEN comment END FROM rating_rows"
             " INDEXED BY ratings_day_window WHERE day BETWEEN ?2 AND ?3 AND id < ?4 AND excluded IS NULL"
+            f"{'' if own else ' AND ' + visible_ratings()}"
             " ORDER BY id", [least, start, end, batch[0]]).fetchall()
         rows += [r if r[_COMMENT] is None or len(r[_COMMENT]) >= least else (*r[:_COMMENT], None) for r in batch[1]]
     hits: list[Hit] = []
@@ -183,7 +187,7 @@ def find_flags(ctx: Context, start_day: date, end_day: date, batch: tuple[int, l
     lookback_day = start_day - timedelta(days=s["comment_days"])
     lookback = lookback_day.isoformat()
     earlier = _commented_rows(ctx, lookback, (start_day - timedelta(days=1)).isoformat(),
-                              s["comment_min_length"]) if s["comment_days"] else []
+                              s["comment_min_length"], own) if s["comment_days"] else []
     texts: dict[str, list[tuple]] = defaultdict(list)
     normalised: dict[str, str] = {}
     for r in (*earlier, *rows):
@@ -209,9 +213,10 @@ def find_flags(ctx: Context, start_day: date, end_day: date, batch: tuple[int, l
     # in the database (一事一评). The import accepts it; the first rating may have been lost, or never made. The
     # follow-ups of the days are few: read by their own index, not with every rating above.
     for rid, day, at, window, county, source, case_no in ctx.db.execute(
-            "SELECT r.id, r.day, r.rated_at, r.window_code, r.county_code, r.source, r.case_no FROM ratings r"
+            "SELECT r.id, r.day, r.rated_at, r.window_code, r.county_code, r.source, r.case_no FROM rating_rows r"
             " INDEXED BY ratings_followups WHERE r.day BETWEEN ? AND ? AND r.rating_round = 2"
-            " AND r.case_no IS NOT NULL AND r.excluded IS NULL AND NOT EXISTS (SELECT 1 FROM ratings f"
+            f" AND r.case_no IS NOT NULL AND r.excluded IS NULL{'' if own else ' AND ' + visible_ratings('r')}"
+            f" AND NOT EXISTS (SELECT 1 FROM {'rating_rows' if own else 'ratings'} f"
             " WHERE f.source = r.source AND f.case_no = r.case_no AND f.rating_round = 1) ORDER BY r.id",
             [start, end]):
         hits.append(({"id": rid, "day": day, "rated_at": at, "window_code": window, "county_code": county},
@@ -304,30 +309,50 @@ def _token_hits(rows: list[tuple]) -> list[Hit]:
 
 
 def scan_flags(ctx: Context, start_day: date | str, end_day: date | str,
-               batch: tuple[int, list[tuple]] | None = None) -> dict[str, Any]:
+               batch: tuple[int, list[tuple]] | None = None, *, own: bool = False,
+               defer: list[Prepared] | None = None) -> dict[str, Any]:
     """Flag the ratings of [start_day, end_day] (inclusive) by every rule; returns a summary. ``batch``: the
-    importer's rows of the days, held in memory (``find_flags``).
+    importer's rows of the days, held in memory (``find_flags``); ``own``: the importer of a staged batch asks.
 
     Joins the caller's transaction (the importer calls it in its batch transaction). Flags already there
     stay as they are; one audit event ``flags.scan`` when anything new was flagged. No permission check:
-    the importer runs it for whoever imports; the command checks the city.
+    the importer runs it for whoever imports; the command checks the city. ``defer``: the flags are not
+    written but added to the list, for ``store_prepared`` later (a staged batch writes them in its last
+    transaction); the summary's ``new_total`` then counts the hits.
     """
     start = start_day if isinstance(start_day, date) else date.fromisoformat(str(start_day))
     end = end_day if isinstance(end_day, date) else date.fromisoformat(str(end_day))
     if end < start:
         raise InvalidInput(f"the scan ends ({end}) before it starts ({start})", "swap the dates")
-    hits, notes = find_flags(ctx, start, end, batch)
-    return _store_hits(ctx, hits, notes, start, end)
+    hits, notes = find_flags(ctx, start, end, batch, own)
+    prepared = _prepare(hits, notes, start, end)
+    if defer is None:
+        return store_prepared(ctx, prepared)
+    defer.append(prepared)
+    return {"new_total": len(hits)}
 
 
-def _store_hits(ctx: Context, hits: list[Hit], notes: dict[str, Any], start: date, end: date) -> dict[str, Any]:
-    """Store the hits as flags (those already there stay as they are) and audit what was new."""
-    new = dict.fromkeys(RULES, 0)
+# The flags of one scan ready to be written: rows per rule, and the summary without the counts of new flags.
+Prepared = tuple[dict[str, list[tuple[Any, ...]]], dict[str, Any]]
+
+
+def _prepare(hits: list[Hit], notes: dict[str, Any], start: date, end: date) -> Prepared:
     now = now_text()
     by_rule: dict[str, list[tuple[Any, ...]]] = defaultdict(list)
     for rating, rule, evidence in hits:
         by_rule[rule].append((rating["id"], rule, rating["county_code"], rating["window_code"], rating["day"],
                               json.dumps(evidence, ensure_ascii=False, sort_keys=True), now))
+    summary = {"from": start.isoformat(), "to": end.isoformat(), "ratings": notes["ratings"],
+               "hits": len(hits), "ratings_flagged": len({r["id"] for r, _, _ in hits})}
+    if "unreadable_opening_hours" in notes:
+        summary["unreadable_opening_hours"] = notes["unreadable_opening_hours"]
+    return dict(by_rule), summary
+
+
+def store_prepared(ctx: Context, prepared: Prepared) -> dict[str, Any]:
+    """Store a scan's hits as flags (those already there stay as they are) and audit what was new."""
+    by_rule, summary = prepared
+    new = dict.fromkeys(RULES, 0)
     with transaction(ctx.db):
         conn = ctx.db.conn
         for rule, rows in by_rule.items():
@@ -336,13 +361,11 @@ def _store_hits(ctx: Context, hits: list[Hit], notes: dict[str, Any], start: dat
                 "INSERT OR IGNORE INTO flags (rating_id, rule, county_code, window_code, day, evidence, created_at)"
                 " VALUES (?, ?, ?, ?, ?, ?, ?)", rows)
             new[rule] = conn.total_changes - before
-        summary = {"from": start.isoformat(), "to": end.isoformat(), "ratings": notes["ratings"],
-                   "hits": len(hits), "new": new, "new_total": sum(new.values()),
-                   "ratings_flagged": len({r["id"] for r, _, _ in hits})}
-        if "unreadable_opening_hours" in notes:
-            summary["unreadable_opening_hours"] = notes["unreadable_opening_hours"]
+        summary = {**{k: summary[k] for k in ("from", "to", "ratings", "hits")}, "new": new,
+                   "new_total": sum(new.values()), "ratings_flagged": summary["ratings_flagged"],
+                   **({k: summary[k]} if (k := "unreadable_opening_hours") in summary else {})}
         if summary["new_total"]:
-            audit.record(ctx.db, ctx.operator, "flags.scan", "flags", f"{start}..{end}", None,
+            audit.record(ctx.db, ctx.operator, "flags.scan", "flags", f"{summary['from']}..{summary['to']}", None,
                          {k: v for k, v in summary.items() if k != "hits"})
     return summary
 
@@ -587,8 +610,8 @@ def find_new_flags(ctx: Context, ids: list[int]) -> tuple[list[Hit], dict[str, A
     groups = []
     for contact in contacts:
         group = ctx.db.execute(
-            f"SELECT {_COLUMNS} FROM ratings INDEXED BY ratings_contact_day WHERE contact_id = ? AND day = ?"
-            " AND excluded IS NULL ORDER BY id", [contact, day]).fetchall()
+            f"SELECT {_COLUMNS} FROM rating_rows INDEXED BY ratings_contact_day WHERE contact_id = ? AND day = ?"
+            f" AND excluded IS NULL AND {visible_ratings()} ORDER BY id", [contact, day]).fetchall()
         if len(group) >= s["phone_per_day"]:
             groups.append(group)
     masked = _masks(ctx, {g[0][_CONTACT] for g in groups})
@@ -604,8 +627,9 @@ def find_new_flags(ctx: Context, ids: list[int]) -> tuple[list[Hit], dict[str, A
         # Just (second, id, rated_at) of each: the run's rows not flagged yet are read whole afterwards.
         times = ctx.db.execute(
             "SELECT CAST(substr(rated_at, 12, 2) AS INTEGER) * 3600 + CAST(substr(rated_at, 15, 2) AS INTEGER) * 60"
-            " + CAST(substr(rated_at, 18, 2) AS INTEGER), id, rated_at FROM ratings INDEXED BY ratings_day_window"
-            " WHERE day = ? AND window_code = ? AND mode = 'offline' AND excluded IS NULL", [day, window]).fetchall()
+            " + CAST(substr(rated_at, 18, 2) AS INTEGER), id, rated_at FROM rating_rows INDEXED BY ratings_day_window"
+            " WHERE day = ? AND window_code = ? AND mode = 'offline' AND excluded IS NULL"
+            f" AND {visible_ratings()}", [day, window]).fetchall()
         if len(times) < least:
             continue
         for run in _burst_runs(times, span, least):
@@ -672,5 +696,5 @@ def flag_new_ratings(ctx: Context, ids: list[int]) -> dict[str, Any]:
     (its ``ratings``: the new ratings checked). Joins the caller's transaction."""
     hits, notes = find_new_flags(ctx, ids)
     day = date.fromisoformat(notes.get("day") or today().isoformat())
-    return _store_hits(ctx, hits, notes, day, day)
+    return store_prepared(ctx, _prepare(hits, notes, day, day))
 

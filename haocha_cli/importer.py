@@ -18,10 +18,12 @@ import hashlib
 import hmac
 import json
 import math
+import os
 import re
 import sqlite3
 import time
 from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from datetime import date, datetime, timedelta
 from itertools import chain
 from operator import itemgetter
@@ -30,7 +32,7 @@ from typing import Any
 
 import sqlite_utils
 
-from haocha_cli import audit, files
+from haocha_cli import audit, files, staging
 from haocha_cli.clock import now
 from haocha_cli.config import LEVELS
 from haocha_cli.context import Context
@@ -65,6 +67,7 @@ _VALUE_SQL = {"scores": "NULLIF(?, '')", "problems": "NULLIF(?, '')", "case_no":
 GROUP_ROWS = 1000  # rows per multi-row INSERT (fewer if SQLite allows fewer parameters)
 AGG_FLUSH_KEYS = 20_000  # daily-aggregate keys held in memory before they are upserted
 CASE_FLUSH = 500
+AGG_TRANSACTION_ROWS = 10_000  # aggregate rows per short transaction of a staged batch
 FLAG_SCAN_DAYS = 7  # days of ratings the suspicious-rating scan reads at once  # bad reviews handed to the closed loop at once
 CACHE_LIMIT = 200_000  # phones remembered per import; beyond, the caches start again (memory stays flat)
 FIRST_REJECTS = 10
@@ -174,11 +177,27 @@ class _LevelCode(Exception):  # noqa: N818 - a control-flow signal, not an error
 
 
 def file_sha256(path: str | Path) -> str:
+    return _hash_and_bound(path, None)[0]
+
+
+# Excel's rows per sheet: the bound of a workbook's rows (its stored dimension is often wrong).
+XLSX_MAX_ROWS = 1_048_576
+
+
+def _hash_and_bound(path: str | Path, fmt: str | None) -> tuple[str, int]:
+    """The file's SHA-256 and, read in the same pass, a number of records it cannot exceed (the ids a staged
+    batch reserves): its line breaks (either kind) + 1 for CSV and JSON Lines, its ``{`` for JSON, Excel's
+    limit for a workbook."""
     digest = hashlib.sha256()
+    bound = 1
     with Path(path).open("rb") as fh:
         for block in iter(lambda: fh.read(1 << 20), b""):
             digest.update(block)
-    return digest.hexdigest()
+            if fmt == "json":
+                bound += block.count(b"{")
+            elif fmt is not None:
+                bound += max(block.count(b"\n"), block.count(b"\r"))
+    return digest.hexdigest(), (XLSX_MAX_ROWS if fmt == "xlsx" else bound)
 
 
 def find_batch(db: sqlite_utils.Database, sha256: str) -> int | None:
@@ -210,14 +229,17 @@ def import_file(ctx: Context, path: str | Path, *, profile: str | Path | Profile
     regular_file(path, folder_hint=f"give the files in it, e.g. haocha import {path / '*.csv'}")
     if encoding:
         check_encoding(encoding)  # before the file is hashed: an unusable --encoding is refused for every file
-    sha = file_sha256(path)
-    existing = find_batch(ctx.db, sha)
-    if existing is not None:
-        return _already(_file_name(path), existing, sha)
     table = open_table(path, encoding=encoding)
     try:
+        # Staged (haocha_cli.staging): written in short transactions, visible at its end; a dry run, or an
+        # import inside the caller's transaction, is one transaction as before.
+        staged = not dry_run and not ctx.db.conn.in_transaction
+        sha, bound = _hash_and_bound(path, table.format if staged else None)
+        existing = find_batch(ctx.db, sha)
+        if existing is not None:
+            return _already(_file_name(path), existing, sha)
         job = _Job(ctx, prof, scale, source or prof.source, table.format, _file_name(path), sha, table.encoding,
-                   dry_run, excel_epoch=table.excel_epoch)
+                   dry_run, excel_epoch=table.excel_epoch, row_bound=bound if staged else None)
         return job.run(table.header, table.rows, phases=progress,
                        progress=(lambda: progress("read", table.position(), table.size)) if progress else None)
     finally:
@@ -285,12 +307,20 @@ class _Job:
 
     def __init__(self, ctx: Context, profile: Profile, scale: str | None, source: str, fmt: str, file_name: str,
                  sha: str, encoding: str | None, dry_run: bool, *, excel_epoch: datetime | None = None,
-                 keep_ids: bool = False):
+                 keep_ids: bool = False, row_bound: int | None = None):
         ctx.require_keys()  # a phone in any row needs the key: refused before a row is read, not half-way
         self.ctx, self.db, self.conn = ctx, ctx.db, ctx.db.conn
         self.profile, self.scale, self.source, self.fmt = profile, scale, source, fmt
         self.file_name, self.sha, self.encoding, self.dry_run = file_name, sha, encoding, dry_run
         self.excel_epoch, self.keep_ids = excel_epoch, keep_ids
+        # A staged batch (haocha_cli.staging) reserves this many ids for its ratings; None: one transaction.
+        self.row_bound = row_bound
+        self.staged = row_bound is not None and not dry_run
+        self.rows_table = "rating_rows" if self.staged else "ratings"  # its own rows are not visible until the end
+        self.part = 0  # the aggregates' part: the batch's id when staged
+        self.planned_cases: list[tuple] = []  # staged: cases planned while reading, written at the end
+        self.deferred_followups: list[dict[str, Any]] = []
+        self.deferred_flags: list[Any] = []  # staged: flags.Prepared of each scan, written at the end
         self.word = _LINE_WORD.get(fmt, "line")
         self.read = self.accepted = self.duplicate = 0
         self.reader_tally, self.writer_tally = _Tally(), _Tally()
@@ -548,6 +578,9 @@ class _Job:
         rows = self._restore_rows(rows)
         conn = self.conn
         outer = conn.in_transaction
+        if outer:
+            self.staged = False
+            self.rows_table = "ratings"
         restore: list[str] = []
         if outer:
             conn.execute("SAVEPOINT haocha_import")
@@ -561,23 +594,27 @@ class _Job:
             if -32768 < cache < 8192:
                 conn.execute("PRAGMA cache_size = -32768")
                 restore.append(f"PRAGMA cache_size = {cache}")
-            conn.execute("BEGIN IMMEDIATE")
+            if not self.staged:
+                conn.execute("BEGIN IMMEDIATE")
         # Nothing a batch allocates holds a cycle; collecting would only walk a million live rows again and again.
         gc_was_on = self.gc_was_on = gc.isenabled()
         gc.disable()
         try:
-            existing = find_batch(self.db, self.sha)
-            if existing is not None:  # imported by another process while this one waited for the lock
-                result = _already(self.file_name, existing, self.sha)
+            if self.staged:
+                result = self._run_staged(rows, progress)
             else:
-                result = self._run(rows, progress)
-            keep = not self.dry_run and result["status"] != "already imported"
-            if outer:
-                if not keep:
-                    conn.execute("ROLLBACK TO haocha_import")
-                conn.execute("RELEASE haocha_import")
-            else:
-                conn.execute("COMMIT" if keep else "ROLLBACK")
+                existing = find_batch(self.db, self.sha)
+                if existing is not None:  # imported by another process while this one waited for the lock
+                    result = _already(self.file_name, existing, self.sha)
+                else:
+                    result = self._run(rows, progress)
+                keep = not self.dry_run and result["status"] != "already imported"
+                if outer:
+                    if not keep:
+                        conn.execute("ROLLBACK TO haocha_import")
+                    conn.execute("RELEASE haocha_import")
+                else:
+                    conn.execute("COMMIT" if keep else "ROLLBACK")
         except BaseException:
             if outer:
                 conn.execute("ROLLBACK TO haocha_import")
@@ -593,17 +630,57 @@ class _Job:
                     conn.execute(statement)
         return result
 
+    def _run_staged(self, rows: Iterator, progress: Callable[[], None] | None) -> dict[str, Any]:
+        """The batch staged: under the database's import lock (one staged batch at a time), a batch left by an
+        import that died removed first; on any failure what this one wrote is removed again (all or nothing:
+        until its last transaction nobody sees it)."""
+        with staging.import_lock(self.ctx.db_path, files.modes(self.ctx.config)):
+            staging.clear_locked(self.db)
+            existing = find_batch(self.db, self.sha)
+            if existing is not None:  # imported by another process before this one took the lock
+                return _already(self.file_name, existing, self.sha)
+            try:
+                return self._run(rows, progress)
+            except BaseException:
+                if self.conn.in_transaction:
+                    self.conn.execute("ROLLBACK")
+                staging.clear_locked(self.db)
+                raise
+
+    @contextmanager
+    def _short(self) -> Iterator[None]:
+        """One short write transaction of a staged batch; nothing (the batch's transaction holds) otherwise."""
+        conn = self.conn
+        if not self.staged or conn.in_transaction:
+            yield
+            return
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        conn.execute("COMMIT")
+
     def _run(self, rows: Iterator, progress: Callable[[], None] | None) -> dict[str, Any]:
         started = time.perf_counter()
         conn = self.conn
-        cur = conn.execute(
-            "INSERT INTO batches (file_name, sha256, source, profile, format, encoding, level_scale, operator,"
-            " imported_at, rows_read, accepted, rejected, duplicate, ignored_columns, header)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 0, 0, 0, 0, '[]', ?)",
-            [self.file_name, self.sha, self.source, self.profile.name, self.fmt, self.encoding, self.scale,
-             str(self.ctx.operator), self.now_text, json.dumps(self.header, ensure_ascii=False)])
-        self.batch_id = cur.lastrowid
-        self.next_id = (conn.execute("SELECT max(id) FROM ratings").fetchone()[0] or 0) + 1
+        with self._short():
+            cur = conn.execute(
+                "INSERT INTO batches (file_name, sha256, source, profile, format, encoding, level_scale, operator,"
+                " imported_at, rows_read, accepted, rejected, duplicate, ignored_columns, header, staged)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 0, 0, 0, 0, '[]', ?, ?)",
+                [self.file_name, self.sha, self.source, self.profile.name, self.fmt, self.encoding, self.scale,
+                 str(self.ctx.operator), self.now_text, json.dumps(self.header, ensure_ascii=False),
+                 int(self.staged)])
+            self.batch_id = cur.lastrowid
+            self.next_id = staging.next_rating_id(self.db)
+            if self.staged:
+                self.part = self.batch_id
+                self.last_id = self.next_id + self.row_bound - 1
+                conn.execute("INSERT INTO pending_imports (batch_id, first_id, last_id, started_at, pid)"
+                             " VALUES (?, ?, ?, ?, ?)",
+                             [self.batch_id, self.next_id, self.last_id, self.now_text, os.getpid()])
         self.next_contact = (conn.execute("SELECT max(id) FROM contacts").fetchone()[0] or 0) + 1
         self.agg: dict[tuple, list] = {}
         self.ind_agg: dict[tuple, list] = {}
@@ -616,7 +693,7 @@ class _Job:
         self.row_sql = "(" + ", ".join(["?1", str(self.batch_id), *placeholders]) + ")"
         self.variable_limit = conn.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER)
         self.group_rows = max(1, min(GROUP_ROWS, (self.variable_limit - 1) // len(RATING_COLUMNS)))
-        self.insert_head = f"INSERT INTO ratings (source, batch_id, {', '.join(RATING_COLUMNS)}) VALUES "
+        self.insert_head = f"INSERT INTO rating_rows (source, batch_id, {', '.join(RATING_COLUMNS)}) VALUES "
         self.insert_sql: dict[int, str] = {}
         self.days: set[str] = set()
         # The flag scan, a block of FLAG_SCAN_DAYS days at a time, from the batch's rows held since they were
@@ -628,7 +705,8 @@ class _Job:
         self.flag_stream = not self.dry_run
         self.flagged_days = 0  # days scanned while reading
         self._drive(self._produce(rows), progress)
-        self._flush_rejects()
+        with self._short():
+            self._flush_rejects()
         self._flush_aggregates()
         cases = self.cases_handed + len(self.pending_cases)
         if cases:
@@ -649,18 +727,46 @@ class _Job:
         if self.accepted + self.duplicate + self.rejected != self.read:
             raise HaochaError(f"internal error: {self.read} rows read but {self.accepted} accepted, "
                               f"{self.duplicate} duplicate, {self.rejected} rejected", "please report this")
-        conn.execute("UPDATE batches SET rows_read = ?, accepted = ?, rejected = ?, duplicate = ?,"
-                     " ignored_columns = ? WHERE id = ?",
-                     [self.read, self.accepted, self.rejected, self.duplicate,
-                      json.dumps(self.ignored, ensure_ascii=False), self.batch_id])
-        summary = self._summary()
-        summary["seconds"] = {"total": round(time.perf_counter() - started, 2),
-                              "cases": round(self.seconds["cases"], 2), "flags": round(self.seconds["flags"], 2)}
-        if not self.dry_run:
-            audit.record(self.db, self.ctx.operator, "ratings.import", "batches", self.batch_id, None,
-                         {k: summary[k] for k in ("file", "sha256", "source", "profile", "format", "rows_read",
-                                                  "accepted", "duplicate", "rejected", "cases_opened")})
+        with self._short():  # a staged batch's last transaction: the batch appears, whole, at its COMMIT
+            if self.staged:
+                self._publish()
+            conn.execute("UPDATE batches SET rows_read = ?, accepted = ?, rejected = ?, duplicate = ?,"
+                         " ignored_columns = ? WHERE id = ?",
+                         [self.read, self.accepted, self.rejected, self.duplicate,
+                          json.dumps(self.ignored, ensure_ascii=False), self.batch_id])
+            summary = self._summary()
+            summary["seconds"] = {"total": round(time.perf_counter() - started, 2),
+                                  "cases": round(self.seconds["cases"], 2),
+                                  "flags": round(self.seconds["flags"], 2)}
+            if not self.dry_run:
+                audit.record(self.db, self.ctx.operator, "ratings.import", "batches", self.batch_id, None,
+                             {k: summary[k] for k in ("file", "sha256", "source", "profile", "format", "rows_read",
+                                                      "accepted", "duplicate", "rejected", "cases_opened")})
         return summary
+
+    def _publish(self) -> None:
+        """A staged batch's last transaction (joined): the batch made visible, then what was held back for it
+        written — its cases (planned while reading), the 追评's links to their cases, its flags."""
+        from haocha_cli.cases import open_cases, rerate_by_followups, write_cases
+        from haocha_cli.flags import store_prepared
+
+        started = time.perf_counter()
+        self.conn.execute("DELETE FROM pending_imports WHERE batch_id = ?", [self.batch_id])
+        self.cases_opened = self._foreign(write_cases, self.ctx, self.planned_cases)
+        self.planned_cases = []
+        if self.deferred_followups:
+            linked, rerated = self._foreign(rerate_by_followups, self.ctx, self.source, self.deferred_followups)
+            self.cases_rerated += rerated
+            bad = self.ctx.config.bad_levels
+            rest = [r for r in self.deferred_followups if int(r["level"]) in bad and r["id"] not in linked]
+            if rest:
+                self.cases_opened += self._foreign(open_cases, self.ctx, rest) or 0
+            self.deferred_followups = []
+        self.seconds["cases"] += time.perf_counter() - started
+        started = time.perf_counter()
+        self.flags_raised = sum(self._foreign(store_prepared, self.ctx, p)["new_total"] for p in self.deferred_flags)
+        self.deferred_flags = []
+        self.seconds["flags"] += time.perf_counter() - started
 
     def _summary(self) -> dict[str, Any]:
         reasons = dict(self.reader_tally.reasons)
@@ -1295,32 +1401,43 @@ class _Job:
         if group:
             group, group_src, group_scores, pending = self._one_per_case(group, group_src, group_scores, pending)
         if group:
-            if pending:
-                self._resolve_contacts(pending)
-            count = len(group)
-            # A group that lost rows to case_rated_twice goes in one row per statement: a statement of every
-            # odd size would stay prepared in the connection's statement cache, a large program apiece.
-            size = count if count == full else 1
-            sql = self.insert_sql.get(size)
-            if sql is None:
-                sql = self.insert_sql[size] = (self.insert_head + ", ".join([self.row_sql] * size)
-                                               + " ON CONFLICT (source, rating_id) DO NOTHING")
-            if size == count:
-                inserted = self.conn.execute(sql, [self.source, *chain.from_iterable(group)]).rowcount
-            else:
-                inserted = self.conn.executemany(sql, ([self.source, *row] for row in group)).rowcount
-            if inserted != count:
-                group, group_scores = self._sort_out_duplicates(group, group_src, group_scores)
+            if group[-1][0] > getattr(self, "last_id", group[-1][0]):
+                raise HaochaError(f"internal error: {self.file_name} holds more rows than its {self.row_bound} "
+                                  "counted", "please report this; nothing was imported")
+            with self._short():
+                group, group_scores = self._write_group(group, group_src, group_scores, pending, full)
             self.accepted += len(group)
-            self._aggregate(group, group_scores)
+            self._aggregate(group, group_scores)  # and the flag scan of a block passed: outside the transaction
         if len(self.reject_rows) >= 1000:
-            self._flush_rejects()
+            with self._short():
+                self._flush_rejects()
         if len(self.pending_cases) >= CASE_FLUSH or len(self.pending_followups) >= CASE_FLUSH:
             self._flush_cases()
         if len(self.agg) >= AGG_FLUSH_KEYS or len(self.ind_agg) >= AGG_FLUSH_KEYS:
             self._flush_aggregates()
         if progress is not None:
             progress()
+
+    def _write_group(self, group: list[list], group_src: list, group_scores: list, pending: list[list],
+                     full: int) -> tuple[list, list]:
+        """Write a group's new contacts and its ratings; returns the rows written and their scores."""
+        if pending:
+            self._resolve_contacts(pending)
+        count = len(group)
+        # A group that lost rows to case_rated_twice goes in one row per statement: a statement of every
+        # odd size would stay prepared in the connection's statement cache, a large program apiece.
+        size = count if count == full else 1
+        sql = self.insert_sql.get(size)
+        if sql is None:
+            sql = self.insert_sql[size] = (self.insert_head + ", ".join([self.row_sql] * size)
+                                           + " ON CONFLICT (source, rating_id) DO NOTHING")
+        if size == count:
+            inserted = self.conn.execute(sql, [self.source, *chain.from_iterable(group)]).rowcount
+        else:
+            inserted = self.conn.executemany(sql, ([self.source, *row] for row in group)).rowcount
+        if inserted != count:
+            group, group_scores = self._sort_out_duplicates(group, group_src, group_scores)
+        return group, group_scores
 
     def _aggregate(self, group: list[list], group_scores: list) -> None:
         agg, ind_agg, bad_levels = self.agg, self.ind_agg, self.bad_levels
@@ -1372,6 +1489,8 @@ class _Job:
                     [json.dumps(wanted)]):
                 cache[found_hash] = contact_id
             new = []
+            if self.staged:  # the rating page may have added contacts since this batch's last transaction
+                self.next_contact = (self.conn.execute("SELECT max(id) FROM contacts").fetchone()[0] or 0) + 1
             for phone_hash in [h for h in wanted if h not in cache]:
                 phone = phones[phone_hash]
                 encrypted = self.ctx.vault._fernet.encrypt(phone.encode("ascii")).decode("ascii")
@@ -1399,7 +1518,7 @@ class _Job:
         known: set[str] = set()  # rating ids stored for the source: duplicates, not clashes
         numbers = json.dumps(list({group[i][_CASE_NO] for i in rows}), ensure_ascii=False)
         for rid, case_no, rnd, batch, line in conn.execute(
-                "SELECT rating_id, case_no, rating_round, batch_id, line FROM ratings WHERE source = ?"
+                f"SELECT rating_id, case_no, rating_round, batch_id, line FROM {self.rows_table} WHERE source = ?"
                 " AND case_no IN (SELECT value FROM json_each(?)) ORDER BY id", [source, numbers]):
             stored.setdefault((case_no, rnd), (rid, batch, line))
             known.add(rid)
@@ -1424,8 +1543,8 @@ class _Job:
             # A clashing row (or the row it clashes with) whose id is stored under another case is a duplicate.
             ask = ({group[i][1] for i, _ in clashes} | {e[0] for _, e in clashes}) - known
             found = {r for (r,) in conn.execute(
-                "SELECT rating_id FROM ratings WHERE source = ? AND rating_id IN (SELECT value FROM json_each(?))",
-                [source, json.dumps(sorted(ask), ensure_ascii=False)])}
+                f"SELECT rating_id FROM {self.rows_table} WHERE source = ? AND rating_id IN"
+                " (SELECT value FROM json_each(?))", [source, json.dumps(sorted(ask), ensure_ascii=False)])}
             if not found:
                 break
             known |= found
@@ -1448,10 +1567,11 @@ class _Job:
     def _sort_out_duplicates(self, group: list[list], group_src: list, group_scores: list) -> tuple[list, list]:
         """Rows the INSERT skipped: a rating id stored before (duplicate) or earlier in this file (rejected)."""
         first, last = group[0][0], group[-1][0]
-        present = {r[0] for r in self.conn.execute("SELECT id FROM ratings WHERE id BETWEEN ? AND ?", [first, last])}
+        present = {r[0] for r in self.conn.execute("SELECT id FROM rating_rows WHERE id BETWEEN ? AND ?",
+                                                   [first, last])}
         skipped = [i for i, row in enumerate(group) if row[0] not in present]
         owners = {rid: (batch, line) for rid, batch, line in self.conn.execute(
-            "SELECT rating_id, batch_id, line FROM ratings WHERE source = ? AND rating_id IN"
+            "SELECT rating_id, batch_id, line FROM rating_rows WHERE source = ? AND rating_id IN"
             " (SELECT value FROM json_each(?))", [self.source, json.dumps([group[i][1] for i in skipped])])}
         for i in skipped:
             row = group[i]
@@ -1480,12 +1600,18 @@ class _Job:
         办件编号) linked to the case of its 办件 (``cases.rerate_by_followups``: the re-rating, 整改复评), after
         the first ratings' cases of the same flush are open. A bad 追评 that reached a case opens none."""
         if self.pending_cases or self.pending_followups:
-            from haocha_cli.cases import open_cases, rerate_by_followups
+            from haocha_cli.cases import open_cases, plan_cases, rerate_by_followups
 
             started = time.perf_counter()
             pending, followups = self.pending_cases, self.pending_followups
             self.cases_handed += len(pending)
             firsts = [r for r in pending if not (r["rating_round"] == 2 and r["case_no"])] if followups else pending
+            if self.staged:  # planned now, written in the batch's last transaction (_publish)
+                self.planned_cases += self._foreign(plan_cases, self.ctx, firsts)
+                self.deferred_followups += followups
+                self.seconds["cases"] += time.perf_counter() - started
+                self.pending_cases, self.pending_followups = [], []
+                return
             if firsts:
                 self.cases_opened += self._foreign(open_cases, self.ctx, firsts) or 0
             if followups:
@@ -1497,13 +1623,13 @@ class _Job:
             self.seconds["cases"] += time.perf_counter() - started
             self.pending_cases, self.pending_followups = [], []
 
-    def _foreign(self, function: Callable[..., Any], *args: Any) -> Any:
+    def _foreign(self, function: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
         """Call another module's code with the garbage collector as the caller had it: what it allocates
         is its business (the collector is off only for the batch's own rows)."""
         if self.gc_was_on:
             gc.enable()
         try:
-            return function(*args)
+            return function(*args, **kwargs)
         finally:
             gc.disable()
 
@@ -1544,7 +1670,8 @@ class _Job:
         if following is None:
             end = min(end, date.fromisoformat(max(r[1] for r in self.flag_rows)))
         rows, self.flag_rows = self.flag_rows, []
-        self.flags_raised += self._foreign(scan_flags, self.ctx, start, end, (self.first_id, rows))["new_total"]
+        self.flags_raised += self._foreign(scan_flags, self.ctx, start, end, (self.first_id, rows), own=self.staged,
+                                           defer=self.deferred_flags if self.staged else None)["new_total"]
         self.flagged_days += len({r[1] for r in rows})
         self._open_block(following)
         self.seconds["flags"] += time.perf_counter() - started
@@ -1557,7 +1684,7 @@ class _Job:
         from haocha_cli.flags import INCREMENTAL_MAX, flag_new_ratings, scan_flags
 
         started = time.perf_counter()
-        if len(self.days) == 1 and self.accepted <= INCREMENTAL_MAX:
+        if len(self.days) == 1 and self.accepted <= INCREMENTAL_MAX and not self.staged:
             # A few ratings of one day (the rating page's one): their own flags and the patterns they join,
             # through indexes, the same as the day's scan would add (issue 22: a page that costs the same all day).
             ids = [i for (i,) in self.conn.execute("SELECT id FROM ratings WHERE batch_id = ?", [self.batch_id])]
@@ -1577,17 +1704,21 @@ class _Job:
                 continue  # scanned with its block
             self.phase("flags", scanned, len(days))
             end = min(day + timedelta(days=FLAG_SCAN_DAYS - 1), days[-1])
-            self.flags_raised += self._foreign(scan_flags, self.ctx, day, end)["new_total"]
+            self.flags_raised += self._foreign(scan_flags, self.ctx, day, end, own=self.staged,
+                                               defer=self.deferred_flags if self.staged else None)["new_total"]
         self.phase("flags", len(days), len(days))
         self.seconds["flags"] += time.perf_counter() - started
 
     def _flush_aggregates(self) -> None:
         # In key order: each statement then fills neighbouring B-tree pages instead of splitting pages all over.
-        rows = sorted((*key, *e) for key, e in self.agg.items())
-        self._upsert(rows, "daily_agg", ("day", "window_code", "item_code", "channel"),
+        # The part: 0, or a staged batch's own (migration 13), the key's last column.
+        part = self.part
+        rows = sorted((*key, part, *e) for key, e in self.agg.items())
+        self._upsert(rows, "daily_agg_rows", ("day", "window_code", "item_code", "channel", "part"),
                      ("county_code", "mode"), ("n", "l1", "l2", "l3", "l4", "l5", "index_sum", "index_sq"))
-        rows = sorted((*key, *e) for key, e in self.ind_agg.items())
-        self._upsert(rows, "daily_indicator_agg", ("day", "window_code", "item_code", "channel", "indicator_code"),
+        rows = sorted((*key, part, *e) for key, e in self.ind_agg.items())
+        self._upsert(rows, "daily_indicator_agg_rows",
+                     ("day", "window_code", "item_code", "channel", "indicator_code", "part"),
                      ("county_code", "mode"), ("n", "score_sum", "score_sq", "level_sum", "level_sq", "cross_sum"))
         self.agg.clear()
         self.ind_agg.clear()
@@ -1604,12 +1735,18 @@ class _Job:
                 + ", ".join(f"{c} = {c} + excluded.{c}" for c in summed))
         head = f"INSERT INTO {table} ({', '.join(columns)}) VALUES "
         whole = len(rows) - len(rows) % per
-        for start in range(0, whole, per):
-            self.conn.execute(head + ", ".join([one] * per) + tail, list(chain.from_iterable(rows[start:start + per])))
+        # A staged batch: AGG_TRANSACTION_ROWS rows per short transaction.
+        step = max(per, AGG_TRANSACTION_ROWS // per * per)
+        for chunk in range(0, whole, step):
+            with self._short():
+                for start in range(chunk, min(whole, chunk + step), per):
+                    self.conn.execute(head + ", ".join([one] * per) + tail,
+                                      list(chain.from_iterable(rows[start:start + per])))
         # The rest one row per statement: a statement of every odd size would each stay prepared in the
         # connection's statement cache, a large program apiece.
         if whole < len(rows):
-            self.conn.executemany(head + one + tail, rows[whole:])
+            with self._short():
+                self.conn.executemany(head + one + tail, rows[whole:])
 
 
 def _no_phase(phase: str, done: int, total: int | None) -> None:

@@ -92,7 +92,7 @@ HEADERS: dict[str, str] = {
     "batch": "批次", "file": "文件", "file_name": "文件名", "imported_at": "导入时间", "format": "格式",
     "encoding": "文件编码", "profile": "导入配置", "source": "来源", "level_scale": "等级量表",
     "levels_by_code": "按代码读取的等级", "rows_read": "读取行数", "accepted": "接收", "duplicate": "重复",
-    "rejected": "拒收", "cases_opened": "新开整改事项", "flags_raised": "新增可疑标记",
+    "rejected": "拒收", "staged": "分段写入（导入时不长时间锁库）", "cases_opened": "新开整改事项", "flags_raised": "新增可疑标记",
     "qr_tokens_not_verified": "未验证的二维码令牌", "qr_tokens_old": "旧版二维码令牌", "ignored_columns": "忽略的列", "status": "状态",
     "rejects_restored": "按退回行号还原的行",
     "sha256": "SHA-256 校验值", "withdrawn": "撤回时间", "withdrawn_at": "撤回时间", "withdrawn_by": "撤回人",

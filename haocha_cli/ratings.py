@@ -2,7 +2,8 @@
 as false 评价信息不实) while keeping it, as DOMAIN section 4 asks.
 
 The figures read the daily aggregates only, so an exclusion moves the rating there too: out of the level
-counts and index sums of ``daily_agg`` into its ``excluded_n``, and out of ``daily_indicator_agg``.
+counts and index sums of ``daily_agg`` into its ``excluded_n``, and out of ``daily_indicator_agg`` (the rows of
+the tables under those views, ``*_rows``, of the part the rating's batch was written to: migration 13).
 ``take_out_of_aggregates`` does that for one rating or many; a withdrawn batch (haocha_cli.batches) uses it
 to take its ratings out altogether.
 """
@@ -50,7 +51,7 @@ def exclude_rating(db: sqlite_utils.Database, rating_id: int, reason: str) -> di
                 "an excluded rating stays excluded",
             )
         take_out_of_aggregates(db, [rating], excluded=True, what=f"rating {rating_id}")
-        db.execute("UPDATE ratings SET excluded = ?, excluded_at = ? WHERE id = ?", [reason, now_text(), rating_id])
+        db.execute("UPDATE rating_rows SET excluded = ?, excluded_at = ? WHERE id = ?", [reason, now_text(), rating_id])
     return rating
 
 
@@ -66,8 +67,14 @@ def take_out_of_aggregates(db: sqlite_utils.Database, ratings: Iterable[dict[str
     """
     sums: dict[tuple, list] = {}
     ind: dict[tuple, list] = {}
+    staged: dict[int, int] = {}  # batch -> the part its aggregates are in (migration 13)
     for r in ratings:
-        key = (r["day"], r["window_code"], r["item_code"], r["channel"])
+        batch = r["batch_id"]
+        part = staged.get(batch)
+        if part is None:
+            row = db.execute("SELECT staged FROM batches WHERE id = ?", [batch]).fetchone()
+            part = staged[batch] = batch if row and row[0] else 0
+        key = (r["day"], r["window_code"], r["item_code"], r["channel"], part)
         level, index = int(r["level"]), float(r["rating_index"])
         entry = sums.setdefault(key, [0, 0, 0, 0, 0, 0, 0.0, 0.0])
         entry[0] += 1
@@ -76,7 +83,7 @@ def take_out_of_aggregates(db: sqlite_utils.Database, ratings: Iterable[dict[str
         entry[7] += index * index
         for code, score in sorted(json.loads(r["scores"] or "{}").items()):
             s = float(score)
-            e = ind.setdefault((*key, code), [0, 0.0, 0.0, 0.0, 0.0, 0.0])
+            e = ind.setdefault((*key[:4], code, part), [0, 0.0, 0.0, 0.0, 0.0, 0.0])
             e[0] += 1
             e[1] += s
             e[2] += s * s
@@ -86,26 +93,28 @@ def take_out_of_aggregates(db: sqlite_utils.Database, ratings: Iterable[dict[str
     problem = "the aggregates are out of step with the ratings; nothing was changed"
     for key, (n, l1, l2, l3, l4, l5, index_sum, index_sq) in sums.items():
         cursor = db.execute(
-            "UPDATE daily_agg SET n = n - ?, l1 = l1 - ?, l2 = l2 - ?, l3 = l3 - ?, l4 = l4 - ?, l5 = l5 - ?,"
+            "UPDATE daily_agg_rows SET n = n - ?, l1 = l1 - ?, l2 = l2 - ?, l3 = l3 - ?, l4 = l4 - ?, l5 = l5 - ?,"
             " index_sum = index_sum - ?, index_sq = index_sq - ?, excluded_n = excluded_n + ?"
-            " WHERE day = ? AND window_code = ? AND item_code = ? AND channel = ?"
+            " WHERE day = ? AND window_code = ? AND item_code = ? AND channel = ? AND part = ?"
             " AND n >= ? AND l1 >= ? AND l2 >= ? AND l3 >= ? AND l4 >= ? AND l5 >= ?",
             [n, l1, l2, l3, l4, l5, index_sum, index_sq, n if excluded else 0, *key, n, l1, l2, l3, l4, l5])
         if cursor.rowcount != 1:
-            raise DatabaseError(f"the daily aggregate {', '.join(key)} does not hold {what}", problem)
+            raise DatabaseError(f"the daily aggregate {', '.join(map(str, key[:4]))} does not hold {what}", problem)
         # Floating-point sums of an emptied group are set to exactly 0 rather than left at 1e-14.
-        db.execute("UPDATE daily_agg SET index_sum = 0, index_sq = 0"
-                   " WHERE day = ? AND window_code = ? AND item_code = ? AND channel = ? AND n = 0", key)
-        db.execute("DELETE FROM daily_agg WHERE day = ? AND window_code = ? AND item_code = ? AND channel = ?"
-                   " AND n = 0 AND excluded_n = 0", key)
+        db.execute("UPDATE daily_agg_rows SET index_sum = 0, index_sq = 0"
+                   " WHERE day = ? AND window_code = ? AND item_code = ? AND channel = ? AND part = ? AND n = 0", key)
+        db.execute("DELETE FROM daily_agg_rows WHERE day = ? AND window_code = ? AND item_code = ? AND channel = ?"
+                   " AND part = ? AND n = 0 AND excluded_n = 0", key)
     for key, (n, score_sum, score_sq, level_sum, level_sq, cross_sum) in ind.items():
         cursor = db.execute(
-            "UPDATE daily_indicator_agg SET n = n - ?, score_sum = score_sum - ?, score_sq = score_sq - ?,"
+            "UPDATE daily_indicator_agg_rows SET n = n - ?, score_sum = score_sum - ?, score_sq = score_sq - ?,"
             " level_sum = level_sum - ?, level_sq = level_sq - ?, cross_sum = cross_sum - ?"
-            " WHERE day = ? AND window_code = ? AND item_code = ? AND channel = ? AND indicator_code = ? AND n >= ?",
+            " WHERE day = ? AND window_code = ? AND item_code = ? AND channel = ? AND indicator_code = ? AND part = ?"
+            " AND n >= ?",
             [n, score_sum, score_sq, level_sum, level_sq, cross_sum, *key, n])
         if cursor.rowcount != 1:
-            raise DatabaseError(f"the indicator aggregate {', '.join(key)} does not hold {what}", problem)
+            raise DatabaseError(f"the indicator aggregate {', '.join(map(str, key[:5]))} does not hold {what}",
+                                problem)
         if not excluded:
-            db.execute("DELETE FROM daily_indicator_agg WHERE day = ? AND window_code = ? AND item_code = ?"
-                       " AND channel = ? AND indicator_code = ? AND n = 0", key)
+            db.execute("DELETE FROM daily_indicator_agg_rows WHERE day = ? AND window_code = ? AND item_code = ?"
+                       " AND channel = ? AND indicator_code = ? AND part = ? AND n = 0", key)

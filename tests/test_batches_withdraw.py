@@ -117,7 +117,7 @@ def test_a_batch_something_has_happened_to_is_not_withdrawn(db_path, files, cli,
 
 
 # The tables a withdrawal deletes from: SQLite checks, for every row it deletes, the foreign keys that refer to it.
-WITHDRAW_DELETES_FROM = ("ratings", "cases", "flags")
+WITHDRAW_DELETES_FROM = ("rating_rows", "cases", "flags")
 
 
 def test_every_foreign_key_to_what_a_withdrawal_deletes_has_an_index(db_path):
@@ -130,10 +130,10 @@ def test_every_foreign_key_to_what_a_withdrawal_deletes_has_an_index(db_path):
                      if fk[2] in WITHDRAW_DELETES_FROM]
         leading = {(t, conn.execute(f"PRAGMA index_info('{i[1]}')").fetchone()[2])
                    for t in tables for i in conn.execute(f"PRAGMA index_list({t})")}
-    assert sorted(referring) == [("appeals", "case_id", "cases"), ("cases", "rating_id", "ratings"),
-                                 ("cases", "rerate_rating_id", "ratings"),  # the 追评 that re-rated a case
-                                 ("flags", "rating_id", "ratings"), ("spot_checks", "case_id", "cases"),
-                                 ("spot_checks", "rating_id", "ratings")]
+    assert sorted(referring) == [("appeals", "case_id", "cases"), ("cases", "rating_id", "rating_rows"),
+                                 ("cases", "rerate_rating_id", "rating_rows"),  # the 追评 that re-rated a case
+                                 ("flags", "rating_id", "rating_rows"), ("spot_checks", "case_id", "cases"),
+                                 ("spot_checks", "rating_id", "rating_rows")]
     assert [(t, column) for t, column, _ in referring if (t, column) not in leading] == []
 
 
@@ -162,9 +162,9 @@ def test_every_statement_of_a_withdrawal_finds_its_rows_by_an_index(db_path, fil
     finally:
         ctx.db.close()
     assert {sql: plan for sql, plan in plans.items() if any(step.startswith("SCAN") for step in plan)} == {}
-    delete_ratings = next(plan for sql, plan in plans.items() if sql.startswith("DELETE FROM ratings"))
+    delete_ratings = next(plan for sql, plan in plans.items() if sql.startswith("DELETE FROM rating_rows"))
     assert "SEARCH spot_checks USING COVERING INDEX spot_checks_rating (rating_id=?)" in delete_ratings
-    assert "SEARCH ratings USING COVERING INDEX ratings_batch (batch_id=?)" in delete_ratings
+    assert "SEARCH rating_rows USING COVERING INDEX ratings_batch (batch_id=?)" in delete_ratings
     delete_cases = next(plan for sql, plan in plans.items() if sql.startswith("DELETE FROM cases"))
     assert "SEARCH spot_checks USING COVERING INDEX spot_checks_case (case_id=?)" in delete_cases
     assert plans[cancel] == ["SEARCH notifications USING INDEX notifications_waiting (case_id=?)"]

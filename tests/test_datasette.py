@@ -24,6 +24,9 @@ from haocha_cli.datasette_metadata import _HIDDEN
 
 ROOT = Path(__file__).resolve().parent.parent
 VIEWS = ("v_cases", "v_county_month", "v_ratings")
+# The views every reader of haocha reads in place of the tables (migration 13: they leave out an import still
+# being written); not views for Datasette, whose readers start from VIEWS.
+READER_VIEWS = ("daily_agg", "daily_indicator_agg", "ratings")
 PERSONAL = ("contacts", "staff", "rejects", "accounts", "web_sessions", "login_failures", "notifications", "meta")
 # Column names that would carry personal data or free text into a view.
 PERSONAL_COLUMN = re.compile(r"phone|contact|comment|staff|case_no|token|note|classify_reason|measures|responsible|"
@@ -44,8 +47,8 @@ def _rows(db: Path, sql: str, params: tuple = ()) -> list[dict]:
 
 
 def test_the_views_exist_after_migration_and_hold_no_personal_column(db_path):
-    assert [r[0] for r in query(db_path, "SELECT name FROM sqlite_master WHERE type = 'view' ORDER BY name")] == list(
-        VIEWS)
+    assert [r[0] for r in query(db_path, "SELECT name FROM sqlite_master WHERE type = 'view' ORDER BY name")] == sorted(
+        VIEWS + READER_VIEWS)
     for view in VIEWS:
         columns = _columns(db_path, view)
         assert columns and [c for c in columns if PERSONAL_COLUMN.search(c)] == [], view
@@ -220,8 +223,9 @@ def test_datasette_serves_the_copy_with_the_metadata(tmp_path):
     assert all(r["window_name"] and r["level_name"] for r in page["rows"])
     database = get("/bureau.json")
     hidden = {t["name"] for t in database["tables"] if t["hidden"]}
-    assert {"ratings", "cases", "staff", "meta", "audit_events"} <= hidden
-    assert {"counties", "windows", "daily_agg"}.isdisjoint(hidden)
-    assert {v["name"] for v in database["views"]} == set(VIEWS)
+    assert {"rating_rows", "cases", "staff", "meta", "audit_events", "daily_agg_rows"} <= hidden
+    assert {"counties", "windows"}.isdisjoint(hidden)
+    # Datasette lists every view (it hides tables only); in the stripped copy `ratings` holds nothing personal.
+    assert {v["name"] for v in database["views"]} == set(VIEWS + READER_VIEWS)
     table = get("/bureau/v_county_month.json")
     assert table["table"] == "v_county_month" and table["rows"]

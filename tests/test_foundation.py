@@ -264,7 +264,7 @@ def test_rated_window_is_deactivated_not_deleted(cli, db_path):
     conn = sqlite3.connect(db_path)
     conn.execute("INSERT INTO batches (id, file_name, sha256, source, profile, format, operator, imported_at,"
                  " rows_read, accepted, rejected, duplicate) VALUES (1, 'f', 'x', 's', 'p', 'csv', 'city', 'now', 1, 1, 0, 0)")
-    conn.execute("INSERT INTO ratings (source, rating_id, batch_id, rated_at, day, window_code, county_code, mode,"
+    conn.execute("INSERT INTO rating_rows (source, rating_id, batch_id, rated_at, day, window_code, county_code, mode,"
                  " channel, level, rating_index, weights_version) VALUES ('s', 'r1', 1, '2026-01-05 10:00:00',"
                  " '2026-01-05', 'LC01', '370213', 'offline', '二维码', 5, 100, 'V1.0')")
     conn.commit()

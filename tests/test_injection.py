@@ -179,7 +179,7 @@ def test_the_cases_sheet_round_trip_keeps_a_formula_as_the_measures_text(bureau,
 def test_sql_takes_hostile_text_as_data(bureau, tmp_path):
     conn = sqlite3.connect(bureau.db)
     try:
-        tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+        tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type IN ('table', 'view')")}
         assert {"ratings", "cases", "audit_events"} <= tables
         assert conn.execute("SELECT comment FROM ratings WHERE rating_id = 'R009'").fetchone()[0] == SQL
         assert conn.execute("SELECT name FROM items WHERE code = 'XK99'").fetchone()[0] == FORMULA

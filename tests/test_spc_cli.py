@@ -24,7 +24,7 @@ def _load(db_path, days):
     conn = sqlite3.connect(db_path)
     for i, (n, bad, index_sum) in enumerate(days):
         conn.execute(
-            "INSERT INTO daily_agg (day, window_code, item_code, channel, county_code, mode, n, l1, l5, index_sum,"
+            "INSERT INTO daily_agg_rows (day, window_code, item_code, channel, county_code, mode, n, l1, l5, index_sum,"
             " index_sq) VALUES (?, 'LC01', '', '二维码', '370213', 'offline', ?, ?, ?, ?, 0)",
             [(START + timedelta(days=i)).isoformat(), n, bad, n - bad, index_sum])
     conn.commit()
@@ -293,7 +293,7 @@ def _load_days(db_path, days):
     for day, (bad, indices) in days.items():
         n = len(indices)
         conn.execute(
-            "INSERT INTO daily_agg (day, window_code, item_code, channel, county_code, mode, n, l1, l5, index_sum,"
+            "INSERT INTO daily_agg_rows (day, window_code, item_code, channel, county_code, mode, n, l1, l5, index_sum,"
             " index_sq) VALUES (?, 'LC01', '', '二维码', '370213', 'offline', ?, ?, ?, ?, ?)",
             [day.isoformat(), n, bad, n - bad, sum(indices), sum(x * x for x in indices)])
     conn.commit()

@@ -721,10 +721,13 @@ CREATE TABLE pending_imports (
     batch_id    INTEGER PRIMARY KEY REFERENCES batches(id),
     first_id    INTEGER NOT NULL,                 -- the ids reserved for the batch's ratings: first_id …
     last_id     INTEGER NOT NULL,                 -- … last_id (a bound on the file's rows)
+    first_contact_id INTEGER NOT NULL,            -- the contacts it adds have ids from here on
     started_at  TEXT NOT NULL,
     pid         INTEGER NOT NULL
 );
 ALTER TABLE batches ADD COLUMN staged INTEGER NOT NULL DEFAULT 0;  -- 1: its aggregates are part = its id
+-- Removing an abandoned batch's phones checks that no case uses them (and SQLite's foreign-key check does too).
+CREATE INDEX cases_contact ON cases(contact_id);
 DROP VIEW v_ratings;
 DROP VIEW v_county_month;
 ALTER TABLE ratings RENAME TO rating_rows;

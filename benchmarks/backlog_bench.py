@@ -122,7 +122,7 @@ def build(db: Path, n: int, open_cases: int) -> dict[str, int]:
                          AS nl,
                      CASE w.kind WHEN 'offline' THEN {len(OFFLINE_CHANNELS)} ELSE {len(ONLINE_CHANNELS)} END AS nc
               FROM r JOIN d ON d.i = r.di JOIN w ON w.i = r.wi)
-        INSERT INTO ratings (id, source, rating_id, batch_id, line, rated_at, day, window_code, county_code, mode,
+        INSERT INTO rating_rows (id, source, rating_id, batch_id, line, rated_at, day, window_code, county_code, mode,
                              channel, item_code, level, rating_index, weights_version, scores, problems, case_no,
                              comment, contact_id, anonymous, staff_code)
         SELECT x + 1, 'bench', printf('PJ%010d', x), bm.id, x + 1,
@@ -215,16 +215,17 @@ def _aggregates(conn: sqlite3.Connection) -> None:
         info = conn.execute(f"PRAGMA table_info({table})").fetchall()
         return [row[1] for row in sorted((r for r in info if r[5]), key=lambda r: r[5])]
 
-    agg = key("daily_agg")
+    agg = [c for c in key("daily_agg_rows") if c != "part"]  # part 0 (migration 13)
     conn.execute(f"""
-        INSERT INTO daily_agg ({', '.join(agg)}, county_code, mode, n, l1, l2, l3, l4, l5, index_sum, index_sq)
+        INSERT INTO daily_agg_rows ({', '.join(agg)}, county_code, mode, n, l1, l2, l3, l4, l5, index_sum, index_sq)
         SELECT {', '.join(agg)}, min(county_code), min(mode), count(*), sum(level = 1), sum(level = 2),
                sum(level = 3), sum(level = 4), sum(level = 5), sum(rating_index), sum(rating_index * rating_index)
         FROM ratings GROUP BY {', '.join(agg)}
     """)
-    ind = [c if c != "indicator_code" else "j.key" for c in key("daily_indicator_agg")]
+    ind_key = [c for c in key("daily_indicator_agg_rows") if c != "part"]
+    ind = [c if c != "indicator_code" else "j.key" for c in ind_key]
     conn.execute(f"""
-        INSERT INTO daily_indicator_agg ({', '.join(key('daily_indicator_agg'))}, county_code, mode, n, score_sum,
+        INSERT INTO daily_indicator_agg_rows ({', '.join(ind_key)}, county_code, mode, n, score_sum,
                                          score_sq, level_sum, level_sq, cross_sum)
         SELECT {', '.join(ind)}, min(county_code), min(mode), count(*), sum(j.value), sum(j.value * j.value),
                sum(level), sum(level * level), sum(j.value * level)

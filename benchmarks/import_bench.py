@@ -106,21 +106,23 @@ def write_floor(stored: Path, fresh: Path) -> tuple[float, dict[str, int]]:
     conn.execute("PRAGMA foreign_keys = OFF")
     conn.execute("PRAGMA cache_size = -32768")  # as the importer sets it
     conn.execute("ATTACH ? AS stored", [str(stored)])
-    tables = ["batches", "contacts", "ratings", "daily_agg", "daily_indicator_agg"]
+    # The tables under the views (migration 13), each counted under the name a reader knows.
+    tables = {"batches": "batches", "contacts": "contacts", "ratings": "rating_rows", "daily_agg": "daily_agg_rows",
+              "daily_indicator_agg": "daily_indicator_agg_rows"}
     counts = {}
-    for table in tables:  # untimed: the copies to read from (aggregates shuffled, as a file brings them)
+    for name, table in tables.items():  # untimed: the copies to read from (aggregates shuffled, as a file brings them)
         shuffle = " ORDER BY random()" if table.startswith("daily") else ""
-        conn.execute(f"CREATE TEMP TABLE copy_{table} AS SELECT * FROM stored.{table}{shuffle}")
-        counts[table] = conn.execute(f"SELECT count(*) FROM copy_{table}").fetchone()[0]
-    conn.execute("DELETE FROM main.daily_agg")
-    conn.execute("DELETE FROM main.daily_indicator_agg")
-    keys = {"ratings": "id", "daily_agg": "day, window_code, item_code, channel",
-            "daily_indicator_agg": "day, window_code, item_code, channel, indicator_code"}
+        conn.execute(f"CREATE TEMP TABLE copy_{name} AS SELECT * FROM stored.{table}{shuffle}")
+        counts[name] = conn.execute(f"SELECT count(*) FROM copy_{name}").fetchone()[0]
+    conn.execute("DELETE FROM main.daily_agg_rows")
+    conn.execute("DELETE FROM main.daily_indicator_agg_rows")
+    keys = {"ratings": "id", "daily_agg": "day, window_code, item_code, channel, part",
+            "daily_indicator_agg": "day, window_code, item_code, channel, indicator_code, part"}
     started = time.perf_counter()
     conn.execute("BEGIN")
-    for table in tables:
-        order = f" ORDER BY {keys[table]}" if table in keys else ""
-        conn.execute(f"INSERT INTO main.{table} SELECT * FROM copy_{table}{order}")
+    for name, table in tables.items():
+        order = f" ORDER BY {keys[name]}" if name in keys else ""
+        conn.execute(f"INSERT INTO main.{table} SELECT * FROM copy_{name}{order}")
     conn.execute("COMMIT")
     seconds = time.perf_counter() - started
     conn.close()

@@ -2,7 +2,7 @@
 
 Generates import_bench.py's file, starts `haocha import` on it in a fresh database (a child process), and every
 100 ms while it runs makes a small write from this process as the rating page makes one: its own connection with
-a 10 s busy timeout, BEGIN IMMEDIATE, an INSERT into ratings, and (so as to leave the database as the import left
+a 10 s busy timeout, BEGIN IMMEDIATE, an INSERT of a rating, and (so as to leave the database as the import left
 it) ROLLBACK instead of COMMIT. Prints the import's total time and, beside it, the longest wait of those writes,
 how many waited more than 3 s and how many failed after the busy timeout (the rating page's 503):
 
@@ -34,7 +34,7 @@ def small_write(db: Path) -> tuple[float, bool]:
     conn = sqlite3.connect(str(db), timeout=BUSY_TIMEOUT, isolation_level=None)
     try:
         conn.execute("BEGIN IMMEDIATE")
-        conn.execute("INSERT INTO ratings (source, rating_id, batch_id, rated_at, day, window_code, county_code,"
+        conn.execute("INSERT INTO rating_rows (source, rating_id, batch_id, rated_at, day, window_code, county_code,"
                      " mode, channel, level, rating_index, weights_version) VALUES ('serve', 'lock-bench', 0,"
                      " '2026-01-01 10:00:00', '2026-01-01', 'LC01', '370213', 'offline', '二维码', 5, 100, 'V1.0')")
         conn.execute("ROLLBACK")

@@ -41,7 +41,7 @@ def load(path: Path, db: Path, into: str) -> int:
             # from a one-step look-up, where the importer checks and converts each cell.
             from haocha_cli.importer import _VALUE_SQL, RATING_COLUMNS
 
-            head = f"INSERT INTO ratings (source, batch_id, {', '.join(RATING_COLUMNS)}) VALUES "
+            head = f"INSERT INTO rating_rows (source, batch_id, {', '.join(RATING_COLUMNS)}) VALUES "
             one = "(" + ", ".join(["?1", "1", *[_VALUE_SQL.get(c, "?") for c in RATING_COLUMNS]]) + ")"
             conn.execute("INSERT INTO batches (id, file_name, sha256, source, profile, format, encoding, operator,"
                          " imported_at, rows_read, accepted, rejected, duplicate, ignored_columns, header)"

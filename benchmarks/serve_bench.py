@@ -53,7 +53,7 @@ def fill_day(db: Path, n: int) -> None:
         WITH RECURSIVE seq(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM seq WHERE x < {n}),
         r AS (SELECT x, 30600 + (x * 2654435761 % 32400) AS second, (x * 40503 / 97) % {len(windows)} AS wi,
                      CASE WHEN x % 33 = 0 THEN 1 ELSE 4 + x % 2 END AS level FROM seq)
-        INSERT INTO ratings (source, rating_id, batch_id, rated_at, day, window_code, county_code, mode, channel,
+        INSERT INTO rating_rows (source, rating_id, batch_id, rated_at, day, window_code, county_code, mode, channel,
                              item_code, level, rating_index, weights_version, contact_id, comment)
         SELECT 'bench', 'B-' || x, {batch},
                '{day} ' || printf('%02d:%02d:%02d', second / 3600, second / 60 % 60, second % 60), '{day}',

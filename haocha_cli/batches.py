@@ -32,6 +32,9 @@ def withdraw_batch(ctx: Context, batch_id: int, reason: str) -> dict[str, Any]:
     db = ctx.db
     with transaction(db):
         batch = get_batch(db, batch_id)
+        if db.execute("SELECT 1 FROM pending_imports WHERE batch_id = ?", [batch_id]).fetchone():
+            raise InvalidTransition(f"batch {batch_id} ({batch['file_name']}) is still being imported",
+                                    "wait until its import has finished (haocha status shows it)")
         if batch["withdrawn_at"]:
             raise InvalidTransition(f"batch {batch_id} was withdrawn on {batch['withdrawn_at']} by "
                                     f"{batch['withdrawn_by']}", "nothing is left to withdraw")

@@ -678,8 +678,8 @@ class _Job:
             if self.staged:
                 self.part = self.batch_id
                 self.last_id = self.next_id + self.row_bound - 1
-                conn.execute("INSERT INTO pending_imports (batch_id, first_id, last_id, started_at, pid)"
-                             " VALUES (?, ?, ?, ?, ?)",
+                conn.execute("INSERT INTO pending_imports (batch_id, first_id, last_id, first_contact_id, started_at,"
+                             " pid) VALUES (?, ?, ?, (SELECT coalesce(max(id), 0) + 1 FROM contacts), ?, ?)",
                              [self.batch_id, self.next_id, self.last_id, self.now_text, os.getpid()])
         self.next_contact = (conn.execute("SELECT max(id) FROM contacts").fetchone()[0] or 0) + 1
         self.agg: dict[tuple, list] = {}
@@ -1954,7 +1954,8 @@ def list_batches(ctx: Context) -> list[dict[str, Any]]:
     ctx.require_city("the list of imported batches", _BATCHES_HINT)
     return list(ctx.db.query(
         "SELECT id AS batch, imported_at, file_name, format, profile, source, rows_read, accepted, duplicate,"
-        " rejected, operator, withdrawn_at AS withdrawn FROM batches ORDER BY id"))
+        " rejected, operator, withdrawn_at AS withdrawn FROM batches"
+        " WHERE id NOT IN (SELECT batch_id FROM pending_imports) ORDER BY id"))  # a staged batch being written
 
 
 def get_batch(db: sqlite_utils.Database, batch_id: int) -> dict[str, Any]:

@@ -101,7 +101,7 @@ HEADERS: dict[str, str] = {
     # status, configuration, calendar, notifications
     "field": "项目", "database": "数据库", "size_mb": "大小（MB）", "wal_mb": "WAL 大小（MB）", "schema": "数据库版本",
     "key_file": "密钥文件", "today": "今天", "ratings": "评价数", "rated_from": "最早评价", "rated_to": "最晚评价",
-    "batches": "批次数", "withdrawn_batches": "已撤回批次", "last_import": "最近导入", "open_cases": "未办结整改事项",
+    "batches": "批次数", "withdrawn_batches": "已撤回批次", "last_import": "最近导入", "import_running": "正在导入", "open_cases": "未办结整改事项",
     "due_soon": "即将到期", "revisits_late": "回访超时", "waiting_for_city": "待市局处理",
     "flags_30_days": "近 30 天可疑标记", "audit_events": "审计事件数", "official_calendar": "法定节假日数据",
     "key": "配置项", "description": "说明", "weekday": "星期", "holiday": "节日", "note": "备注", "target": "接收方",

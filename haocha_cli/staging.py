@@ -60,8 +60,8 @@ def import_lock(db_path: str | Path, modes: files.Modes = files.OWNER_ONLY) -> I
 
 
 def pending(db: sqlite_utils.Database) -> dict[str, Any] | None:
-    """The staged batch not yet visible, if any: batch, first_id, last_id, started_at, pid."""
-    rows = list(db.query("SELECT batch_id, first_id, last_id, started_at, pid FROM pending_imports"))
+    """The staged batch not yet visible, if any: batch_id, first_id, last_id, first_contact_id, started_at, pid."""
+    rows = list(db.query("SELECT batch_id, first_id, last_id, first_contact_id, started_at, pid FROM pending_imports"))
     return rows[0] if rows else None
 
 
@@ -110,6 +110,11 @@ def clear_locked(db: sqlite_utils.Database) -> int | None:
         if n < CLEAR_CHUNK:
             break
     with transaction(db):
+        # The phones it added (personal data of ratings that never came), unless a rating or case written
+        # meanwhile (the rating page's) uses one.
+        db.execute("DELETE FROM contacts WHERE id >= ?1 AND NOT EXISTS (SELECT 1 FROM rating_rows r"
+                   " WHERE r.contact_id = contacts.id) AND id NOT IN (SELECT contact_id FROM cases"
+                   " WHERE contact_id >= ?1)", [row["first_contact_id"]])
         db.execute("DELETE FROM pending_imports WHERE batch_id = ?", [batch])
         db.execute("DELETE FROM batches WHERE id = ?", [batch])
     return batch

@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
-from haocha_cli import files
+from haocha_cli import files, staging
 from haocha_cli.bureau_calendar import load_calendar, unknown_year_ahead
 from haocha_cli.cases import OPEN_STATES
 from haocha_cli.clock import today
@@ -38,9 +38,12 @@ def status(ctx: Context) -> dict[str, Any]:
     last = one("SELECT max(rated_at) FROM ratings WHERE 1" + scope, params)[0]
     ratings = (one("SELECT coalesce(sum(accepted), 0) FROM batches WHERE withdrawn_at IS NULL")[0] if county is None
                else one("SELECT coalesce(sum(n + excluded_n), 0) FROM daily_agg WHERE county_code = ?", [county])[0])
-    batches, withdrawn = one("SELECT count(*), count(withdrawn_at) FROM batches")
-    last_batch = one("SELECT id, file_name, imported_at FROM batches WHERE withdrawn_at IS NULL ORDER BY id DESC"
-                     " LIMIT 1")
+    # A staged batch still being written (haocha_cli.staging) is not a batch yet: it is the import running.
+    running = staging.pending(db)
+    visible = "" if running is None else f" AND id != {int(running['batch_id'])}"
+    batches, withdrawn = one("SELECT count(*), count(withdrawn_at) FROM batches WHERE 1" + visible)
+    last_batch = one("SELECT id, file_name, imported_at FROM batches WHERE withdrawn_at IS NULL" + visible
+                     + " ORDER BY id DESC LIMIT 1")
     marks = ",".join("?" * len(OPEN_STATES))
     open_cases = one(f"SELECT count(*) FROM cases WHERE state IN ({marks}){scope}", [*OPEN_STATES, *params])[0]
     overdue = one(f"SELECT count(*) FROM cases WHERE state IN ({marks}) AND rectify_due < ?{scope}",
@@ -87,6 +90,7 @@ def status(ctx: Context) -> dict[str, Any]:
         "batches": batches, "withdrawn_batches": withdrawn,
         "last_import": None if last_batch is None else f"batch {last_batch[0]} "
         + (f"{last_batch[1]} " if county is None else "") + f"at {last_batch[2]}",
+        "import_running": None if running is None else f"since {running['started_at']} (process {running['pid']})",
         "open_cases": open_cases, "overdue": overdue, "due_soon": due_soon, "revisits_late": revisits,
         "waiting_for_city": waiting, "flags_30_days": flags, "audit_events": events,
         "official_calendar": f"{FIRST_KNOWN_YEAR}–{LAST_KNOWN_YEAR}",

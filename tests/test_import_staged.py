@@ -17,11 +17,11 @@ from support import ok
 
 from haocha_cli import importer, staging
 from haocha_cli.batches import withdraw_batch
-from haocha_cli.errors import InvalidTransition
-from haocha_cli.status import status
 from haocha_cli.context import open_context
 from haocha_cli.db import transaction
+from haocha_cli.errors import InvalidTransition
 from haocha_cli.importer import import_file, import_records, list_batches
+from haocha_cli.status import status
 
 NOW = "2024-06-30 22:00:00"
 FIRST = date(2024, 4, 1)

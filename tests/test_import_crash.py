@@ -85,7 +85,7 @@ def test_a_killed_import_leaves_nothing_and_running_it_again_completes_it(tmp_pa
     assert haocha(db, "init").returncode == 0
     before = counts(db)
     kill_when(db, source, _rows_written(0.3))  # while it reads the file
-    kill_when(db, source, _rows_written(0.98))  # at the end of the file, or working out its cases and flags
+    kill_when(db, source, _rows_written(0.78))  # near the end: 80 % of the rows are accepted (2025 is "future")
     assert counts(db) == before
 
     done = haocha(db, "import", str(source), "--format", "json", timeout=1800)

@@ -624,12 +624,8 @@ def find_new_flags(ctx: Context, ids: list[int]) -> tuple[list[Hit], dict[str, A
     # burst is within burst_minutes of a new one, so in its run).
     span, least = s["burst_minutes"] * 60, s["burst_count"]
     for window in sorted({r[_WINDOW] for r in new if r[_MODE] == "offline"}):
-        # Just (second, id, rated_at) of each: the run's rows not flagged yet are read whole afterwards.
-        times = ctx.db.execute(
-            "SELECT CAST(substr(rated_at, 12, 2) AS INTEGER) * 3600 + CAST(substr(rated_at, 15, 2) AS INTEGER) * 60"
-            " + CAST(substr(rated_at, 18, 2) AS INTEGER), id, rated_at FROM rating_rows INDEXED BY ratings_day_window"
-            " WHERE day = ? AND window_code = ? AND mode = 'offline' AND excluded IS NULL"
-            f" AND {visible_ratings()}", [day, window]).fetchall()
+        seconds = [r[_SECOND] for r in new if r[_MODE] == "offline" and r[_WINDOW] == window]
+        times = _window_segment(ctx, day, window, min(seconds), max(seconds), span)
         if len(times) < least:
             continue
         for run in _burst_runs(times, span, least):
@@ -679,6 +675,50 @@ def find_new_flags(ctx: Context, ids: list[int]) -> tuple[list[Hit], dict[str, A
         hits.append(({"id": rid, "day": rday, "rated_at": at, "window_code": window, "county_code": county},
                      "followup_orphan", {"case_no": mask_numbers(case_no), "source": source}))
     return hits, notes
+
+
+def _window_segment(ctx: Context, day: str, window: str, first: int, last: int, span: int) -> list[tuple]:
+    """(second, id, rated_at) of the window's counted offline ratings of the day around the seconds first … last,
+    read through ratings_day_window by time: out to a gap of more than ``span`` seconds on each side (or the
+    day's end). No burst, and no run of bursts, crosses such a gap, so the bursts of this segment are the day's
+    bursts there: a submission reads its neighbourhood, not the window's whole day (issue 22). The read
+    widens, four times each time, until both gaps are in it."""
+    reach = 4 * span
+    while True:
+        lo, hi = max(0, first - reach), min(86399, last + reach)
+        items = ctx.db.execute(
+            "SELECT CAST(substr(rated_at, 12, 2) AS INTEGER) * 3600 + CAST(substr(rated_at, 15, 2) AS INTEGER) * 60"
+            " + CAST(substr(rated_at, 18, 2) AS INTEGER), id, rated_at FROM rating_rows INDEXED BY ratings_day_window"
+            " WHERE day = ? AND window_code = ? AND mode = 'offline' AND excluded IS NULL AND rated_at BETWEEN ? AND ?"
+            f" AND {visible_ratings()}", [day, window, _at(day, lo), _at(day, hi)]).fetchall()
+        items.sort()
+        times = [x[0] for x in items]
+        # The segment starts after the last gap > span before ``first`` (the time before lo unknown: lo counts
+        # as an item there unless lo is the day's start), and ends before the first gap after ``last``.
+        start = end = None
+        before = [t for t in times if t <= first]
+        edges = ([] if lo == 0 else [lo]) + before
+        for k in range(len(edges) - 1, 0, -1):
+            if edges[k] - edges[k - 1] > span:
+                start = len(before) - (len(edges) - k)
+                break
+        else:
+            start = 0 if lo == 0 else None
+        after = [t for t in times if t >= last]
+        edges = after + ([] if hi == 86399 else [hi])
+        for k in range(len(edges) - 1):
+            if edges[k + 1] - edges[k] > span:
+                end = len(times) - len(after) + k + 1
+                break
+        else:
+            end = len(times) if hi == 86399 else None
+        if start is not None and end is not None:
+            return items[start:end]
+        reach *= 4
+
+
+def _at(day: str, second: int) -> str:
+    return f"{day} {second // 3600:02d}:{second // 60 % 60:02d}:{second % 60:02d}"
 
 
 def _unflagged(ctx: Context, rule: str, rows: list[tuple]) -> list[tuple]:

@@ -45,6 +45,10 @@ def _day(old_token: str, new_token: str) -> list[dict]:
             rows.append({"rated_at": f"{DAY} {minute // 60:02d}:{minute % 60:02d}:{rng.randrange(60):02d}",
                          "window_code": window})
     rows += [{"rated_at": f"{DAY} 21:0{m}:00", "window_code": "LCWS", "channel": "PC端"} for m in range(6)]
+    # a burst that runs all afternoon at SN02 (one rating every 2 minutes for three hours: a submission's
+    # read of the window widens until it finds the gaps around it), with an isolated rating 11 minutes after it
+    rows += [{"rated_at": f"{DAY} {13 + m // 30:02d}:{m * 2 % 60:02d}:30", "window_code": "SN02"} for m in range(90)]
+    rows += [{"rated_at": f"{DAY} 16:09:30", "window_code": "SN02"}, {"rated_at": f"{DAY} 12:45:00", "window_code": "SN02"}]
     # same_phone: four from one phone, two from another (near miss), a third phone once today and once yesterday
     rows += [{"rated_at": f"{DAY} {h}:10:00", "window_code": w, "rater_phone": "13812345678"}
              for h, w in (("09", "LC01"), ("14", "SN01"), ("15", "HD01"), ("16", "LC01"))]

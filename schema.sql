@@ -726,8 +726,6 @@ CREATE TABLE pending_imports (
     pid         INTEGER NOT NULL
 );
 ALTER TABLE batches ADD COLUMN staged INTEGER NOT NULL DEFAULT 0;  -- 1: its aggregates are part = its id
--- Removing an abandoned batch's phones checks that no case uses them (and SQLite's foreign-key check does too).
-CREATE INDEX cases_contact ON cases(contact_id);
 DROP VIEW v_ratings;
 DROP VIEW v_county_month;
 ALTER TABLE ratings RENAME TO rating_rows;

@@ -164,10 +164,11 @@ PLANNED_COLUMNS = ("rating_id", "county_code", "window_code", "item_code", "leve
                    "updated_at")
 
 
-def plan_cases(ctx: Context, ratings: list[dict[str, Any]]) -> list[tuple]:
-    """The cases that ``ratings``' bad reviews open, as rows of ``PLANNED_COLUMNS``, computed without writing
-    anything: the deadlines on the working-day calendar, the posts by the responsibility list. A staged import
-    (haocha_cli.staging) plans them while it reads and writes them in its last, short transaction."""
+def plan_cases(ctx: Context, ratings: list[dict[str, Any]]) -> list[tuple[tuple, audit.Canonical]]:
+    """The cases that ``ratings``' bad reviews open, each as (its row of ``PLANNED_COLUMNS``, its case.open
+    event's after), computed without writing anything: the deadlines on the working-day calendar, the posts by
+    the responsibility list. A staged import (haocha_cli.staging) plans them while it reads and writes them in
+    its last, short transaction (write_cases)."""
     bad = ctx.config.bad_levels
     chosen = [r for r in ratings if int(r["level"]) in bad]
     if not chosen:
@@ -191,7 +192,9 @@ def plan_cases(ctx: Context, ratings: list[dict[str, Any]]) -> list[tuple]:
     now = now_text()
     router = Router(ctx.db)
     kinds: dict[str, str] = {}
-    rows: list[tuple] = []
+    rows: list[tuple[tuple, audit.Canonical]] = []
+    shown = ("rating_id", "county_code", "window_code", "level", "state", "revisit_due", "rectify_due")
+    at = {c: i for i, c in enumerate(PLANNED_COLUMNS)}
     for rating in chosen:
         rated_day = _day(rating["rated_at"])
         real_name = 0 if rating.get("anonymous", 1) else 1
@@ -199,7 +202,7 @@ def plan_cases(ctx: Context, ratings: list[dict[str, Any]]) -> list[tuple]:
         revisit_due, revisit_note = deadline(rated_day, revisit_days)
         posts = router.route(_problem_codes(rating.get("problems")), rating.get("mode")
                              or _window_kind(ctx.db, kinds, rating["window_code"])) if router.table else []
-        rows.append((
+        values = (
             rating["id"], rating["county_code"], rating["window_code"], rating.get("item_code") or "",
             int(rating["level"]), _json_text(rating.get("problems")), rating.get("staff_code"),
             rating.get("contact_id"), real_name, rating["rated_at"], "new",
@@ -207,11 +210,15 @@ def plan_cases(ctx: Context, ratings: list[dict[str, Any]]) -> list[tuple]:
             rectify_days, rated_day.isoformat(), rectify_due.isoformat(),
             note or (revisit_note if real_name else None),
             posts[0]["post"] if posts else None, (posts[0]["department"] or None) if posts else None,
-            json.dumps(posts, ensure_ascii=False) if posts else None, now, now))
+            json.dumps(posts, ensure_ascii=False) if posts else None, now, now)
+        event = {k: values[at[k]] for k in shown}
+        if posts:
+            event["post"] = values[at["post"]]
+        rows.append((values, audit.canonical(event)))
     return rows
 
 
-def write_cases(ctx: Context, planned: list[tuple]) -> int:
+def write_cases(ctx: Context, planned: list[tuple[tuple, audit.Canonical]]) -> int:
     """Write the cases ``plan_cases`` planned, each with its audit event (``case.open``) and, for a county
     with a channel, its notification; a rating that has a case already is left alone. Joins the caller's
     transaction. Returns the number opened."""
@@ -223,7 +230,7 @@ def write_cases(ctx: Context, planned: list[tuple]) -> int:
     events = []
     opened = []
     with transaction(ctx.db):
-        ids = [row[0] for row in planned]
+        ids = [values[0] for values, _ in planned]
         existing: set[int] = set()
         for i in range(0, len(ids), 500):
             part = ids[i:i + 500]
@@ -233,18 +240,14 @@ def write_cases(ctx: Context, planned: list[tuple]) -> int:
         # INSERT per case (issue 22: 7 % of a million-row import went to opening cases one by one).
         case_id = ctx.db.conn.execute("SELECT coalesce(max(id), 0) FROM cases").fetchone()[0]
         rows = []
-        shown = ("rating_id", "county_code", "window_code", "level", "state", "revisit_due", "rectify_due")
-        at = {c: i for i, c in enumerate(PLANNED_COLUMNS)}
-        for values in planned:
+        county = PLANNED_COLUMNS.index("county_code")
+        for values, event in planned:
             if values[0] in existing:
                 continue
             case_id += 1
             rows.append((case_id, *values))
-            event = {k: values[at[k]] for k in shown}
-            if values[at["posts"]]:
-                event["post"] = values[at["post"]]
             events.append(("case.open", "cases", case_id, None, event))
-            if values[at["county_code"]] in told:
+            if values[county] in told:
                 opened.append({"id": case_id, **dict(zip(PLANNED_COLUMNS, values, strict=True))})
         if rows:
             ctx.db.conn.executemany(

@@ -109,12 +109,18 @@ def clear_locked(db: sqlite_utils.Database) -> int | None:
                            [batch, CLEAR_CHUNK]).rowcount
         if n < CLEAR_CHUNK:
             break
-    with transaction(db):
-        # The phones it added (personal data of ratings that never came), unless a rating or case written
-        # meanwhile (the rating page's) uses one.
-        db.execute("DELETE FROM contacts WHERE id >= ?1 AND NOT EXISTS (SELECT 1 FROM rating_rows r"
-                   " WHERE r.contact_id = contacts.id) AND id NOT IN (SELECT contact_id FROM cases"
-                   " WHERE contact_id >= ?1)", [row["first_contact_id"]])
-        db.execute("DELETE FROM pending_imports WHERE batch_id = ?", [batch])
-        db.execute("DELETE FROM batches WHERE id = ?", [batch])
+    # The phones it added (personal data of ratings that never came), unless a rating or case written meanwhile
+    # (the rating page's) uses one. Checked here, once; SQLite's own foreign-key check of each deleted contact
+    # would scan the cases for each (cases.contact_id has no index, and needs none elsewhere).
+    fk = db.execute("PRAGMA foreign_keys").fetchone()[0]
+    db.execute("PRAGMA foreign_keys = OFF")
+    try:
+        with transaction(db):
+            db.execute("DELETE FROM contacts WHERE id >= ?1 AND NOT EXISTS (SELECT 1 FROM rating_rows r"
+                       " WHERE r.contact_id = contacts.id) AND id NOT IN (SELECT contact_id FROM cases"
+                       " WHERE contact_id >= ?1)", [row["first_contact_id"]])
+            db.execute("DELETE FROM pending_imports WHERE batch_id = ?", [batch])
+            db.execute("DELETE FROM batches WHERE id = ?", [batch])
+    finally:
+        db.execute(f"PRAGMA foreign_keys = {'ON' if fk else 'OFF'}")
     return batch

@@ -318,9 +318,9 @@ class _Job:
         self.staged = row_bound is not None and not dry_run
         self.rows_table = "rating_rows" if self.staged else "ratings"  # its own rows are not visible until the end
         self.part = 0  # the aggregates' part: the batch's id when staged
-        self.planned_cases: list[tuple] = []  # staged: cases planned while reading, written at the end
-        self.deferred_followups: list[dict[str, Any]] = []
-        self.deferred_flags: list[Any] = []  # staged: flags.Prepared of each scan, written at the end
+        self.held: _Held | None = None  # staged: what its last transaction writes (cases, 追评, flags)
+        self.deferred_flags: list[Any] = []  # staged: flags.Prepared of the scan running, moved to held
+        self.flag_summaries: list[dict[str, Any]] = []  # staged: each scan's summary (its rows are held)
         self.word = _LINE_WORD.get(fmt, "line")
         self.read = self.accepted = self.duplicate = 0
         self.reader_tally, self.writer_tally = _Tally(), _Tally()
@@ -676,6 +676,7 @@ class _Job:
             self.batch_id = cur.lastrowid
             self.next_id = staging.next_rating_id(self.db)
             if self.staged:
+                self.held = _Held(conn)
                 self.part = self.batch_id
                 self.last_id = self.next_id + self.row_bound - 1
                 conn.execute("INSERT INTO pending_imports (batch_id, first_id, last_id, first_contact_id, started_at,"
@@ -752,20 +753,28 @@ class _Job:
 
         started = time.perf_counter()
         self.conn.execute("DELETE FROM pending_imports WHERE batch_id = ?", [self.batch_id])
-        self.cases_opened = self._foreign(write_cases, self.ctx, self.planned_cases)
-        self.planned_cases = []
-        if self.deferred_followups:
-            linked, rerated = self._foreign(rerate_by_followups, self.ctx, self.source, self.deferred_followups)
+        held = self.held
+        self.cases_opened = 0
+        for chunk in held.chunks("case"):
+            self.cases_opened += self._foreign(write_cases, self.ctx,
+                                               [(tuple(values), audit.Canonical(event)) for values, event in chunk])
+        bad = self.ctx.config.bad_levels
+        for followups in held.chunks("followup"):
+            linked, rerated = self._foreign(rerate_by_followups, self.ctx, self.source, followups)
             self.cases_rerated += rerated
-            bad = self.ctx.config.bad_levels
-            rest = [r for r in self.deferred_followups if int(r["level"]) in bad and r["id"] not in linked]
+            rest = [r for r in followups if int(r["level"]) in bad and r["id"] not in linked]
             if rest:
                 self.cases_opened += self._foreign(open_cases, self.ctx, rest) or 0
-            self.deferred_followups = []
         self.seconds["cases"] += time.perf_counter() - started
         started = time.perf_counter()
-        self.flags_raised = sum(self._foreign(store_prepared, self.ctx, p)["new_total"] for p in self.deferred_flags)
-        self.deferred_flags = []
+        self.flags_raised = 0
+        for block, summary in enumerate(self.flag_summaries):
+            by_rule: dict[str, list[tuple]] = {}
+            for chunk in held.chunks("flag", block):
+                for rule, *row in chunk:
+                    by_rule.setdefault(rule, []).append(tuple(row))
+            self.flags_raised += self._foreign(store_prepared, self.ctx, (by_rule, summary))["new_total"]
+        held.clear()
         self.seconds["flags"] += time.perf_counter() - started
 
     def _summary(self) -> dict[str, Any]:
@@ -1607,8 +1616,9 @@ class _Job:
             self.cases_handed += len(pending)
             firsts = [r for r in pending if not (r["rating_round"] == 2 and r["case_no"])] if followups else pending
             if self.staged:  # planned now, written in the batch's last transaction (_publish)
-                self.planned_cases += self._foreign(plan_cases, self.ctx, firsts)
-                self.deferred_followups += followups
+                self.held.add("case", [[values, str(event)] for values, event in
+                                       self._foreign(plan_cases, self.ctx, firsts)])
+                self.held.add("followup", followups)
                 self.seconds["cases"] += time.perf_counter() - started
                 self.pending_cases, self.pending_followups = [], []
                 return
@@ -1654,6 +1664,14 @@ class _Job:
                          None if row[22] == -1 else row[22], row[21] or None,
                          int(at[11:13]) * 3600 + int(at[14:16]) * 60 + int(at[17:19]), comment))
 
+    def _hold_flags(self) -> None:
+        """A staged batch: the scan's flags into the held table, its summary kept (see _publish)."""
+        for by_rule, summary in self.deferred_flags:
+            self.held.add("flag", [[rule, *row] for rule, rows in by_rule.items() for row in rows],
+                          len(self.flag_summaries))
+            self.flag_summaries.append(summary)
+        self.deferred_flags = []
+
     def _open_block(self, day: date | None) -> None:
         self.flag_block = day
         if day is not None:
@@ -1672,6 +1690,7 @@ class _Job:
         rows, self.flag_rows = self.flag_rows, []
         self.flags_raised += self._foreign(scan_flags, self.ctx, start, end, (self.first_id, rows), own=self.staged,
                                            defer=self.deferred_flags if self.staged else None)["new_total"]
+        self._hold_flags()
         self.flagged_days += len({r[1] for r in rows})
         self._open_block(following)
         self.seconds["flags"] += time.perf_counter() - started
@@ -1706,6 +1725,7 @@ class _Job:
             end = min(day + timedelta(days=FLAG_SCAN_DAYS - 1), days[-1])
             self.flags_raised += self._foreign(scan_flags, self.ctx, day, end, own=self.staged,
                                                defer=self.deferred_flags if self.staged else None)["new_total"]
+            self._hold_flags()
         self.phase("flags", len(days), len(days))
         self.seconds["flags"] += time.perf_counter() - started
 
@@ -1747,6 +1767,38 @@ class _Job:
         if whole < len(rows):
             with self._short():
                 self.conn.executemany(head + one + tail, rows[whole:])
+
+
+class _Held:
+    """What a staged batch writes in its last transaction — its cases (planned), its 追评 (to link to their
+    cases) and its flags — held until then in a temporary table of the connection (written without the
+    database's lock), not in memory: for a million-row file that is tens of megabytes."""
+
+    CHUNK = 5000
+
+    def __init__(self, conn: sqlite3.Connection):
+        self.conn = conn
+        conn.execute("CREATE TEMP TABLE IF NOT EXISTS haocha_held (kind TEXT NOT NULL, block INTEGER NOT NULL,"
+                     " item TEXT NOT NULL)")
+        conn.execute("CREATE INDEX IF NOT EXISTS temp.haocha_held_kind ON haocha_held (kind, block)")
+        self.clear()
+
+    def add(self, kind: str, items: Iterable[Any], block: int = 0) -> None:
+        self.conn.executemany("INSERT INTO temp.haocha_held (kind, block, item) VALUES (?, ?, ?)",
+                              ((kind, block, json.dumps(item, ensure_ascii=False)) for item in items))
+
+    def chunks(self, kind: str, block: int = 0) -> Iterator[list[Any]]:
+        last = 0
+        while True:
+            rows = self.conn.execute("SELECT rowid, item FROM temp.haocha_held WHERE kind = ? AND block = ?"
+                                     " AND rowid > ? ORDER BY rowid LIMIT ?", [kind, block, last, self.CHUNK]).fetchall()
+            if not rows:
+                return
+            last = rows[-1][0]
+            yield [json.loads(item) for _, item in rows]
+
+    def clear(self) -> None:
+        self.conn.execute("DELETE FROM temp.haocha_held")
 
 
 def _no_phase(phase: str, done: int, total: int | None) -> None:

@@ -68,7 +68,7 @@ GROUP_ROWS = 1000  # rows per multi-row INSERT (fewer if SQLite allows fewer par
 AGG_FLUSH_KEYS = 20_000  # daily-aggregate keys held in memory before they are upserted
 CASE_FLUSH = 500
 AGG_TRANSACTION_ROWS = 10_000  # aggregate rows per statement group of a staged batch (see _Job._short)
-STAGE_HOLD_SECONDS = 0.25  # a staged batch's short transactions are committed once open this long
+STAGE_ROWS = 10_000  # rows a staged batch validates outside the write lock, then writes in one short transaction
 STAGE_CHECKPOINT_PAGES = 16_384  # a staged batch checkpoints the WAL when it passes this many pages (64 MB)
 FLAG_SCAN_DAYS = 7  # days of ratings the suspicious-rating scan reads at once  # bad reviews handed to the closed loop at once
 CACHE_LIMIT = 200_000  # phones remembered per import; beyond, the caches start again (memory stays flat)
@@ -656,26 +656,19 @@ class _Job:
                 raise
 
     @contextmanager
-    def _short(self, last: bool = False) -> Iterator[None]:
-        """A staged batch's writes in a short transaction: begun here if none is open, committed here once it
-        has been open STAGE_HOLD_SECONDS (a transaction per group of rows would write the same index pages to
-        the WAL again and again: measured 15-30 % slower), and at the ``last`` one. Nothing (the batch's one
-        transaction holds) when not staged."""
+    def _short(self) -> Iterator[None]:
+        """One short write transaction of a staged batch; nothing (the batch's transaction holds) otherwise."""
         conn = self.conn
-        if not self.staged:
+        if not self.staged or conn.in_transaction:
             yield
             return
-        if not conn.in_transaction:
-            conn.execute("BEGIN IMMEDIATE")
-            self.tx_started = time.perf_counter()
+        conn.execute("BEGIN IMMEDIATE")
         try:
             yield
         except BaseException:
-            if conn.in_transaction:
-                conn.execute("ROLLBACK")
+            conn.execute("ROLLBACK")
             raise
-        if last or time.perf_counter() - self.tx_started >= STAGE_HOLD_SECONDS:
-            conn.execute("COMMIT")
+        conn.execute("COMMIT")
 
     def _run(self, rows: Iterator, progress: Callable[[], None] | None) -> dict[str, Any]:
         started = time.perf_counter()
@@ -743,7 +736,7 @@ class _Job:
         if self.accepted + self.duplicate + self.rejected != self.read:
             raise HaochaError(f"internal error: {self.read} rows read but {self.accepted} accepted, "
                               f"{self.duplicate} duplicate, {self.rejected} rejected", "please report this")
-        with self._short(last=True):  # a staged batch's last transaction: the batch appears, whole, at its COMMIT
+        with self._short():  # a staged batch's last transaction: the batch appears, whole, at its COMMIT
             if self.staged:
                 self._publish()
             conn.execute("UPDATE batches SET rows_read = ?, accepted = ?, rejected = ?, duplicate = ?,"
@@ -1414,24 +1407,47 @@ class _Job:
     # -- the consumer: write --
 
     def _drive(self, producer: Iterator[tuple], progress: Callable[[], None] | None) -> None:
+        """Consume the producer's groups: one by one in the batch's transaction, or, staged, STAGE_ROWS rows
+        at a time — validated while the write lock is free (advancing the producer), written in one short
+        transaction, then aggregated and scanned outside it again. (A transaction per group left the lock free
+        only while the next group was validated, some 20 ms, which the rating page's busy handler, waking every
+        100 ms, mostly missed; and it wrote the same index pages to the WAL again and again.)"""
+        if not self.staged:
+            for message in producer:
+                self._consume([message], progress)
+            return
+        held: list[tuple] = []
+        rows = 0
         for message in producer:
-            self._consume(message, progress)
+            held.append(message)
+            rows += len(message[0]) + len(message[4])
+            if rows >= STAGE_ROWS:
+                self._consume(held, progress)
+                held, rows = [], 0
+        if held:
+            self._consume(held, progress)
 
-    def _consume(self, message: tuple, progress: Callable[[], None] | None) -> None:
-        group, group_src, group_scores, pending, rejects, read = message
-        if rejects:
-            self.reject_rows.extend(rejects)
-        full = len(group)
-        if group:
-            group, group_src, group_scores, pending = self._one_per_case(group, group_src, group_scores, pending)
-        if group:
-            if group[-1][0] > getattr(self, "last_id", group[-1][0]):
-                raise HaochaError(f"internal error: {self.file_name} holds more rows than its {self.row_bound} "
-                                  "counted", "please report this; nothing was imported")
-            with self._short():
-                group, group_scores = self._write_group(group, group_src, group_scores, pending, full)
+    def _consume(self, messages: list[tuple], progress: Callable[[], None] | None) -> None:
+        written = []
+        with self._short():
+            for group, group_src, group_scores, pending, rejects, _read in messages:
+                if rejects:
+                    self.reject_rows.extend(rejects)
+                full = len(group)
+                if group:
+                    group, group_src, group_scores, pending = self._one_per_case(group, group_src, group_scores,
+                                                                                 pending)
+                if group:
+                    if group[-1][0] > getattr(self, "last_id", group[-1][0]):
+                        raise HaochaError(f"internal error: {self.file_name} holds more rows than its "
+                                          f"{self.row_bound} counted", "please report this; nothing was imported")
+                    written.append(self._write_group(group, group_src, group_scores, pending, full))
+        for group, group_scores in written:  # outside the transaction: the sums, and the flag scan of a block
             self.accepted += len(group)
-            self._aggregate(group, group_scores)  # and the flag scan of a block passed: outside the transaction
+            self._aggregate(group, group_scores)
+        self._after(progress, len(messages))
+
+    def _after(self, progress: Callable[[], None] | None, messages: int) -> None:
         if len(self.reject_rows) >= 1000:
             with self._short():
                 self._flush_rejects()
@@ -1440,7 +1456,8 @@ class _Job:
         if len(self.agg) >= AGG_FLUSH_KEYS or len(self.ind_agg) >= AGG_FLUSH_KEYS:
             self._flush_aggregates()
         if progress is not None:
-            progress()
+            for _ in range(messages):
+                progress()
 
     def _write_group(self, group: list[list], group_src: list, group_scores: list, pending: list[list],
                      full: int) -> tuple[list, list]:

@@ -48,6 +48,7 @@ def order(events) -> list[str]:
 def test_the_core_reports_each_phase_in_order_with_its_counts(db_path, tmp_path, monkeypatch):
     # Bad reviews go to the closed loop in chunks while the file is read; the rest after the last byte.
     monkeypatch.setattr(importer, "CASE_FLUSH", 250)
+    monkeypatch.setattr(importer, "STAGE_ROWS", 500)  # the file's rows written in several short transactions
     path = month_of_ratings(tmp_path / "month.csv")
     events, summary = phases_of(db_path, path)
     assert summary["accepted"] == ROWS and summary["cases_opened"] == BAD

@@ -114,6 +114,7 @@ def _twin(db_path, tmp_path, name="twin.db"):
 def test_a_staged_batch_stores_what_the_same_file_in_one_transaction_stores(db_path, tmp_path, monkeypatch):
     monkeypatch.setenv("HAOCHA_NOW", NOW)
     monkeypatch.setattr(importer, "GROUP_ROWS", 50)  # many short transactions, several aggregate flushes
+    monkeypatch.setattr(importer, "STAGE_ROWS", 120)
     monkeypatch.setattr(importer, "AGG_FLUSH_KEYS", 60)
     monkeypatch.setattr(importer, "CASE_FLUSH", 7)
     path = _file(tmp_path / "channel.csv")
@@ -153,13 +154,13 @@ def test_a_staged_batch_stores_what_the_same_file_in_one_transaction_stores(db_p
 
 
 def _pause_after(monkeypatch, groups: int, action):
-    """Run ``action(job)`` once, after the import's ``groups``-th group of rows is written (between two of
-    its short transactions)."""
+    """Run ``action(job)`` once, after the import's ``groups``-th short transaction of rows (STAGE_ROWS) is
+    written."""
     real = importer._Job._consume
     seen = {"n": 0}
 
-    def consume(job, message, progress):
-        real(job, message, progress)
+    def consume(job, messages, progress):
+        real(job, messages, progress)
         seen["n"] += 1
         if seen["n"] == groups:
             action(job)
@@ -171,9 +172,7 @@ def test_while_a_file_is_imported_readers_see_nothing_of_it_and_the_rating_page_
                                                                                        monkeypatch):
     monkeypatch.setenv("HAOCHA_NOW", NOW)
     monkeypatch.setattr(importer, "GROUP_ROWS", 40)
-    # Each short transaction committed at once: the page writes from inside the import's own thread here, so it
-    # must find the lock free (benchmarks/import_lock_bench.py measures the waits of a real import).
-    monkeypatch.setattr(importer, "STAGE_HOLD_SECONDS", 0)
+    monkeypatch.setattr(importer, "STAGE_ROWS", 40)  # a short transaction per group
     path = _file(tmp_path / "channel.csv")
     seen = {}
 
@@ -226,6 +225,7 @@ def test_while_a_file_is_imported_readers_see_nothing_of_it_and_the_rating_page_
 def test_an_import_that_fails_half_way_leaves_nothing(db_path, tmp_path, monkeypatch):
     monkeypatch.setenv("HAOCHA_NOW", NOW)
     monkeypatch.setattr(importer, "GROUP_ROWS", 40)
+    monkeypatch.setattr(importer, "STAGE_ROWS", 40)
     path = _file(tmp_path / "channel.csv")
 
     def fail(job):
@@ -249,7 +249,7 @@ def test_a_batch_whose_import_died_is_invisible_and_removed_at_the_next_open(db_
     monkeypatch.setattr(importer, "GROUP_ROWS", 40)
     path = _file(tmp_path / "channel.csv")
 
-    monkeypatch.setattr(importer, "STAGE_HOLD_SECONDS", 0)  # what it wrote is committed as it goes
+    monkeypatch.setattr(importer, "STAGE_ROWS", 40)
 
     class Killed(BaseException):
         pass

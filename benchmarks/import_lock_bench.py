@@ -15,6 +15,7 @@ import argparse
 import os
 import shutil
 import sqlite3
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -83,6 +84,10 @@ def main() -> int:
         print(f"small writes    : {len(waits):,} made, one every {EVERY:.1f} s while the import ran")
         print(f"longest wait    : {longest:7.2f} s  (target <= 3.0); {sum(w > 3 for w in waits)} waited > 3 s,"
               f" {failed} failed after the {BUSY_TIMEOUT:.0f} s busy timeout")
+        ranked = sorted(waits)
+        if ranked:
+            print(f"typical wait    : {statistics.median(ranked):7.2f} s  median; 95th percentile"
+                  f" {ranked[min(len(ranked) - 1, int(0.95 * len(ranked)))]:.2f} s")
         print(f"lock held       : {gap:7.2f} s  the longest time no small write got through (about how long the"
               " import held the write lock at once)")
     finally:

@@ -69,6 +69,7 @@ AGG_FLUSH_KEYS = 20_000  # daily-aggregate keys held in memory before they are u
 CASE_FLUSH = 500
 AGG_TRANSACTION_ROWS = 10_000  # aggregate rows per statement group of a staged batch (see _Job._short)
 STAGE_ROWS = 10_000  # rows a staged batch validates outside the write lock, then writes in one short transaction
+STAGE_PAUSE_SECONDS = 0.15  # the lock left free before a staged batch's last transaction
 STAGE_CHECKPOINT_PAGES = 16_384  # a staged batch checkpoints the WAL when it passes this many pages (64 MB)
 FLAG_SCAN_DAYS = 7  # days of ratings the suspicious-rating scan reads at once  # bad reviews handed to the closed loop at once
 CACHE_LIMIT = 200_000  # phones remembered per import; beyond, the caches start again (memory stays flat)
@@ -736,6 +737,10 @@ class _Job:
         if self.accepted + self.duplicate + self.rejected != self.read:
             raise HaochaError(f"internal error: {self.read} rows read but {self.accepted} accepted, "
                               f"{self.duplicate} duplicate, {self.rejected} rejected", "please report this")
+        if self.staged:
+            # The lock left free a moment first: a write waiting through the last aggregates' transactions gets
+            # in (SQLite's busy handler tries again every 100 ms) before the longest transaction, the last.
+            time.sleep(STAGE_PAUSE_SECONDS)
         with self._short():  # a staged batch's last transaction: the batch appears, whole, at its COMMIT
             if self.staged:
                 self._publish()

@@ -737,9 +737,10 @@ class _Job:
         if self.accepted + self.duplicate + self.rejected != self.read:
             raise HaochaError(f"internal error: {self.read} rows read but {self.accepted} accepted, "
                               f"{self.duplicate} duplicate, {self.rejected} rejected", "please report this")
-        if self.staged:
+        if self.staged and self.read > STAGE_ROWS:
             # The lock left free a moment first: a write waiting through the last aggregates' transactions gets
-            # in (SQLite's busy handler tries again every 100 ms) before the longest transaction, the last.
+            # in (SQLite's busy handler tries again every 100 ms) before the longest transaction, the last. (A
+            # file of one short transaction has kept nobody waiting long.)
             time.sleep(STAGE_PAUSE_SECONDS)
         with self._short():  # a staged batch's last transaction: the batch appears, whole, at its COMMIT
             if self.staged:

@@ -21,6 +21,7 @@ from haocha_cli.context import open_context
 from haocha_cli.db import transaction
 from haocha_cli.errors import InvalidTransition
 from haocha_cli.importer import import_file, import_records, list_batches
+from haocha_cli.ratings import exclude_rating
 from haocha_cli.status import status
 
 NOW = "2024-06-30 22:00:00"
@@ -140,13 +141,23 @@ def test_a_staged_batch_stores_what_the_same_file_in_one_transaction_stores(db_p
     assert _stored(db_path) == _stored(twin)
     with sqlite3.connect(db_path) as conn:
         assert conn.execute("SELECT count(*) FROM pending_imports").fetchone()[0] == 0
-        # the batch's aggregates are in its own part; withdrawing it leaves nothing behind
-    ok_withdraw = open_context(db_path, "city")
-    try:
-        ok_withdraw.db.execute("DELETE FROM flags")  # flags do not block a withdrawal; cases untouched do not
-        withdraw_batch(ok_withdraw, 1, "测试")
+        assert conn.execute("SELECT DISTINCT part FROM daily_agg_rows").fetchall() == [(1,)]  # its own part
+    excluded = _twin(db_path, tmp_path, "excluded.db")
+    ctx = open_context(excluded, "city")
+    try:  # an upheld appeal takes a rating of the staged batch out of its own part of the aggregates
+        rating = ctx.db.execute("SELECT id, day, window_code FROM ratings WHERE level = 1 LIMIT 1").fetchone()
+        figures = ("SELECT sum(n), sum(l1), sum(excluded_n) FROM daily_agg WHERE day = ? AND window_code = ?")
+        before = ctx.db.execute(figures, rating[1:]).fetchone()
+        exclude_rating(ctx.db, rating[0], "appeal_upheld")
+        assert ctx.db.execute(figures, rating[1:]).fetchone() == (before[0] - 1, before[1] - 1, before[2] + 1)
     finally:
-        ok_withdraw.db.close()
+        ctx.db.close()
+    ctx = open_context(db_path, "city")
+    try:  # and withdrawing it leaves nothing behind
+        ctx.db.execute("DELETE FROM flags")  # flags do not block a withdrawal; cases untouched do not
+        withdraw_batch(ctx, 1, "测试")
+    finally:
+        ctx.db.close()
     with sqlite3.connect(db_path) as conn:
         assert conn.execute("SELECT count(*) FROM rating_rows").fetchone()[0] == 0
         assert conn.execute("SELECT count(*) FROM daily_agg_rows").fetchone()[0] == 0

@@ -34,4 +34,4 @@ def test_the_list_is_paged_with_the_total_on_stderr(db_path, run):
 def test_a_limit_below_one_is_a_usage_error(db_path, run):
     result = run("2026-03-09 09:00:00", "cases", "list", "--limit", "0")
     assert result.exit_code == 2
-    assert "Invalid value for '--limit': Input should be greater than or equal to 1" in result.output
+    assert "Invalid value for '--limit': 0 is not in the range 1<=x<=9223372036854775807." in result.output

@@ -127,6 +127,6 @@ def test_a_demo_folder_given_another_database_is_refused(db_path, tmp_path):
 def test_demo_refuses_too_few_ratings(tmp_path):
     result = CliRunner().invoke(app, ["demo", "--out", str(tmp_path), "--ratings", "10"])
     assert result.exit_code == 2
-    assert result.stderr.strip().splitlines()[-1] == ("Error: Invalid value for '--ratings': Input should be greater"
-                                                      " than or equal to 1000")
+    assert result.stderr.strip().splitlines()[-1] == ("Error: Invalid value for '--ratings': 10 is not in the range"
+                                                      " 1000<=x<=1000000.")
     assert list(tmp_path.iterdir()) == []

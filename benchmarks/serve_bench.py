@@ -11,14 +11,16 @@ printed (a process that has run other submissions before runs slower for reasons
 is the rater's round trip: the form (GET) and the rating (POST); the figure is POSTs per second (the GET is
 timed apart). A third of the submissions leave a phone (each its own), one in five a comment (from a few
 common texts, so that the repeated-comment rule has groups to read). The second database's day is filled in
-SQL with --day-ratings ratings of today at the offline windows (08:30–17:30, a third with a phone of 3,000,
-one in ten commented). --full-scan also measures the design before issue 22 (the day's whole flag scan on
+SQL with --day-ratings ratings of the bureau's today at the offline windows (08:30–15:00, a third with a phone
+of 3,000, one in ten commented), and the submissions are made from 15:00 that day on (HAOCHA_NOW, the clock
+running), whatever the time the benchmark runs. --full-scan also measures the design before issue 22 (the day's whole flag scan on
 every submission) on both, with a fifth as many submissions on the full day.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import re
 import shutil
 import sqlite3
@@ -28,7 +30,7 @@ import sys
 import tempfile
 import time
 import warnings
-from datetime import date
+from datetime import datetime, timedelta
 from pathlib import Path
 
 _HIDDEN = re.compile(r'<input type="hidden" name="(\w+)" value="([^"]*)">')
@@ -36,10 +38,21 @@ COMMENTS = ["窗口服务热情周到，办事效率很高", "材料一次告知
             "工作人员态度很好，解答耐心细致", "很满意"]
 
 
-def fill_day(db: Path, n: int) -> None:
-    """``n`` ratings of today at the offline windows, one batch, as the import stores them (no aggregates:
-    the page does not read them)."""
-    day = date.today().isoformat()
+# The submissions are made from 15:00 on the bureau's today (Beijing time), the clock running on from there
+# (HAOCHA_NOW set before each), after the day's ratings of 08:30–15:00: whenever the benchmark runs, the page
+# then checks each submission against a day that holds the others, as at a real counter in the afternoon.
+NOW_FROM = "15:00:00"
+
+
+def bureau_today() -> str:
+    from haocha_cli.clock import CHINA
+
+    return datetime.now(CHINA).date().isoformat()
+
+
+def fill_day(db: Path, n: int, day: str) -> None:
+    """``n`` ratings of ``day`` at the offline windows from 08:30 to 15:00, one batch, as the import stores them
+    (no aggregates: the page does not read them)."""
     conn = sqlite3.connect(db)
     windows = conn.execute("SELECT code, county_code FROM windows WHERE kind = 'offline' AND active"
                            " ORDER BY code").fetchall()
@@ -55,7 +68,7 @@ def fill_day(db: Path, n: int) -> None:
     comments = " ".join(f"WHEN {i} THEN '{c}'" for i, c in enumerate(COMMENTS))
     conn.execute(f"""
         WITH RECURSIVE seq(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM seq WHERE x < {n}),
-        r AS (SELECT x, 30600 + (x * 2654435761 % 32400) AS second, (x * 40503 / 97) % {len(windows)} AS wi,
+        r AS (SELECT x, 30600 + (x * 2654435761 % 23400) AS second, (x * 40503 / 97) % {len(windows)} AS wi,
                      CASE WHEN x % 33 = 0 THEN 1 ELSE 4 + x % 2 END AS level FROM seq)
         INSERT INTO rating_rows (source, rating_id, batch_id, rated_at, day, window_code, county_code, mode, channel,
                              item_code, level, rating_index, weights_version, contact_id, comment)
@@ -69,8 +82,9 @@ def fill_day(db: Path, n: int) -> None:
     conn.close()
 
 
-def submit(db: Path, count: int, offset: int) -> tuple[float, float]:
-    """(POSTs per second, GETs per second) of ``count`` submissions by one client, in turn."""
+def submit(db: Path, count: int, offset: int, day: str | None = None) -> tuple[float, float]:
+    """(POSTs per second, GETs per second) of ``count`` submissions by one client, in turn; ``day``: from
+    NOW_FROM that day on, the clock running."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         from starlette.testclient import TestClient
@@ -87,7 +101,11 @@ def submit(db: Path, count: int, offset: int) -> tuple[float, float]:
     ctx.db.close()
     client = TestClient(web_app.create_app(db), client=("203.0.113.7", 50000))
     get_time = post_time = 0.0
+    base = datetime.fromisoformat(f"{day} {NOW_FROM}") if day else None
+    started_at = time.monotonic()
     for i in range(offset, offset + count):
+        if base is not None:
+            os.environ["HAOCHA_NOW"] = (base + timedelta(seconds=time.monotonic() - started_at)).isoformat(sep=" ")
         code, token = windows[i % len(windows)]
         started = time.perf_counter()
         page = client.get("/r", params={"w": code, "t": token})
@@ -106,10 +124,10 @@ def submit(db: Path, count: int, offset: int) -> tuple[float, float]:
     return count / post_time, count / get_time
 
 
-def _child(db: Path, count: int, offset: int, full_scan: bool) -> tuple[float, float]:
+def _child(db: Path, count: int, offset: int, full_scan: bool, day: str) -> tuple[float, float]:
     """``submit`` in a fresh Python process: every figure from the same state of the process (one that has
     run other submissions before is slower for reasons of its own, not of the day's ratings)."""
-    done = subprocess.run([sys.executable, __file__, "--child", str(db), str(count), str(offset)]
+    done = subprocess.run([sys.executable, __file__, "--child", str(db), str(count), str(offset), day]
                           + (["--full-scan"] if full_scan else []), check=True, capture_output=True, text=True)
     post, get = done.stdout.split()
     return float(post), float(get)
@@ -132,21 +150,21 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3, help="measurements of each, alternating (the median)")
     parser.add_argument("--full-scan", action="store_true", help="also measure the day's whole scan per submission")
     parser.add_argument("--keep", type=Path, help="build the databases in this folder and keep them")
-    parser.add_argument("--child", nargs=3, metavar=("DB", "COUNT", "OFFSET"), help=argparse.SUPPRESS)
+    parser.add_argument("--child", nargs=4, metavar=("DB", "COUNT", "OFFSET", "DAY"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
         from haocha_cli import flags
 
         if args.full_scan:
             flags.INCREMENTAL_MAX = 0
-        post, get = submit(Path(args.child[0]), int(args.child[1]), int(args.child[2]))
+        post, get = submit(Path(args.child[0]), int(args.child[1]), int(args.child[2]), args.child[3])
         print(post, get)
         return
     folder = args.keep or Path(tempfile.mkdtemp(prefix="haocha-serve-bench-"))
     empty, full = _prepare(folder / "empty"), _prepare(folder / "full")
-    fill_day(full, args.day_ratings)
-    held = sqlite3.connect(full).execute("SELECT count(*) FROM ratings WHERE day = ?",
-                                         [date.today().isoformat()]).fetchone()[0]
+    day = bureau_today()
+    fill_day(full, args.day_ratings, day)
+    held = sqlite3.connect(full).execute("SELECT count(*) FROM ratings WHERE day = ?", [day]).fetchone()[0]
     n = args.submissions
     kinds = [("0", empty, False), (f"{held:,}", full, False)]
     if args.full_scan:
@@ -156,7 +174,7 @@ def main() -> None:
     for _ in range(args.rounds):  # alternating, so that the machine's changing load falls on both alike
         for label, db, full_scan in kinds:
             count = max(10, n // 5) if full_scan and db is full else n
-            measured[label].append(_child(db, count, offset, full_scan))
+            measured[label].append(_child(db, count, offset, full_scan, day))
             offset += count
     rates = {label: (statistics.median(p for p, _ in runs), statistics.median(g for _, g in runs))
              for label, runs in measured.items()}

@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import re
 import unicodedata
+from bisect import bisect_left
 from collections import defaultdict
 from datetime import date, time, timedelta
 from functools import cache, lru_cache
@@ -173,11 +174,13 @@ def find_flags(ctx: Context, start_day: date, end_day: date, batch: tuple[int, l
             if base is None:
                 base = day_start[r[_DAY]] = (date.fromisoformat(r[_DAY]).toordinal() - first) * 86400
             by_window[r[_WINDOW]].append((base + r[_SECOND], r[_ID], r))
+    threshold = f"{s['burst_count']} within {s['burst_minutes']} min"
     for window in sorted(by_window):
-        for run in _burst_runs(by_window[window], span, least):
-            evidence = {"window": window, "from": run[0][2][_AT], "to": run[-1][2][_AT],
-                        "count": len(run), "threshold": f"{s['burst_count']} within {s['burst_minutes']} min"}
-            hits += [(_as_dict(r), "burst", evidence) for _, _, r in run]
+        seq = sorted(by_window[window])  # by time, then id (ids are unique: the rows are never compared)
+        for k, lo, hi in _bursts([x[0] for x in seq], span, least):
+            hits.append((_as_dict(seq[k][2]), "burst", {"window": window, "from": seq[lo][2][_AT],
+                                                        "to": seq[hi][2][_AT], "count": hi - lo + 1,
+                                                        "threshold": threshold}))
 
     # off_hours, staff_phone: each rating on its own.
     hits += _hours_and_staff_hits(ctx, rows, s, notes)
@@ -544,14 +547,13 @@ def describe_window(rule: str, e: dict[str, Any]) -> str:
             f"{e['previous_ratings']}/{e['previous_services']} = {e['previous_rate']:.1%}，低于其 {e['ratio']:.0%}")
 
 
-def _burst_runs(items: list[tuple], span: int, least: int) -> list[list[tuple]]:
-    """The bursts among one window's (time, id, row) items: each marked item is in some ``span`` seconds
-    holding ≥ ``least`` items; a run chains the marked items no more than ``span`` apart."""
-    seq = sorted(items)  # by time, then id (ids are unique: the rows are never compared)
-    times = [x[0] for x in seq]
-    marked = [False] * len(seq)
-    i = 0
-    done = 0  # items before this index are marked already where they must be: each item is marked once
+def _bursts(times: list[int], span: int, least: int) -> list[tuple[int, int, int]]:
+    """The ratings in a burst among one window's ``times`` (sorted): each one that some ``span`` seconds holding
+    ≥ ``least`` ratings holds, as (its index, and the first and last index of the ratings within ``span`` of
+    it: its evidence, which does not grow with a busy day the way a run of bursts chained all day would)."""
+    n = len(times)
+    marked = [False] * n
+    i = done = 0  # items before ``done`` are marked already where they must be: each item is marked once
     for j, t in enumerate(times):
         while t - times[i] > span:
             i += 1
@@ -559,15 +561,24 @@ def _burst_runs(items: list[tuple], span: int, least: int) -> list[list[tuple]]:
             start = max(i, done)
             marked[start:j + 1] = [True] * (j + 1 - start)
             done = j + 1
-    runs: list[list[tuple[int, int, tuple]]] = []
-    for k, item in enumerate(seq):
+    out = []
+    lo = hi = 0
+    for k in range(n):
         if not marked[k]:
             continue
-        if runs and item[0] - runs[-1][-1][0] <= span:
-            runs[-1].append(item)
-        else:
-            runs.append([item])
-    return runs
+        while times[k] - times[lo] > span:
+            lo += 1
+        hi = max(hi, k)
+        while hi + 1 < n and times[hi + 1] - times[k] <= span:
+            hi += 1
+        out.append((k, lo, hi))
+    return out
+
+
+def _near(sorted_seconds: list[int], second: int, span: int) -> bool:
+    """Whether ``second`` is within ``span`` of one of ``sorted_seconds``."""
+    at = bisect_left(sorted_seconds, second - span)
+    return at < len(sorted_seconds) and sorted_seconds[at] <= second + span
 
 
 # --- one submission's flags (the rating page) -----------------------------------------------------------------
@@ -603,7 +614,6 @@ def find_new_flags(ctx: Context, ids: list[int]) -> tuple[list[Hit], dict[str, A
         raise InvalidInput("the new ratings checked together must be of one day", "scan their days instead")
     day = notes["day"] = days.pop()
     start_day = date.fromisoformat(day)
-    new_ids = {r[_ID] for r in new}
 
     # same_phone: the phone's counted ratings of the day.
     contacts = sorted({r[_CONTACT] for r in new if r[_CONTACT] is not None})
@@ -620,24 +630,33 @@ def find_new_flags(ctx: Context, ids: list[int]) -> tuple[list[Hit], dict[str, A
                     "threshold": s["phone_per_day"], "ratings": [g[_ID] for g in group][:_MAX_LISTED]}
         hits += [(_as_dict(r), "same_phone", evidence) for r in _unflagged(ctx, "same_phone", group)]
 
-    # burst: the window's offline ratings of the day; the runs that hold a new rating (a rating newly in a
-    # burst is within burst_minutes of a new one, so in its run).
+    # burst: the window's offline ratings within 2 × burst_minutes of the new ones (by time, through
+    # ratings_day_window): only a rating within burst_minutes of a new one can be newly in a burst, and what
+    # decides that, and its evidence, lies within burst_minutes of it — a read that does not grow with the day.
     span, least = s["burst_minutes"] * 60, s["burst_count"]
+    threshold = f"{s['burst_count']} within {s['burst_minutes']} min"
     for window in sorted({r[_WINDOW] for r in new if r[_MODE] == "offline"}):
-        seconds = [r[_SECOND] for r in new if r[_MODE] == "offline" and r[_WINDOW] == window]
-        times = _window_segment(ctx, day, window, min(seconds), max(seconds), span)
-        if len(times) < least:
+        seconds = sorted(r[_SECOND] for r in new if r[_MODE] == "offline" and r[_WINDOW] == window)
+        seq = sorted(ctx.db.execute(
+            "SELECT CAST(substr(rated_at, 12, 2) AS INTEGER) * 3600 + CAST(substr(rated_at, 15, 2) AS INTEGER) * 60"
+            " + CAST(substr(rated_at, 18, 2) AS INTEGER), id, rated_at FROM rating_rows INDEXED BY ratings_day_window"
+            " WHERE day = ? AND window_code = ? AND mode = 'offline' AND excluded IS NULL AND rated_at BETWEEN ? AND ?"
+            f" AND {visible_ratings()}",
+            [day, window, _at(day, max(0, seconds[0] - 2 * span)), _at(day, min(86399, seconds[-1] + 2 * span))]))
+        if len(seq) < least:
             continue
-        for run in _burst_runs(times, span, least):
-            if not any(item[1] in new_ids for item in run):
-                continue
-            evidence = {"window": window, "from": run[0][2], "to": run[-1][2],
-                        "count": len(run), "threshold": f"{s['burst_count']} within {s['burst_minutes']} min"}
-            members = ctx.db.execute(
-                f"SELECT {_COLUMNS} FROM ratings WHERE id IN (SELECT value FROM json_each(?)) AND id NOT IN"
-                " (SELECT rating_id FROM flags WHERE rule = 'burst' AND rating_id IN (SELECT value FROM json_each(?)))",
-                [json.dumps([item[1] for item in run])] * 2).fetchall()
-            hits += [(_as_dict(r), "burst", evidence) for r in members]
+        found = {seq[k][1]: (lo, hi) for k, lo, hi in _bursts([x[0] for x in seq], span, least)
+                 if _near(seconds, seq[k][0], span)}
+        if not found:
+            continue
+        members = ctx.db.execute(
+            f"SELECT {_COLUMNS} FROM ratings WHERE id IN (SELECT value FROM json_each(?)) AND id NOT IN"
+            " (SELECT rating_id FROM flags WHERE rule = 'burst' AND rating_id IN (SELECT value FROM json_each(?)))",
+            [json.dumps(list(found))] * 2).fetchall()
+        for r in sorted(members, key=lambda r: (r[_SECOND], r[_ID])):
+            lo, hi = found[r[_ID]]
+            hits.append((_as_dict(r), "burst", {"window": window, "from": seq[lo][2], "to": seq[hi][2],
+                                                "count": hi - lo + 1, "threshold": threshold}))
 
     # off_hours, staff_phone: the new ratings on their own, as the scan judges each rating.
     hits += _hours_and_staff_hits(ctx, new, s, notes)
@@ -675,46 +694,6 @@ def find_new_flags(ctx: Context, ids: list[int]) -> tuple[list[Hit], dict[str, A
         hits.append(({"id": rid, "day": rday, "rated_at": at, "window_code": window, "county_code": county},
                      "followup_orphan", {"case_no": mask_numbers(case_no), "source": source}))
     return hits, notes
-
-
-def _window_segment(ctx: Context, day: str, window: str, first: int, last: int, span: int) -> list[tuple]:
-    """(second, id, rated_at) of the window's counted offline ratings of the day around the seconds first … last,
-    read through ratings_day_window by time: out to a gap of more than ``span`` seconds on each side (or the
-    day's end). No burst, and no run of bursts, crosses such a gap, so the bursts of this segment are the day's
-    bursts there: a submission reads its neighbourhood, not the window's whole day (issue 22). The read
-    widens, four times each time, until both gaps are in it."""
-    reach = 4 * span
-    while True:
-        lo, hi = max(0, first - reach), min(86399, last + reach)
-        items = ctx.db.execute(
-            "SELECT CAST(substr(rated_at, 12, 2) AS INTEGER) * 3600 + CAST(substr(rated_at, 15, 2) AS INTEGER) * 60"
-            " + CAST(substr(rated_at, 18, 2) AS INTEGER), id, rated_at FROM rating_rows INDEXED BY ratings_day_window"
-            " WHERE day = ? AND window_code = ? AND mode = 'offline' AND excluded IS NULL AND rated_at BETWEEN ? AND ?"
-            f" AND {visible_ratings()}", [day, window, _at(day, lo), _at(day, hi)]).fetchall()
-        items.sort()
-        times = [x[0] for x in items]
-        # The segment starts after the last gap > span before ``first`` (the time before lo unknown: lo counts
-        # as an item there unless lo is the day's start), and ends before the first gap after ``last``.
-        start = end = None
-        before = [t for t in times if t <= first]
-        edges = ([] if lo == 0 else [lo]) + before
-        for k in range(len(edges) - 1, 0, -1):
-            if edges[k] - edges[k - 1] > span:
-                start = len(before) - (len(edges) - k)
-                break
-        else:
-            start = 0 if lo == 0 else None
-        after = [t for t in times if t >= last]
-        edges = after + ([] if hi == 86399 else [hi])
-        for k in range(len(edges) - 1):
-            if edges[k + 1] - edges[k] > span:
-                end = len(times) - len(after) + k + 1
-                break
-        else:
-            end = len(times) if hi == 86399 else None
-        if start is not None and end is not None:
-            return items[start:end]
-        reach *= 4
 
 
 def _at(day: str, second: int) -> str:

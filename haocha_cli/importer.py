@@ -323,7 +323,7 @@ class _Job:
         self.part = 0  # the aggregates' part: the batch's id when staged
         self.held: _Held | None = None  # staged: what its last transaction writes (cases, 追评, flags)
         self.deferred_flags: list[Any] = []  # staged: flags.Prepared of the scan running, moved to held
-        self.flag_summaries: list[dict[str, Any]] = []  # staged: each scan's summary (its rows are held)
+        self.flag_summaries: list[tuple[list[str], dict[str, Any]]] = []  # staged: each scan's rules and summary
         self.word = _LINE_WORD.get(fmt, "line")
         self.read = self.accepted = self.duplicate = 0
         self.reader_tally, self.writer_tally = _Tally(), _Tally()
@@ -763,7 +763,7 @@ class _Job:
         """A staged batch's last transaction (joined): the batch made visible, then what was held back for it
         written — its cases (planned while reading), the 追评's links to their cases, its flags."""
         from haocha_cli.cases import open_cases, rerate_by_followups, write_cases
-        from haocha_cli.flags import store_prepared
+        from haocha_cli.flags import store_held
 
         started = time.perf_counter()
         self.conn.execute("DELETE FROM pending_imports WHERE batch_id = ?", [self.batch_id])
@@ -782,12 +782,9 @@ class _Job:
         self.seconds["cases"] += time.perf_counter() - started
         started = time.perf_counter()
         self.flags_raised = 0
-        for block, summary in enumerate(self.flag_summaries):
-            by_rule: dict[str, list[tuple]] = {}
-            for chunk in held.chunks("flag", block):
-                for rule, *row in chunk:
-                    by_rule.setdefault(rule, []).append(tuple(row))
-            self.flags_raised += self._foreign(store_prepared, self.ctx, (by_rule, summary))["new_total"]
+        for block, (rules, summary) in enumerate(self.flag_summaries):
+            self.flags_raised += self._foreign(store_held, self.ctx, "temp.haocha_held_flags", block, rules,
+                                               summary)["new_total"]
         held.clear()
         self.seconds["flags"] += time.perf_counter() - started
 
@@ -1705,9 +1702,8 @@ class _Job:
     def _hold_flags(self) -> None:
         """A staged batch: the scan's flags into the held table, its summary kept (see _publish)."""
         for by_rule, summary in self.deferred_flags:
-            self.held.add("flag", [[rule, *row] for rule, rows in by_rule.items() for row in rows],
-                          len(self.flag_summaries))
-            self.flag_summaries.append(summary)
+            self.held.add_flags(len(self.flag_summaries), by_rule)
+            self.flag_summaries.append((list(by_rule), summary))
         self.deferred_flags = []
 
     def _open_block(self, day: date | None) -> None:
@@ -1819,7 +1815,16 @@ class _Held:
         conn.execute("CREATE TEMP TABLE IF NOT EXISTS haocha_held (kind TEXT NOT NULL, block INTEGER NOT NULL,"
                      " item TEXT NOT NULL)")
         conn.execute("CREATE INDEX IF NOT EXISTS temp.haocha_held_kind ON haocha_held (kind, block)")
+        # The flags in the columns of the flags table: the last transaction copies them in SQL (flags.store_held).
+        conn.execute("CREATE TEMP TABLE IF NOT EXISTS haocha_held_flags (block INTEGER NOT NULL, rating_id INTEGER,"
+                     " rule TEXT, county_code TEXT, window_code TEXT, day TEXT, evidence TEXT, created_at TEXT)")
+        conn.execute("CREATE INDEX IF NOT EXISTS temp.haocha_held_flags_block ON haocha_held_flags (block, rule)")
         self.clear()
+
+    def add_flags(self, block: int, by_rule: dict[str, list[tuple]]) -> None:
+        self.conn.executemany("INSERT INTO temp.haocha_held_flags (block, rating_id, rule, county_code, window_code,"
+                              " day, evidence, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                              ((block, *row) for rows in by_rule.values() for row in rows))
 
     def add(self, kind: str, items: Iterable[Any], block: int = 0) -> None:
         self.conn.executemany("INSERT INTO temp.haocha_held (kind, block, item) VALUES (?, ?, ?)",
@@ -1837,6 +1842,7 @@ class _Held:
 
     def clear(self) -> None:
         self.conn.execute("DELETE FROM temp.haocha_held")
+        self.conn.execute("DELETE FROM temp.haocha_held_flags")
 
 
 def _no_phase(phase: str, done: int, total: int | None) -> None:

@@ -67,7 +67,7 @@ _VALUE_SQL = {"scores": "NULLIF(?, '')", "problems": "NULLIF(?, '')", "case_no":
 GROUP_ROWS = 1000  # rows per multi-row INSERT (fewer if SQLite allows fewer parameters)
 AGG_FLUSH_KEYS = 20_000  # daily-aggregate keys held in memory before they are upserted
 CASE_FLUSH = 500
-AGG_TRANSACTION_ROWS = 10_000  # aggregate rows per statement group of a staged batch (see _Job._short)
+AGG_TRANSACTION_ROWS = 10_000  # aggregate rows a staged batch upserts per short transaction
 STAGE_ROWS = 10_000  # rows a staged batch validates outside the write lock, then writes in one short transaction
 STAGE_PAUSE_SECONDS = 0.15  # the lock left free before a staged batch's last transaction
 STAGE_CHECKPOINT_PAGES = 16_384  # a staged batch checkpoints the WAL when it passes this many pages (64 MB)
@@ -321,6 +321,7 @@ class _Job:
         self.staged = row_bound is not None and not dry_run
         self.rows_table = "rating_rows" if self.staged else "ratings"  # its own rows are not visible until the end
         self.part = 0  # the aggregates' part: the batch's id when staged
+        self.last_id: int | None = None  # staged: the last id reserved for its ratings
         self.held: _Held | None = None  # staged: what its last transaction writes (cases, 追评, flags)
         self.deferred_flags: list[Any] = []  # staged: flags.Prepared of the scan running, moved to held
         self.flag_summaries: list[tuple[list[str], dict[str, Any]]] = []  # staged: each scan's rules and summary
@@ -1441,7 +1442,7 @@ class _Job:
                     group, group_src, group_scores, pending = self._one_per_case(group, group_src, group_scores,
                                                                                  pending)
                 if group:
-                    if group[-1][0] > getattr(self, "last_id", group[-1][0]):
+                    if self.last_id is not None and group[-1][0] > self.last_id:
                         raise HaochaError(f"internal error: {self.file_name} holds more rows than its "
                                           f"{self.row_bound} counted", "please report this; nothing was imported")
                     written.append(self._write_group(group, group_src, group_scores, pending, full))

@@ -204,7 +204,10 @@ def _hash_and_bound(path: str | Path, fmt: str | None) -> tuple[str, int]:
 
 
 def find_batch(db: sqlite_utils.Database, sha256: str) -> int | None:
-    row = db.execute("SELECT id FROM batches WHERE sha256 = ?", [sha256]).fetchone()
+    """The batch the file of this SHA-256 was imported as; not one still being written (staged), which may yet
+    fail: the second import then finds the first one running."""
+    row = db.execute("SELECT id FROM batches WHERE sha256 = ? AND id NOT IN (SELECT batch_id FROM pending_imports)",
+                     [sha256]).fetchone()
     return row[0] if row else None
 
 

@@ -304,3 +304,28 @@ def test_a_second_import_while_one_runs_is_refused_and_changes_nothing(db_path, 
     with sqlite3.connect(db_path) as conn:
         assert conn.execute("SELECT count(*) FROM batches").fetchone()[0] == 0
     ok(cli("import", str(path)))  # once it has finished
+
+
+def test_the_same_file_again_while_it_is_being_imported_is_refused_not_taken_as_done(db_path, tmp_path, monkeypatch,
+                                                                                       cli):
+    monkeypatch.setenv("HAOCHA_NOW", NOW)
+    monkeypatch.setattr(importer, "GROUP_ROWS", 40)
+    monkeypatch.setattr(importer, "STAGE_ROWS", 40)
+    path = _file(tmp_path / "channel.csv")
+    seen = {}
+
+    def again(job):
+        seen["result"] = cli("import", str(path))
+
+    _pause_after(monkeypatch, 3, again)
+    ctx = open_context(db_path, "city")
+    try:
+        summary = import_file(ctx, path)
+    finally:
+        ctx.db.close()
+    result = seen["result"]
+    assert result.exit_code == 1, result.output
+    assert result.stderr.startswith("Error: channel.csv: another import into this database is running")
+    assert summary["status"] == "imported" and summary["batch"] == 1
+    with sqlite3.connect(db_path) as conn:
+        assert conn.execute("SELECT count(*) FROM batches").fetchone()[0] == 1

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import fcntl
 import os
+import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -25,7 +26,7 @@ import sqlite_utils
 
 from haocha_cli import files
 from haocha_cli.db import transaction
-from haocha_cli.errors import InvalidTransition
+from haocha_cli.errors import DatabaseError, InvalidTransition
 
 # Rows deleted per transaction when an abandoned batch is removed: each such transaction is short.
 CLEAR_CHUNK = 20_000
@@ -39,11 +40,15 @@ def lock_path(db_path: str | Path) -> Path:
 def import_lock(db_path: str | Path, modes: files.Modes = files.OWNER_ONLY) -> Iterator[None]:
     """Hold the database's import lock, or raise InvalidTransition at once when another import holds it."""
     path = lock_path(db_path)
-    files.touch(path, modes)
     try:
-        fd = os.open(path, os.O_RDWR)
-    except PermissionError:  # the lock file of another user (the web server's): a shared open is enough
-        fd = os.open(path, os.O_RDONLY)
+        files.touch(path, modes)
+        try:
+            fd = os.open(path, os.O_RDWR)
+        except PermissionError:  # the lock file of another user (the web server's): a shared open is enough
+            fd = os.open(path, os.O_RDONLY)
+    except OSError as exc:
+        raise DatabaseError(f"the import lock {path} cannot be opened ({exc.strerror})",
+                            "run the import as a user who may write in the database's folder") from None
     try:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -80,8 +85,10 @@ def clear_abandoned(db: sqlite_utils.Database, db_path: str | Path,
     try:
         with import_lock(db_path, modes):
             return clear_locked(db)
-    except InvalidTransition:
-        return None  # its import is running
+    except (InvalidTransition, DatabaseError):
+        return None  # its import is running, or this user cannot take the lock: left for the next import
+    except sqlite3.OperationalError:
+        return None  # a read-only open (another user's database file): left for the next import
 
 
 def clear_locked(db: sqlite_utils.Database) -> int | None:

@@ -164,6 +164,15 @@ def test_a_staged_batch_stores_what_the_same_file_in_one_transaction_stores(db_p
         assert conn.execute("SELECT count(*) FROM daily_indicator_agg_rows").fetchone()[0] == 0
 
 
+def _import_file(db_path, path) -> dict:
+    """`import_file` of ``path`` as the city, in a connection of its own (as `haocha import` runs it)."""
+    ctx = open_context(db_path, "city")
+    try:
+        return import_file(ctx, path)
+    finally:
+        ctx.db.close()
+
+
 def _pause_after(monkeypatch, groups: int, action):
     """Run ``action(job)`` once, after the import's ``groups``-th short transaction of rows (STAGE_ROWS) is
     written."""
@@ -211,11 +220,7 @@ def test_while_a_file_is_imported_readers_see_nothing_of_it_and_the_rating_page_
             page.db.close()
 
     _pause_after(monkeypatch, 5, meanwhile)
-    ctx = open_context(db_path, "city")
-    try:
-        summary = import_file(ctx, path)
-    finally:
-        ctx.db.close()
+    summary = _import_file(db_path, path)
     assert seen["stored"] >= 5 * 40 - 2  # written, committed …
     assert (seen["visible"], seen["agg"], seen["v_ratings"], seen["cases"], seen["accepted"]) == (0, 0, 0, 0, 0)
     assert seen["page"]["accepted"] == 1 and seen["page"]["cases_opened"] == 1
@@ -318,11 +323,7 @@ def test_the_same_file_again_while_it_is_being_imported_is_refused_not_taken_as_
         seen["result"] = cli("import", str(path))
 
     _pause_after(monkeypatch, 3, again)
-    ctx = open_context(db_path, "city")
-    try:
-        summary = import_file(ctx, path)
-    finally:
-        ctx.db.close()
+    summary = _import_file(db_path, path)
     result = seen["result"]
     assert result.exit_code == 1, result.output
     assert result.stderr.startswith("Error: channel.csv: another import into this database is running")

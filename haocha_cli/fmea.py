@@ -296,7 +296,7 @@ def measured_rates(ctx: Context, period: Period) -> dict[str, dict[str, tuple[in
         "SELECT county_code, count(*),"
         " sum(revisit_first_at IS NULL OR substr(revisit_first_at, 1, 10) > revisit_due)"
         " FROM cases WHERE real_name = 1 AND state != 'excluded' AND revisit_due IS NOT NULL"
-        " AND substr(rated_at, 1, 10) BETWEEN ? AND ? AND (revisit_due < ? OR revisit_first_at IS NOT NULL)"
+        " AND rated_at >= ? AND rated_at < date(?, '+1 day') AND (revisit_due < ? OR revisit_first_at IS NOT NULL)"
         " GROUP BY county_code", [start, end, now_day]):
         if county in result:
             result[county]["revisit_missed"] = (missed or 0, due)

@@ -181,7 +181,7 @@ def window_case_counts(ctx: Context, period: Period) -> dict[str, dict[str, int]
     open_ = ",".join("?" * len(case_module.OPEN_STATES))
     sql = (f"SELECT window_code, sum(state IN ({resolved})) AS closed,"
            f" sum(state IN ({resolved}) OR (state IN ({open_}) AND rectify_due < ?)) AS due FROM cases"
-           " WHERE state != 'excluded' AND substr(rated_at, 1, 10) BETWEEN ? AND ? GROUP BY window_code")
+           " WHERE state != 'excluded' AND rated_at >= ? AND rated_at < date(?, '+1 day') GROUP BY window_code")
     params = [*case_module.RESOLVED_STATES, *case_module.RESOLVED_STATES, *case_module.OPEN_STATES,
               today().isoformat(), period.start.isoformat(), period.end.isoformat()]
     return {r["window_code"]: {"closed": r["closed"], "due": r["due"]} for r in ctx.db.query(sql, params)}

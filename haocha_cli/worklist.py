@@ -79,7 +79,7 @@ def work_list(ctx: Context, *, status: str | None = None, county: str | None = N
         where.append("c.post = :post")
         params["post"] = post.strip()
     if period:
-        where.append("substr(c.rated_at, 1, 10) BETWEEN :start AND :end")
+        where.append("c.rated_at >= :start AND c.rated_at < date(:end, '+1 day')")  # index cases_rated_at
         params.update(start=period.start.isoformat(), end=period.end.isoformat())
     condition = " AND ".join(where)
     total = ctx.db.execute(f"SELECT count(*) FROM cases c WHERE {condition}", params).fetchone()[0]

@@ -179,10 +179,6 @@ class _LevelCode(Exception):  # noqa: N818 - a control-flow signal, not an error
 # --- public API -----------------------------------------------------------------------------------
 
 
-def file_sha256(path: str | Path) -> str:
-    return _hash_and_bound(path, None)[0]
-
-
 # Excel's rows per sheet: the bound of a workbook's rows (its stored dimension is often wrong).
 XLSX_MAX_ROWS = 1_048_576
 
@@ -321,7 +317,7 @@ class _Job:
         self.excel_epoch, self.keep_ids = excel_epoch, keep_ids
         # A staged batch (haocha_cli.staging) reserves this many ids for its ratings; None: one transaction.
         self.row_bound = row_bound
-        self.staged = row_bound is not None and not dry_run
+        self.staged = row_bound is not None  # import_file stages neither a dry run nor an import in a transaction
         self.rows_table = "rating_rows" if self.staged else "ratings"  # its own rows are not visible until the end
         self.part = 0  # the aggregates' part: the batch's id when staged
         self.last_id: int | None = None  # staged: the last id reserved for its ratings
@@ -585,9 +581,6 @@ class _Job:
         rows = self._restore_rows(rows)
         conn = self.conn
         outer = conn.in_transaction
-        if outer:
-            self.staged = False
-            self.rows_table = "ratings"
         restore: list[str] = []
         if outer:
             conn.execute("SAVEPOINT haocha_import")
@@ -1816,9 +1809,8 @@ class _Held:
 
     def __init__(self, conn: sqlite3.Connection):
         self.conn = conn
-        conn.execute("CREATE TEMP TABLE IF NOT EXISTS haocha_held (kind TEXT NOT NULL, block INTEGER NOT NULL,"
-                     " item TEXT NOT NULL)")
-        conn.execute("CREATE INDEX IF NOT EXISTS temp.haocha_held_kind ON haocha_held (kind, block)")
+        conn.execute("CREATE TEMP TABLE IF NOT EXISTS haocha_held (kind TEXT NOT NULL, item TEXT NOT NULL)")
+        conn.execute("CREATE INDEX IF NOT EXISTS temp.haocha_held_kind ON haocha_held (kind)")
         # The flags in the columns of the flags table: the last transaction copies them in SQL (flags.store_held).
         conn.execute("CREATE TEMP TABLE IF NOT EXISTS haocha_held_flags (block INTEGER NOT NULL, rating_id INTEGER,"
                      " rule TEXT, county_code TEXT, window_code TEXT, day TEXT, evidence TEXT, created_at TEXT)")
@@ -1830,15 +1822,15 @@ class _Held:
                               " day, evidence, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                               ((block, *row) for rows in by_rule.values() for row in rows))
 
-    def add(self, kind: str, items: Iterable[Any], block: int = 0) -> None:
-        self.conn.executemany("INSERT INTO temp.haocha_held (kind, block, item) VALUES (?, ?, ?)",
-                              ((kind, block, json.dumps(item, ensure_ascii=False)) for item in items))
+    def add(self, kind: str, items: Iterable[Any]) -> None:
+        self.conn.executemany("INSERT INTO temp.haocha_held (kind, item) VALUES (?, ?)",
+                              ((kind, json.dumps(item, ensure_ascii=False)) for item in items))
 
-    def chunks(self, kind: str, block: int = 0) -> Iterator[list[Any]]:
+    def chunks(self, kind: str) -> Iterator[list[Any]]:
         last = 0
         while True:
-            rows = self.conn.execute("SELECT rowid, item FROM temp.haocha_held WHERE kind = ? AND block = ?"
-                                     " AND rowid > ? ORDER BY rowid LIMIT ?", [kind, block, last, self.CHUNK]).fetchall()
+            rows = self.conn.execute("SELECT rowid, item FROM temp.haocha_held WHERE kind = ? AND rowid > ?"
+                                     " ORDER BY rowid LIMIT ?", [kind, last, self.CHUNK]).fetchall()
             if not rows:
                 return
             last = rows[-1][0]

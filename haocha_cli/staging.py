@@ -92,9 +92,9 @@ def clear_abandoned(db: sqlite_utils.Database, db_path: str | Path,
 
 
 def clear_locked(db: sqlite_utils.Database) -> int | None:
-    """Under the import lock (the caller holds it): delete the pending batch's ratings, aggregate rows and rejects, a chunk per
-    short transaction; the pending row, and with it the batch row, go last (until then the views hide the
-    rest)."""
+    """Under the import lock (the caller holds it): delete the pending batch's ratings, aggregate rows and
+    rejects, a chunk per short transaction; the pending row, and with it the batch row, go last (until then the
+    views hide the rest)."""
     row = pending(db)
     if row is None:
         return None

@@ -210,7 +210,7 @@ def build(db: Path, n: int, open_cases: int) -> dict[str, int]:
 
 def _aggregates(conn: sqlite3.Connection) -> None:
     """The daily aggregates from the ratings, at the grain of each table's primary key (whatever it is in this
-    schema), with the sums the importer keeps (importer._aggregate)."""
+    schema), with the sums the importer keeps (import_writer.BatchWriter._aggregate)."""
     def key(table: str) -> list[str]:
         info = conn.execute(f"PRAGMA table_info({table})").fetchall()
         return [row[1] for row in sorted((r for r in info if r[5]), key=lambda r: r[5])]

@@ -12,10 +12,11 @@ import pytest
 from import_support import NOW, good, write_csv
 from rich.console import Console
 
-from haocha_cli import importer, notify
+from haocha_cli import import_writer, importer, notify
 from haocha_cli.commands import ratings
 from haocha_cli.context import open_context
-from haocha_cli.importer import FLAG_SCAN_DAYS, import_file
+from haocha_cli.import_writer import FLAG_SCAN_DAYS
+from haocha_cli.importer import import_file
 
 DAYS = 30
 ROWS = 3050
@@ -47,8 +48,8 @@ def order(events) -> list[str]:
 
 def test_the_core_reports_each_phase_in_order_with_its_counts(db_path, tmp_path, monkeypatch):
     # Bad reviews go to the closed loop in chunks while the file is read; the rest after the last byte.
-    monkeypatch.setattr(importer, "CASE_FLUSH", 250)
-    monkeypatch.setattr(importer, "STAGE_ROWS", 500)  # the file's rows written in several short transactions
+    monkeypatch.setattr(import_writer, "CASE_FLUSH", 250)
+    monkeypatch.setattr(import_writer, "STAGE_ROWS", 500)  # the file's rows written in several short transactions
     path = month_of_ratings(tmp_path / "month.csv")
     events, summary = phases_of(db_path, path)
     assert summary["accepted"] == ROWS and summary["cases_opened"] == BAD

@@ -15,7 +15,7 @@ import pytest
 from import_support import row, write_csv
 from support import ok
 
-from haocha_cli import importer, staging
+from haocha_cli import import_writer, importer, staging
 from haocha_cli.batches import withdraw_batch
 from haocha_cli.context import open_context
 from haocha_cli.db import transaction
@@ -114,10 +114,10 @@ def _twin(db_path, tmp_path, name="twin.db"):
 
 def test_a_staged_batch_stores_what_the_same_file_in_one_transaction_stores(db_path, tmp_path, monkeypatch):
     monkeypatch.setenv("HAOCHA_NOW", NOW)
-    monkeypatch.setattr(importer, "GROUP_ROWS", 50)  # many short transactions, several aggregate flushes
-    monkeypatch.setattr(importer, "STAGE_ROWS", 120)
-    monkeypatch.setattr(importer, "AGG_FLUSH_KEYS", 60)
-    monkeypatch.setattr(importer, "CASE_FLUSH", 7)
+    monkeypatch.setattr(import_writer, "GROUP_ROWS", 50)  # many short transactions, several aggregate flushes
+    monkeypatch.setattr(import_writer, "STAGE_ROWS", 120)
+    monkeypatch.setattr(import_writer, "AGG_FLUSH_KEYS", 60)
+    monkeypatch.setattr(import_writer, "CASE_FLUSH", 7)
     path = _file(tmp_path / "channel.csv")
     twin = _twin(db_path, tmp_path)
     ctx = open_context(db_path, "city")
@@ -191,8 +191,8 @@ def _pause_after(monkeypatch, groups: int, action):
 def test_while_a_file_is_imported_readers_see_nothing_of_it_and_the_rating_page_writes(db_path, tmp_path,
                                                                                        monkeypatch):
     monkeypatch.setenv("HAOCHA_NOW", NOW)
-    monkeypatch.setattr(importer, "GROUP_ROWS", 40)
-    monkeypatch.setattr(importer, "STAGE_ROWS", 40)  # a short transaction per group
+    monkeypatch.setattr(import_writer, "GROUP_ROWS", 40)
+    monkeypatch.setattr(import_writer, "STAGE_ROWS", 40)  # a short transaction per group
     path = _file(tmp_path / "channel.csv")
     seen = {}
 
@@ -240,8 +240,8 @@ def test_while_a_file_is_imported_readers_see_nothing_of_it_and_the_rating_page_
 
 def test_an_import_that_fails_half_way_leaves_nothing(db_path, tmp_path, monkeypatch):
     monkeypatch.setenv("HAOCHA_NOW", NOW)
-    monkeypatch.setattr(importer, "GROUP_ROWS", 40)
-    monkeypatch.setattr(importer, "STAGE_ROWS", 40)
+    monkeypatch.setattr(import_writer, "GROUP_ROWS", 40)
+    monkeypatch.setattr(import_writer, "STAGE_ROWS", 40)
     path = _file(tmp_path / "channel.csv")
 
     def fail(job):
@@ -262,10 +262,10 @@ def test_an_import_that_fails_half_way_leaves_nothing(db_path, tmp_path, monkeyp
 
 def test_a_batch_whose_import_died_is_invisible_and_removed_at_the_next_open(db_path, tmp_path, monkeypatch, cli):
     monkeypatch.setenv("HAOCHA_NOW", NOW)
-    monkeypatch.setattr(importer, "GROUP_ROWS", 40)
+    monkeypatch.setattr(import_writer, "GROUP_ROWS", 40)
     path = _file(tmp_path / "channel.csv")
 
-    monkeypatch.setattr(importer, "STAGE_ROWS", 40)
+    monkeypatch.setattr(import_writer, "STAGE_ROWS", 40)
 
     class Killed(BaseException):
         pass
@@ -314,8 +314,8 @@ def test_a_second_import_while_one_runs_is_refused_and_changes_nothing(db_path, 
 def test_the_same_file_again_while_it_is_being_imported_is_refused_not_taken_as_done(db_path, tmp_path, monkeypatch,
                                                                                        cli):
     monkeypatch.setenv("HAOCHA_NOW", NOW)
-    monkeypatch.setattr(importer, "GROUP_ROWS", 40)
-    monkeypatch.setattr(importer, "STAGE_ROWS", 40)
+    monkeypatch.setattr(import_writer, "GROUP_ROWS", 40)
+    monkeypatch.setattr(import_writer, "STAGE_ROWS", 40)
     path = _file(tmp_path / "channel.csv")
     seen = {}
 

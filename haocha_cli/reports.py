@@ -374,9 +374,11 @@ def monthly(ctx: Context, month: Period, lang: str = "zh") -> dict[str, Any]:
     operator is refused and pointed to its own county's report (``county``)."""
     _city_report(ctx, "the monthly report", month.label)
     L = LABELS[lang]
-    city = indices.index(ctx.db, ctx.config, month)
+    # The report shows no row's per-indicator means but the heat map's: its other index reads leave them out.
+    city = indices.index(ctx.db, ctx.config, month, indicators=False)
     ranking = indices.rank(ctx.db, ctx.config, month, "county")
     control = _control_chart_section(ctx, month, L)
+    loop = case_module.case_stats(ctx, None, month.start, month.end)  # the headline's and the loop section's
     sections = [
         _section(L["overview"], tables=[_figures_table(L, city["rows"], "", L["period"])],
                  paragraphs=[L["note_n0"]] if city["note"] else []),
@@ -385,7 +387,7 @@ def monthly(ctx: Context, month: Period, lang: str = "zh") -> dict[str, Any]:
         _heat_section(ctx, month, L),
         _trend_section(ctx, month, L),
         control,
-        _loop_section(ctx, month, L),
+        _loop_section(loop, L),
         _spotcheck_section(ctx, month, L),
         _fmea_section(ctx, L),
         _benchmark_section(ctx, month, L),
@@ -395,7 +397,7 @@ def monthly(ctx: Context, month: Period, lang: str = "zh") -> dict[str, Any]:
         sections.append(pilot)
     return {"kind": "monthly", "title": f"{_bureau(ctx)} {L['monthly']} {month.label}", "lang": lang,
             "subtitle": f"{L['period']}: {month.start} … {month.end} · {L['indicator_version']}: {city['weights_version']}",
-            "headline": _headline(ctx, month, L, city["rows"][0], ranking, control.get("signal_days")),
+            "headline": _headline(ctx, month, L, city["rows"][0], ranking, control.get("signal_days"), loop[-1]),
             "sections": sections, "file_stem": f"monthly-{month.label}"}
 
 
@@ -475,11 +477,11 @@ def _change_short(change: float | None, ref: str, unit: str, L) -> str:
 
 
 def _headline(ctx: Context, month: Period, L, city: dict[str, Any], ranking: dict[str, Any],
-              signal_days: list[str] | None) -> dict[str, Any]:
+              signal_days: list[str] | None, loop: dict[str, Any]) -> dict[str, Any]:
     """本月要点: three sentences (the month against the month before and a year before; the closed loop; the
     first and last county and the control chart) and a row of figures."""
     sentences, figures = [], []
-    for part in (_headline_month(ctx, month, L, city), _headline_loop(ctx, month, L),
+    for part in (_headline_month(ctx, month, L, city), _headline_loop(ctx, loop, L),
                  _headline_counties(L, ranking, signal_days)):
         sentences.append(part[0])
         figures += part[1]
@@ -490,7 +492,7 @@ def _headline_month(ctx: Context, month: Period, L, city: dict[str, Any]) -> tup
     """The month's ratings, 满意指数, 好评率 and 差评率, each against the month before and the same month last
     year: None where that month has no counted rating (无数据, never a figure)."""
     def figures_of(period: Period) -> dict[str, Any] | None:
-        row = indices.index(ctx.db, ctx.config, period)["rows"][0]
+        row = indices.index(ctx.db, ctx.config, period, indicators=False)["rows"][0]
         return row if row["n"] else None
 
     others = {"prev": figures_of(month.previous()), "year": figures_of(_same_month_last_year(month))}
@@ -516,10 +518,9 @@ def _headline_month(ctx: Context, month: Period, L, city: dict[str, Any]) -> tup
         bad_year=phrase["bad_rate", "year"], bad_n=city["bad"]), figures
 
 
-def _headline_loop(ctx: Context, month: Period, L) -> tuple[str, list[dict]]:
+def _headline_loop(ctx: Context, loop: dict[str, Any], L) -> tuple[str, list[dict]]:
     """整改率 and 按时整改率 of the month's cases, and 实名差评回访率 against its target
     (report.targets.revisit_rate, 100% by default)."""
-    loop = case_module.case_stats(ctx, None, month.start, month.end)[-1]
     target = float(ctx.config.get("report.targets.revisit_rate", 1.0) or 0)
     target_text = _pct(target).replace(".0%", "%")
     if loop["revisit_rate"] is None:
@@ -588,7 +589,7 @@ def _ranking_section(ranking: dict[str, Any], L) -> dict[str, Any]:
 
 def _rating_rate_section(ctx: Context, month: Period, L) -> list[dict[str, Any]]:
     """主动评价率 per county (and the windows flagged by it), when the month has service volumes (issue 21)."""
-    rows = [r for r in indices.index(ctx.db, ctx.config, month, ["county"])["rows"] if r["services"]]
+    rows = [r for r in indices.index(ctx.db, ctx.config, month, ["county"], indicators=False)["rows"] if r["services"]]
     if not rows:
         return []
     body = [[f"{r['county_name']} ({r['county']})", r["n"], r["services"], _pct(r["rating_rate"])] for r in rows]
@@ -690,8 +691,8 @@ def _unit_name(row: dict[str, Any], L) -> str:
     return L["city"] if row["county"] == "total" else f"{row['name']} ({row['county']})"
 
 
-def _loop_section(ctx: Context, month: Period, L) -> dict[str, Any]:
-    rows = case_module.case_stats(ctx, None, month.start, month.end)
+def _loop_section(rows: list[dict[str, Any]], L) -> dict[str, Any]:
+    """The month's closed loop per county and the city (``cases.case_stats`` of the month)."""
     body = [[_unit_name(r, L), r["cases"], r["due"], r["closed"], r["closed_on_time"],
              _pct(r["rectify_rate"]), _pct(r["on_time_rate"]), _pct(r["revisit_rate"]), _pct(r["rerate_satisfaction"]),
              f"{r['appeals_filed']}/{r['appeals_upheld']}"] for r in rows]

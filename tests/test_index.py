@@ -7,6 +7,7 @@ import json
 import math
 import random
 import sqlite3
+from datetime import date, timedelta
 from fractions import Fraction
 
 import pytest
@@ -125,6 +126,18 @@ def test_index_equals_raw_recomputation_with_scores_exclusions_and_both_modes(cl
     lc = [r for r in combined if r["county"] == "370213"]
     assert sum(r["n"] for r in lc) == expected_n_for(db_path, "370213")
     assert {r["week"] for r in lc} <= {"2026-01-26", "2026-02-02", "2026-02-09", "2026-02-16", "2026-02-23"}
+    # a week is read by day and its days added up (indices._level_sums): every county × week as the raw ratings
+    # have it, in the keys' order
+    raw: dict[tuple[str, str], list[float]] = {}
+    for county, day, value in conn.execute("SELECT county_code, day, rating_index FROM ratings WHERE excluded IS NULL"
+                                           " AND day BETWEEN '2026-02-01' AND '2026-02-28'"):
+        monday = date.fromisoformat(day) - timedelta(days=date.fromisoformat(day).weekday())
+        raw.setdefault((county, monday.isoformat()), []).append(value)
+    assert [(r["county"], r["week"]) for r in combined] == sorted(raw)
+    for r in combined:
+        values = raw[r["county"], r["week"]]
+        assert r["n"] == len(values)
+        assert r["index"] == pytest.approx(sum(values) / len(values), abs=1e-9)
 
 
 def expected_n_for(db_path, county):

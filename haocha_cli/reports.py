@@ -379,18 +379,19 @@ def monthly(ctx: Context, month: Period, lang: str = "zh") -> dict[str, Any]:
     ranking = indices.rank(ctx.db, ctx.config, month, "county")
     control = _control_chart_section(ctx, month, L)
     loop = case_module.case_stats(ctx, None, month.start, month.end)  # the headline's and the loop section's
+    bench = indices.benchmark(ctx.db, month)  # the heat map's and the benchmark's: one read of the month's scores
     sections = [
         _section(L["overview"], tables=[_figures_table(L, city["rows"], "", L["period"])],
                  paragraphs=[L["note_n0"]] if city["note"] else []),
         _ranking_section(ranking, L),
         *_rating_rate_section(ctx, month, L),
-        _heat_section(ctx, month, L),
+        _heat_section(ctx, month, L, bench),
         _trend_section(ctx, month, L),
         control,
         _loop_section(loop, L),
         _spotcheck_section(ctx, month, L),
         _fmea_section(ctx, L),
-        _benchmark_section(ctx, month, L),
+        _benchmark_section(ctx, L, bench),
     ]
     pilot = _pilot_section(ctx, L)
     if pilot:
@@ -600,9 +601,10 @@ def _rating_rate_section(ctx: Context, month: Period, L) -> list[dict[str, Any]]
                      tables=[_table([L["county_col"], L["n"], L["services"], L["rate"]], body)])]
 
 
-def _heat_section(ctx: Context, month: Period, L) -> dict[str, Any]:
-    data = indices.index(ctx.db, ctx.config, month, ["county", "indicator"])
-    cells = {(r["county"], r["indicator"]): r for r in data["rows"]}
+def _heat_section(ctx: Context, month: Period, L, bench: dict[str, Any]) -> dict[str, Any]:
+    """Each county's index per indicator (N beside it), from ``indices.benchmark``'s rows of the month: the same
+    sums of the scores given as ``index --by county --by indicator``."""
+    cells = {(r["county"], r["indicator"]): r for r in bench["rows"]}
     counties = list(ctx.db.query("SELECT code, name FROM counties ORDER BY code"))
     shown = registry(ctx.db, indices.versions_in(ctx.db, month))  # the versions in force in the month
     codes = [i["code"] for i in shown]
@@ -744,8 +746,7 @@ def _fmea_section(ctx: Context, L) -> dict[str, Any]:
         _table([L["county_col"], L["risk_level"]], level_rows, caption=L["risk_levels"])])
 
 
-def _benchmark_section(ctx: Context, month: Period, L) -> dict[str, Any]:
-    data = indices.benchmark(ctx.db, month)
+def _benchmark_section(ctx: Context, L, data: dict[str, Any]) -> dict[str, Any]:
     names = dict(ctx.db.execute("SELECT code, name FROM counties").fetchall())
     cells = {(r["county"], r["indicator"]): r for r in data["rows"]}
     ind_names = {i["code"]: i["name"] for i in registry(ctx.db)}

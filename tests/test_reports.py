@@ -371,3 +371,23 @@ def test_nice_ticks_are_round_with_headroom():
     assert [tick_text(t, small) for t in small] == ["0.0", "2.5", "5.0", "7.5", "10.0"]
     flat = nice_ticks(80.0, 80.0)
     assert flat[0] < 80.0 < flat[-1]  # one value: still room above and below
+
+
+def test_the_monthly_heat_map_is_the_index_by_county_and_indicator(cli, tmp_path):
+    path = tmp_path / "scored.csv"
+    path.write_text("评价编号,评价时间,窗口编码,评价渠道,事项编码,满意度,耐心解答,办理时限\n"
+                    "h1,2026-03-02 09:10:00,LC01,二维码,XK01,满意,5,4\n"
+                    "h2,2026-03-02 09:40:00,LC02,短信,XK01,不满意,2,\n"
+                    "h3,2026-03-03 10:15:00,SN01,二维码,XK02,满意,4,3\n", encoding="utf-8")
+    assert cli("import", str(path)).exit_code == 0
+    out = _report(cli, tmp_path, "monthly", "--month", "2026-03", "--format", "md")
+    md = (out / "monthly-2026-03.md").read_text(encoding="utf-8")
+    heat = md.split("## 指标热力表", 1)[1].split("\n## ", 1)[0]
+    lines = [line.strip(" |").split(" | ") for line in heat.splitlines() if line.startswith("| ")]
+    codes = [column.split(" ")[0] for column in lines[0][1:]]
+    shown = {(row[0], code): cell for row in lines[2:] for code, cell in zip(codes, row[1:], strict=True)
+             if cell != "–"}
+    rows = json.loads(cli("index", "--by", "county", "--by", "indicator", "--period", "2026-03", "-f", "json").stdout)
+    expected = {(r["county_name"], r["indicator"]): f"{r['index']:.1f} ({r['n']})" for r in rows["rows"] if r["n"]}
+    assert shown == expected == {("李沧区", "C2"): "62.5 (2)", ("李沧区", "D1"): "75.0 (1)",
+                                 ("市南区", "C2"): "75.0 (1)", ("市南区", "D1"): "50.0 (1)"}

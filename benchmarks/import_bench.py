@@ -10,6 +10,7 @@ temporary copies into a fresh database: no parsing, no Python). Run it with two 
 
     python benchmarks/import_bench.py --rows 1000000
     python benchmarks/import_bench.py --rows 100000
+    python benchmarks/import_bench.py --rows 1000000 --index-costs   # and what each index of ratings costs
 
 Needs the `sqlite3` command-line shell (apt-get install sqlite3). The data are reproducible (--seed).
 """
@@ -129,6 +130,42 @@ def write_floor(stored: Path, fresh: Path) -> tuple[float, dict[str, int]]:
     return seconds, counts
 
 
+def index_costs(stored: Path, fresh: Path, env: dict[str, str]) -> list[tuple[str, float]]:
+    """Seconds SQLite alone takes to write the stored batch's ratings (INSERT … SELECT from a temporary copy, in
+    id order, one transaction) into the ratings table of a fresh haocha database: with every index the schema
+    has, with none but the table's own key and UNIQUE (source, rating_id), and with each index alone — what each
+    of the indexes the other issues query by costs an import (--index-costs)."""
+    import sqlite3
+
+    haocha = [sys.executable, "-m", "haocha_cli"]
+    indexes = [name for (name,) in sqlite3.connect(str(stored)).execute(
+        "SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'rating_rows' AND sql IS NOT NULL"
+        " ORDER BY name")]
+    results = []
+    for label, keep in [("every index", None), ("no secondary index", ()),
+                        *((f"only {name}", (name,)) for name in indexes)]:
+        for suffix in ("", "-wal", "-shm", ".key"):
+            Path(str(fresh) + suffix).unlink(missing_ok=True)
+        subprocess.run([*haocha, "init"], env=dict(env, HAOCHA_DB=str(fresh)), check=True, capture_output=True)
+        conn = sqlite3.connect(str(fresh), isolation_level=None)
+        conn.execute("PRAGMA foreign_keys = OFF")
+        conn.execute("PRAGMA cache_size = -32768")  # as the importer sets it
+        if keep is not None:
+            for name in indexes:
+                if name not in keep:
+                    conn.execute(f"DROP INDEX {name}")
+        conn.execute("ATTACH ? AS stored", [str(stored)])
+        conn.execute("CREATE TEMP TABLE copy AS SELECT * FROM stored.rating_rows")  # untimed
+        conn.execute("DETACH stored")
+        started = time.perf_counter()
+        conn.execute("BEGIN")
+        conn.execute("INSERT INTO main.rating_rows SELECT * FROM copy ORDER BY id")
+        conn.execute("COMMIT")
+        results.append((label, time.perf_counter() - started))
+        conn.close()
+    return results
+
+
 def _run_child(args: list[str], env: dict[str, str] | None = None, out: Path | None = None
                ) -> tuple[float, float, int]:
     """(wall seconds, peak RSS in MB, exit code) of a child process, from wait4; stdout to ``out``."""
@@ -150,6 +187,8 @@ def main() -> int:
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--seed", type=int, default=20240506)
     parser.add_argument("--keep", type=Path, help="keep the CSV and databases in this folder")
+    parser.add_argument("--index-costs", action="store_true",
+                        help="also time SQLite alone writing the ratings with every index, none, and each alone")
     args = parser.parse_args()
     sqlite3_shell = shutil.which("sqlite3")
     if sqlite3_shell is None:
@@ -219,6 +258,10 @@ def main() -> int:
     print(f"floor, SQLite   : {stored_seconds:7.2f} s  ratio {stored_seconds / sqlite_seconds:.2f}  SQLite alone writing what"
           f" the import stored ({stored['ratings']:,} ratings, {stored['daily_agg']:,} + {stored['daily_indicator_agg']:,}"
           " aggregate rows) from temporary copies")
+    if args.index_costs:
+        print("the ratings' indexes (SQLite alone writing the stored ratings, INSERT … SELECT, one transaction):")
+        for label, spent in index_costs(db, work / "floor-indexes.db", env):
+            print(f"  {label:32s}: {spent:7.2f} s  ratio {spent / sqlite_seconds:.2f}")
     if args.keep is None:
         shutil.rmtree(work, ignore_errors=True)
     return 0

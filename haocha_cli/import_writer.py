@@ -26,12 +26,12 @@ from haocha_cli.privacy import mask_phone
 
 GROUP_ROWS = 1000  # rows per multi-row INSERT (fewer if SQLite allows fewer parameters)
 AGG_FLUSH_KEYS = 20_000  # daily-aggregate keys held in memory before they are upserted
-CASE_FLUSH = 500
+CASE_FLUSH = 500  # bad reviews handed to the closed loop at once
 AGG_TRANSACTION_ROWS = 10_000  # aggregate rows a staged batch upserts per short transaction
 STAGE_ROWS = 10_000  # rows a staged batch validates outside the write lock, then writes in one short transaction
 STAGE_PAUSE_SECONDS = 0.15  # the lock left free before a staged batch's last transaction
 STAGE_CHECKPOINT_PAGES = 16_384  # a staged batch checkpoints the WAL when it passes this many pages (64 MB)
-FLAG_SCAN_DAYS = 7  # days of ratings the suspicious-rating scan reads at once  # bad reviews handed to the closed loop at once
+FLAG_SCAN_DAYS = 7  # days of ratings the suspicious-rating scan reads at once
 
 
 class BatchWriter:

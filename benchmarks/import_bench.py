@@ -166,6 +166,39 @@ def index_costs(stored: Path, fresh: Path, env: dict[str, str]) -> list[tuple[st
     return results
 
 
+def tuple_write(stored: Path, fresh: Path, env: dict[str, str]) -> float:
+    """Seconds Python's sqlite3 module takes to write the stored batch's ratings with no Python code per row:
+    the rows already tuples of their stored values (untimed), flattened in C into one multi-row INSERT per
+    statement, into a fresh haocha database's ratings table (every index) — what a column-wise importer would
+    still pay to write them through the one SQLite driver a process may use (--index-costs)."""
+    import sqlite3
+    from itertools import chain
+
+    rows = sqlite3.connect(str(stored)).execute("SELECT * FROM rating_rows ORDER BY id").fetchall()
+    for suffix in ("", "-wal", "-shm", ".key"):
+        Path(str(fresh) + suffix).unlink(missing_ok=True)
+    subprocess.run([sys.executable, "-m", "haocha_cli", "init"], env=dict(env, HAOCHA_DB=str(fresh)), check=True,
+                   capture_output=True)
+    conn = sqlite3.connect(str(fresh), isolation_level=None)
+    conn.execute("PRAGMA foreign_keys = OFF")
+    conn.execute("PRAGMA cache_size = -32768")  # as the importer sets it
+    width = len(rows[0])
+    per = conn.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER) // width
+    per = min(per, 1000)
+    one = "(" + ", ".join("?" * width) + ")"
+    many = "INSERT INTO rating_rows VALUES " + ", ".join([one] * per)
+    whole = len(rows) - len(rows) % per
+    started = time.perf_counter()
+    conn.execute("BEGIN")
+    for start in range(0, whole, per):
+        conn.execute(many, list(chain.from_iterable(rows[start:start + per])))
+    conn.executemany(f"INSERT INTO rating_rows VALUES {one}", rows[whole:])
+    conn.execute("COMMIT")
+    seconds = time.perf_counter() - started
+    conn.close()
+    return seconds
+
+
 def _run_child(args: list[str], env: dict[str, str] | None = None, out: Path | None = None
                ) -> tuple[float, float, int]:
     """(wall seconds, peak RSS in MB, exit code) of a child process, from wait4; stdout to ``out``."""
@@ -262,6 +295,9 @@ def main() -> int:
         print("the ratings' indexes (SQLite alone writing the stored ratings, INSERT … SELECT, one transaction):")
         for label, spent in index_costs(db, work / "floor-indexes.db", env):
             print(f"  {label:32s}: {spent:7.2f} s  ratio {spent / sqlite_seconds:.2f}")
+        spent = tuple_write(db, work / "floor-tuples.db", env)
+        print(f"the stored ratings as tuples, written through Python's sqlite3 with no Python per row: {spent:7.2f} s"
+              f"  ratio {spent / sqlite_seconds:.2f}")
     if args.keep is None:
         shutil.rmtree(work, ignore_errors=True)
     return 0
